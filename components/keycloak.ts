@@ -1,0 +1,248 @@
+/**
+ * Keycloak with its PostgreSQL on the swarm: generated admin and database passwords (Pulumi secrets,
+ * handed to the containers as Docker secrets, never as plain environment), health checks, Traefik
+ * labels for <hostname>.<domain>, an optional host-mode admin port for the CI host, and the
+ * provisioning client runs use: a master-realm client whose service account may only create realms.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as keycloak from "@pulumi/keycloak";
+import type { KeycloakConfig } from "../lib/config";
+import { GeneratedSecret } from "../lib/generatedSecret";
+import { contentHash, prefixedName, NETWORK_NAME_MAX, OBJECT_NAME_MAX, SERVICE_NAME_MAX, VOLUME_NAME_MAX } from "../lib/naming";
+import { CONVERGE, labelList, publicUrl, taskResources } from "./util";
+
+export interface KeycloakArgs {
+  config: KeycloakConfig;
+  /** Prefix of every Docker name. */
+  prefix: string;
+  /** Host name Keycloak is served at through Traefik (its issuer URLs start with it). */
+  host: string;
+  /** The proxy: network to join, scheme and entrypoints. */
+  proxy: {
+    network: pulumi.Input<string>;
+    scheme: "http" | "https";
+    httpPort: number;
+    httpsPort: number;
+    entrypoints: { web: string; webSecure: string };
+    certResolver?: string;
+  };
+  /** Router name prefix; unique on the shared Traefik. */
+  routerName: string;
+  labels: Record<string, string>;
+  provider: docker.Provider;
+  /** The keycloak provider's HTTP timeout in seconds (its 5 s default leaves orphan realms). Default: 120. */
+  clientTimeout?: number;
+}
+
+/** Readiness check that needs nothing but bash, which the official image and ours both have. */
+export const KEYCLOAK_HEALTHCHECK = [
+  "CMD-SHELL",
+  "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]",
+];
+
+export class Keycloak extends pulumi.ComponentResource {
+  /** Public base URL (issuers start with it). */
+  public readonly publicUrl: string;
+  /** Base URL the CI host uses for admin calls. */
+  public readonly adminUrl: string;
+  public readonly adminUser: string;
+  public readonly adminPassword: pulumi.Output<string>;
+  public readonly service: docker.Service;
+  /** A keycloak provider logged in as the admin: for the warm layer's own objects and cold runs. */
+  public readonly adminProvider: keycloak.Provider;
+  public readonly provisioningClientId: pulumi.Output<string>;
+  public readonly provisioningClientSecret: pulumi.Output<string>;
+
+  constructor(name: string, args: KeycloakArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cc-ci:identity:Keycloak", name, {}, opts);
+    const { config, prefix, labels, provider, proxy } = args;
+    const child = { parent: this, provider };
+    const db = config.database;
+
+    if (config.adminPort === null && config.adminUrl === undefined) {
+      throw new pulumi.InputPropertiesError({
+        message: `Keycloak ${name}: the CI host needs a way in for admin calls`,
+        errors: [{ propertyPath: "keycloak.adminPort", reason: "is null and keycloak.adminUrl is not set" }],
+      });
+    }
+    this.publicUrl = publicUrl(proxy.scheme, args.host, proxy.httpPort, proxy.httpsPort);
+    this.adminUrl = config.adminUrl ?? `http://127.0.0.1:${config.adminPort}`;
+    this.adminUser = config.adminUser;
+
+    const adminPassword = new GeneratedSecret(`${name}-admin-password`, { length: 32 }, { parent: this });
+    const dbPassword = new GeneratedSecret(`${name}-db-password`, { length: 32 }, { parent: this });
+    this.adminPassword = adminPassword.value;
+    const adminSecret = dockerSecret(`${name}-admin-secret`, prefix, "kc_admin_password", adminPassword.value, labels, child);
+    const dbSecret = dockerSecret(`${name}-db-secret`, prefix, "kc_db_password", dbPassword.value, labels, child);
+
+    const internal = new docker.Network(
+      `${name}-internal`,
+      { name: prefixedName(prefix, "keycloak_internal", NETWORK_NAME_MAX), driver: "overlay", internal: true, labels: labelList(labels) },
+      child,
+    );
+    const data = new docker.Volume(
+      `${name}-db-data`,
+      { name: prefixedName(prefix, "keycloak_db_data", VOLUME_NAME_MAX), labels: labelList(labels) },
+      { ...child, retainOnDelete: false },
+    );
+    const dbServiceName = prefixedName(prefix, "keycloak_db", SERVICE_NAME_MAX);
+    const database = new docker.Service(
+      `${name}-db`,
+      {
+        name: dbServiceName,
+        labels: labelList(labels),
+        mode: { replicated: { replicas: 1 } },
+        taskSpec: {
+          containerSpec: {
+            image: db.image,
+            env: { POSTGRES_DB: db.name, POSTGRES_USER: db.user, POSTGRES_PASSWORD_FILE: "/run/secrets/db_password" },
+            labels: labelList(labels),
+            mounts: [{ type: "volume", source: data.name, target: "/var/lib/postgresql/data" }],
+            secrets: [{ secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 }],
+            healthcheck: { tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`], interval: "3s", timeout: "3s", retries: 20, startPeriod: "10s" },
+            stopGracePeriod: "30s",
+          },
+          networksAdvanceds: [{ name: internal.id, aliases: ["keycloak-db"] }],
+          placement: { constraints: db.placement },
+          resources: taskResources(db.resources),
+          restartPolicy: { condition: "any", delay: "3s" },
+        },
+        endpointSpec: { mode: "dnsrr" },
+        convergeConfig: CONVERGE,
+      },
+      child,
+    );
+
+    const router = args.routerName;
+    const traefik: Record<string, string> = {
+      "traefik.enable": "true",
+      [`traefik.http.services.${router}.loadbalancer.server.port`]: "8080",
+      [`traefik.http.routers.${router}.rule`]: `Host(\`${args.host}\`)`,
+      [`traefik.http.routers.${router}.entrypoints`]: proxy.entrypoints.web,
+      [`traefik.http.routers.${router}.service`]: router,
+      [`traefik.http.routers.${router}-secure.rule`]: `Host(\`${args.host}\`)`,
+      [`traefik.http.routers.${router}-secure.entrypoints`]: proxy.entrypoints.webSecure,
+      [`traefik.http.routers.${router}-secure.tls`]: "true",
+      [`traefik.http.routers.${router}-secure.service`]: router,
+      ...(proxy.certResolver ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver } : {}),
+    };
+    const serviceLabels = pulumi.output(proxy.network).apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels }));
+    this.service = new docker.Service(
+      `${name}-service`,
+      {
+        name: prefixedName(prefix, "keycloak", SERVICE_NAME_MAX),
+        labels: serviceLabels,
+        mode: { replicated: { replicas: 1 } },
+        taskSpec: {
+          containerSpec: {
+            image: config.image,
+            // Secrets come from files: neither Keycloak nor the official image reads *_FILE variables,
+            // and a password in the service's environment is visible to `docker service inspect`.
+            commands: [
+              "/bin/bash",
+              "-c",
+              'KC_DB_PASSWORD="$(< /run/secrets/db_password)" KC_BOOTSTRAP_ADMIN_PASSWORD="$(< /run/secrets/admin_password)" exec /opt/keycloak/bin/kc.sh "$@"',
+              "kc.sh",
+            ],
+            args: config.command,
+            env: {
+              KC_DB: "postgres",
+              KC_DB_URL_HOST: dbServiceName,
+              KC_DB_URL_DATABASE: db.name,
+              KC_DB_USERNAME: db.user,
+              KC_BOOTSTRAP_ADMIN_USERNAME: config.adminUser,
+              KC_HOSTNAME: this.publicUrl,
+              // Admin calls from the CI host arrive on the published port, not through the proxy.
+              KC_HOSTNAME_BACKCHANNEL_DYNAMIC: "true",
+              KC_HTTP_ENABLED: "true",
+              KC_PROXY_HEADERS: "xforwarded",
+              KC_HEALTH_ENABLED: "true",
+            },
+            labels: labelList(labels),
+            secrets: [
+              { secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 },
+              { secretId: adminSecret.id, secretName: adminSecret.name, fileName: "admin_password", fileMode: 0o444 },
+            ],
+            healthcheck: { tests: KEYCLOAK_HEALTHCHECK, interval: "5s", timeout: "4s", retries: 60, startPeriod: "300s" },
+            stopGracePeriod: "20s",
+          },
+          networksAdvanceds: [{ name: internal.id }, { name: proxy.network }],
+          placement: { constraints: config.placement },
+          resources: taskResources(config.resources),
+          restartPolicy: { condition: "any", delay: "5s" },
+        },
+        endpointSpec: {
+          mode: "dnsrr",
+          ports: config.adminPort === null ? [] : [{ targetPort: 8080, publishedPort: config.adminPort, publishMode: "host", protocol: "tcp", name: "admin" }],
+        },
+        updateConfig: { order: "stop-first", failureAction: "rollback" },
+        convergeConfig: CONVERGE,
+      },
+      { ...child, dependsOn: [database] },
+    );
+
+    // The service converges only when its healthcheck passes, so the provider logs in to a ready server.
+    this.adminProvider = new keycloak.Provider(
+      `${name}-admin`,
+      {
+        url: this.adminUrl,
+        realm: "master",
+        clientId: "admin-cli",
+        username: config.adminUser,
+        password: adminPassword.value,
+        clientTimeout: args.clientTimeout ?? 120,
+        initialLogin: false,
+      },
+      { parent: this, dependsOn: [this.service] },
+    );
+    const provisioningSecret = new GeneratedSecret(`${name}-provisioning-secret`, { length: 40 }, { parent: this });
+    const client = new keycloak.openid.Client(
+      `${name}-provisioning`,
+      {
+        realmId: "master",
+        clientId: config.provisioningClientId,
+        name: "cc-ci run provisioning",
+        description: "Creates the realms of CI runs. Managed by the cc-ci warm stack.",
+        accessType: "CONFIDENTIAL",
+        clientSecret: provisioningSecret.value,
+        serviceAccountsEnabled: true,
+        standardFlowEnabled: false,
+        directAccessGrantsEnabled: false,
+        implicitFlowEnabled: false,
+      },
+      { parent: this, provider: this.adminProvider },
+    );
+    // create-realm only: a realm's creator is granted that realm's admin roles by Keycloak, and
+    // nothing in master or in other runs' realms.
+    new keycloak.openid.ClientServiceAccountRealmRole(
+      `${name}-provisioning-create-realm`,
+      { realmId: "master", serviceAccountUserId: client.serviceAccountUserId, role: "create-realm" },
+      { parent: this, provider: this.adminProvider },
+    );
+    this.provisioningClientId = client.clientId;
+    this.provisioningClientSecret = pulumi.secret(provisioningSecret.value);
+    this.registerOutputs({ publicUrl: this.publicUrl, adminUrl: this.adminUrl });
+  }
+}
+
+/** A Docker secret named after its content, so a new value is a new secret created before the old goes. */
+function dockerSecret(
+  name: string,
+  prefix: string,
+  key: string,
+  value: pulumi.Output<string>,
+  labels: Record<string, string>,
+  opts: pulumi.CustomResourceOptions,
+): docker.Secret {
+  return new docker.Secret(
+    name,
+    {
+      // The hash reveals nothing of the value; keeping the name out of secrecy keeps it readable.
+      name: pulumi.unsecret(value.apply((v) => prefixedName(prefix, `${key}_${contentHash(v)}`, OBJECT_NAME_MAX))),
+      data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
+      labels: labelList(labels),
+    },
+    opts,
+  );
+}

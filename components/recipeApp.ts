@@ -1,0 +1,186 @@
+/**
+ * A loaded recipe's services, networks, volumes, secrets and configs on the swarm, every one named
+ * with the run's prefix and labelled with its run id. Deployed once, with the run's values (and its
+ * OIDC secrets) already in place.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { GeneratedSecret } from "../lib/generatedSecret";
+import { resolvePlaceholders } from "../lib/placeholders";
+import type { ConfigSpec, RecipeModel, SecretSpec, ServiceSpec } from "../lib/recipe/model";
+import { CONVERGE, labelList } from "./util";
+
+export interface RecipeAppArgs {
+  model: RecipeModel;
+  /** Labels on every Docker object (the run's). */
+  labels: Record<string, string>;
+  /** Values of the run's secret variables, by name (see lib/placeholders.ts). */
+  runSecrets: Record<string, pulumi.Input<string>>;
+  provider: docker.Provider;
+  /** Wait for every service to be running (and healthy) before `up` returns. Default: true. */
+  waitForServices?: boolean;
+}
+
+export class RecipeApp extends pulumi.ComponentResource {
+  public readonly services: Record<string, docker.Service> = {};
+  /** Generated values of the recipe's secrets (for checks that need, e.g., a database password). */
+  public readonly secretValues: Record<string, pulumi.Output<string>> = {};
+
+  constructor(name: string, args: RecipeAppArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cc-ci:run:RecipeApp", name, {}, opts);
+    const { model, labels, provider } = args;
+    const child = { parent: this, provider };
+    const labelArgs = labelList(labels);
+
+    const networks = new Map<string, docker.Network>();
+    for (const n of model.networks) {
+      networks.set(
+        n.name,
+        new docker.Network(
+          `${name}-net-${n.key}`,
+          { name: n.name, driver: "overlay", attachable: true, internal: n.internal, options: n.driverOpts, labels: labelArgs },
+          child,
+        ),
+      );
+    }
+    const volumes = new Map<string, docker.Volume>();
+    for (const v of model.volumes) {
+      volumes.set(
+        v.key,
+        new docker.Volume(`${name}-vol-${v.key}`, { name: v.name, driver: v.driver, driverOpts: v.driverOpts, labels: labelArgs }, child),
+      );
+    }
+    const secrets = new Map<string, docker.Secret>();
+    for (const s of model.secrets) {
+      const value = this.secretValue(name, s, args.runSecrets);
+      this.secretValues[s.key] = value;
+      secrets.set(
+        s.key,
+        new docker.Secret(
+          `${name}-secret-${s.key}`,
+          { name: s.name, data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))), labels: labelArgs },
+          child,
+        ),
+      );
+    }
+    const configs = new Map<string, docker.ServiceConfig>();
+    for (const c of model.configs) {
+      configs.set(c.key, new docker.ServiceConfig(`${name}-config-${c.key}`, { name: c.name, data: configData(c, this.secretValues) }, child));
+    }
+    for (const svc of model.services) {
+      const deps: pulumi.Resource[] = [
+        ...svc.networks.map((n) => networks.get(n.network)).filter((x): x is docker.Network => x !== undefined),
+        ...svc.mounts.map((m) => (m.type === "volume" ? volumes.get(m.source as string) : undefined)).filter((x): x is docker.Volume => x !== undefined),
+      ];
+      this.services[svc.key] = new docker.Service(
+        `${name}-svc-${svc.key}`,
+        serviceArgs(svc, { volumes, secrets, configs, runSecrets: args.runSecrets, wait: args.waitForServices ?? true }),
+        { ...child, dependsOn: deps },
+      );
+    }
+    this.registerOutputs({ services: Object.keys(this.services) });
+  }
+
+  private secretValue(name: string, s: SecretSpec, runSecrets: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+    switch (s.source.kind) {
+      case "generate":
+        return new GeneratedSecret(`${name}-value-${s.key}`, { length: Math.max(8, s.source.length), charset: s.source.charset }, { parent: this }).value;
+      case "file":
+        return pulumi.secret(s.source.content);
+      case "run": {
+        const v = runSecrets[s.source.variable];
+        if (v === undefined) throw new Error(`secret ${s.key}: no run value ${s.source.variable}`);
+        return pulumi.secret(pulumi.output(v));
+      }
+    }
+  }
+}
+
+function configData(c: ConfigSpec, secretValues: Record<string, pulumi.Output<string>>): pulumi.Input<string> {
+  if (!c.sensitive) return Buffer.from(c.parts.join("")).toString("base64");
+  const values = c.parts.map((p) => (typeof p === "string" ? pulumi.output(p) : secretValues[p.secret]));
+  return pulumi.secret(pulumi.all(values).apply((vs) => Buffer.from(vs.join("")).toString("base64")));
+}
+
+interface Refs {
+  volumes: Map<string, docker.Volume>;
+  secrets: Map<string, docker.Secret>;
+  configs: Map<string, docker.ServiceConfig>;
+  runSecrets: Record<string, pulumi.Input<string>>;
+  wait: boolean;
+}
+
+export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
+  const env: Record<string, pulumi.Input<string>> = {};
+  for (const [k, v] of Object.entries(svc.env)) env[k] = resolvePlaceholders(v, refs.runSecrets);
+  const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = svc.mounts.map((m) => ({
+    type: m.type,
+    target: m.target,
+    readOnly: m.readOnly,
+    source: m.type === "volume" ? refs.volumes.get(m.source as string)?.name : m.source,
+    ...(m.type === "tmpfs" && m.tmpfsSizeBytes !== undefined ? { tmpfsOptions: { sizeBytes: m.tmpfsSizeBytes } } : {}),
+  }));
+  const fileRef = (r: { uid?: string; gid?: string; mode?: number }) => ({
+    ...(r.uid !== undefined ? { fileUid: r.uid } : {}),
+    ...(r.gid !== undefined ? { fileGid: r.gid } : {}),
+    ...(r.mode !== undefined ? { fileMode: r.mode } : {}),
+  });
+  const r = svc.resources;
+  return {
+    name: svc.name,
+    labels: labelList(svc.labels),
+    mode: svc.mode === "global" ? { global: true } : { replicated: { replicas: svc.mode.replicas } },
+    taskSpec: {
+      containerSpec: {
+        image: svc.image,
+        ...(svc.entrypoint ? { commands: svc.entrypoint } : {}),
+        ...(svc.command ? { args: svc.command } : {}),
+        env,
+        labels: labelList(svc.containerLabels),
+        mounts,
+        secrets: svc.secrets.map((s) => {
+          const sec = refs.secrets.get(s.key) as docker.Secret;
+          return { secretId: sec.id, secretName: sec.name, fileName: s.target, ...fileRef(s) };
+        }),
+        configs: svc.configs.map((c) => {
+          const cfg = refs.configs.get(c.key) as docker.ServiceConfig;
+          return { configId: cfg.id, configName: cfg.name, fileName: c.target, ...fileRef(c) };
+        }),
+        healthcheck: svc.healthcheck && {
+          tests: svc.healthcheck.test,
+          interval: svc.healthcheck.interval,
+          timeout: svc.healthcheck.timeout,
+          startPeriod: svc.healthcheck.startPeriod,
+          retries: svc.healthcheck.retries,
+        },
+        stopGracePeriod: svc.stopGracePeriod,
+        stopSignal: svc.stopSignal,
+        user: svc.user,
+        dir: svc.workingDir,
+        hostname: svc.hostname,
+        hosts: svc.hosts,
+        dnsConfig: svc.dns.length > 0 ? { nameservers: svc.dns } : undefined,
+        init: svc.init,
+        readOnly: svc.readOnly,
+        capDrops: svc.capDrop.length > 0 ? svc.capDrop : undefined,
+        capAdds: svc.capAdd.length > 0 ? svc.capAdd : undefined,
+        sysctl: Object.keys(svc.sysctls).length > 0 ? svc.sysctls : undefined,
+      },
+      networksAdvanceds: svc.networks.map((n) => ({ name: n.network, aliases: n.aliases })),
+      placement: {
+        constraints: svc.placement.constraints,
+        prefs: svc.placement.prefs,
+        ...(svc.placement.maxReplicas !== undefined ? { maxReplicas: svc.placement.maxReplicas } : {}),
+      },
+      resources: r && {
+        limits: r.limits,
+        reservation: r.reservations,
+      },
+      restartPolicy: svc.restartPolicy,
+      logDriver: svc.logging && { name: svc.logging.driver, options: svc.logging.options },
+    },
+    updateConfig: svc.updateConfig,
+    endpointSpec: { mode: "dnsrr" },
+    ...(refs.wait ? { convergeConfig: CONVERGE } : {}),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * A run's own realm on a Keycloak (warm or cold): the realm, a confidential OIDC client whose
+ * redirects point at the run's domain, and a test user with a generated password. The realm's name
+ * carries the run's hex, and an attribute its run id, so audits can find it without any state.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as keycloak from "@pulumi/keycloak";
+import { GeneratedSecret } from "../lib/generatedSecret";
+import { REALM_MAX } from "../lib/naming";
+
+export const RUN_ATTRIBUTE = "cc-ci.run";
+
+export interface RunRealmArgs {
+  /** Realm name, at most 36 characters. */
+  realm: string;
+  runId: string;
+  /** Base URLs of the app (redirect URIs and web origins are derived from them). */
+  appUrls: string[];
+  /** Keycloak's public base URL (the issuer starts with it). */
+  keycloakUrl: string;
+  /** OIDC client id. Default: the realm's name. */
+  clientId?: string;
+  /** Test user's name. Default: ci-user. */
+  testUser?: string;
+  /** Test user's e-mail domain. Default: the first app URL's host. */
+  emailDomain?: string;
+  /** Provider logged in with a right to create realms. */
+  provider: keycloak.Provider;
+}
+
+export class RunRealm extends pulumi.ComponentResource {
+  public readonly realm: keycloak.Realm;
+  public readonly issuer: string;
+  public readonly clientId: string;
+  public readonly clientSecret: pulumi.Output<string>;
+  public readonly username: string;
+  public readonly password: pulumi.Output<string>;
+
+  constructor(name: string, args: RunRealmArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("cc-ci:run:RunRealm", name, {}, opts);
+    if (args.realm.length > REALM_MAX) {
+      throw new pulumi.InputPropertiesError({
+        message: `RunRealm ${name}: invalid realm`,
+        errors: [{ propertyPath: "realm", reason: `"${args.realm}" is ${args.realm.length} characters; Keycloak allows ${REALM_MAX}` }],
+      });
+    }
+    const child = { parent: this, provider: args.provider };
+    this.clientId = args.clientId ?? args.realm;
+    this.username = args.testUser ?? "ci-user";
+    this.issuer = `${args.keycloakUrl}/realms/${args.realm}`;
+    const emailDomain = args.emailDomain ?? new URL(args.appUrls[0]).hostname;
+
+    this.realm = new keycloak.Realm(
+      `${name}-realm`,
+      {
+        realm: args.realm,
+        enabled: true,
+        displayName: `cc-ci run ${args.runId}`,
+        attributes: { [RUN_ATTRIBUTE]: args.runId },
+        // The CI reaches apps over plain HTTP when the proxy has no TLS.
+        sslRequired: "none",
+        terraformDeletionProtection: false,
+      },
+      child,
+    );
+    const secret = new GeneratedSecret(`${name}-client-secret`, { length: 40 }, { parent: this });
+    const client = new keycloak.openid.Client(
+      `${name}-client`,
+      {
+        realmId: this.realm.id,
+        clientId: this.clientId,
+        name: `cc-ci ${args.runId}`,
+        accessType: "CONFIDENTIAL",
+        clientSecret: secret.value,
+        standardFlowEnabled: true,
+        // Lets a recipe's check log in with the test user's password without a browser.
+        directAccessGrantsEnabled: true,
+        validRedirectUris: args.appUrls.map((u) => `${u}/*`),
+        validPostLogoutRedirectUris: args.appUrls.map((u) => `${u}/*`),
+        webOrigins: args.appUrls,
+        rootUrl: args.appUrls[0],
+      },
+      child,
+    );
+    const password = new GeneratedSecret(`${name}-user-password`, { length: 24 }, { parent: this });
+    new keycloak.User(
+      `${name}-user`,
+      {
+        realmId: this.realm.id,
+        username: this.username,
+        enabled: true,
+        email: `${this.username}@${emailDomain}`,
+        emailVerified: true,
+        // Keycloak's user profile asks for both names before a first login otherwise.
+        firstName: "CI",
+        lastName: args.runId,
+        initialPassword: { value: password.value, temporary: false },
+      },
+      child,
+    );
+    this.clientSecret = pulumi.secret(client.clientSecret);
+    this.password = pulumi.secret(password.value);
+    this.registerOutputs({ issuer: this.issuer, clientId: this.clientId });
+  }
+}

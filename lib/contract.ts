@@ -1,0 +1,84 @@
+/**
+ * The contract between the warm stack and run stacks: what the warm stack exports and a run reads
+ * through a StackReference. A run validates it with this schema, so a missing, old or incomplete warm
+ * stack is a clear message (and, with sso=auto, a cold fallback) rather than an undefined at deploy.
+ * Bump CONTRACT_VERSION when a field changes meaning; add optional fields freely.
+ */
+import { z } from "zod";
+import { zodProblems, type Problem } from "./errors";
+
+export const CONTRACT_VERSION = 1;
+
+export const ProxyContract = z.object({
+  /** CI domain; a run's app lives at <run id>.<domain>. */
+  domain: z.string().min(1),
+  /** The overlay network Traefik routes on; run services that are exposed join it. */
+  network: z.string().min(1),
+  /** Entrypoints a run's routers may use. */
+  entrypoints: z.object({ web: z.string(), webSecure: z.string() }),
+  /** Scheme apps are served with (https when TLS is configured). */
+  scheme: z.enum(["http", "https"]),
+  /** Host ports of the entrypoints, for reaching apps from the CI host. */
+  httpPort: z.number().int(),
+  httpsPort: z.number().int(),
+  /** Name of the certificate resolver run routers must use, if any (ACME mode). */
+  certResolver: z.string().optional(),
+});
+export type ProxyContract = z.output<typeof ProxyContract>;
+
+export const KeycloakContract = z.object({
+  /** Public base URL (issuer URLs start with it): what browsers and apps use. */
+  publicUrl: z.url(),
+  /** Base URL the CI host uses for admin calls. */
+  adminUrl: z.url(),
+  /** Provisioning identity: a master-realm client whose service account may only create realms. */
+  provisioning: z.object({
+    realm: z.string().min(1),
+    clientId: z.string().min(1),
+    clientSecret: z.string().min(1),
+  }),
+  /** Docker service name of Keycloak, reachable from the proxy network (tasks.<name>). */
+  service: z.string().min(1),
+});
+export type KeycloakContract = z.output<typeof KeycloakContract>;
+
+export const WarmOutputs = z.object({
+  contractVersion: z.literal(CONTRACT_VERSION),
+  proxy: ProxyContract,
+  keycloak: KeycloakContract.optional(),
+});
+export type WarmOutputs = z.output<typeof WarmOutputs>;
+
+export type ContractRead =
+  | { ok: true; proxy: ProxyContract; keycloak?: KeycloakContract; problems: Problem[] }
+  | { ok: false; problems: Problem[] };
+
+/**
+ * Reads a warm stack's outputs. The proxy part is required for `ok`; a broken keycloak part is
+ * reported in `problems` and left out, so a run can still use the warm Traefik with a cold Keycloak.
+ */
+export function readWarmOutputs(outputs: Record<string, unknown> | undefined): ContractRead {
+  if (!outputs || Object.keys(outputs).length === 0) {
+    return { ok: false, problems: [{ path: "", message: "the warm stack has no outputs (missing or never deployed)" }] };
+  }
+  const version = outputs.contractVersion;
+  if (version !== CONTRACT_VERSION) {
+    return {
+      ok: false,
+      problems: [
+        {
+          path: "contractVersion",
+          message: `warm stack speaks contract ${JSON.stringify(version)}, this program ${CONTRACT_VERSION}: run \`pulumi up -s warm\``,
+        },
+      ],
+    };
+  }
+  const proxy = ProxyContract.safeParse(outputs.proxy);
+  if (!proxy.success) return { ok: false, problems: zodProblems(proxy.error, "proxy") };
+  if (outputs.keycloak === undefined) {
+    return { ok: true, proxy: proxy.data, problems: [{ path: "keycloak", message: "the warm stack has no Keycloak" }] };
+  }
+  const keycloak = KeycloakContract.safeParse(outputs.keycloak);
+  if (!keycloak.success) return { ok: true, proxy: proxy.data, problems: zodProblems(keycloak.error, "keycloak") };
+  return { ok: true, proxy: proxy.data, keycloak: keycloak.data, problems: [] };
+}

@@ -1,0 +1,41 @@
+/**
+ * Errors that list every problem of an input at once, each as `path: message`, so an operator
+ * fixes a config or a recipe in one go instead of one error per `pulumi up`.
+ */
+import { z } from "zod";
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends Error {
+  constructor(
+    /** What was being read: "stack config", "recipe <dir>", "warm stack outputs". */
+    readonly subject: string,
+    readonly problems: Problem[],
+  ) {
+    super(`invalid ${subject}:\n${problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`);
+    this.name = "ValidationError";
+  }
+}
+
+export function pathString(path: readonly PropertyKey[]): string {
+  return path
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join("");
+}
+
+export function zodProblems(error: z.ZodError, prefix = ""): Problem[] {
+  return error.issues.map((issue) => {
+    const path = pathString(issue.path);
+    return { path: prefix && path ? `${prefix}.${path}` : prefix || path, message: issue.message };
+  });
+}
+
+/** Parses `value` with `schema`, or throws a ValidationError naming every problem by path. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, subject: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(subject, zodProblems(result.error));
+  return result.data;
+}

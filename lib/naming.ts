@@ -1,0 +1,100 @@
+/**
+ * Names of everything a run creates, and the limits that bite (see DESIGN.md "Naming"):
+ * Keycloak keeps a realm id in a 36-character column, Swarm caps service names at 63 and config and
+ * secret names at 64 characters. Every name keeps the run's 6 hex digits whole, because audits find
+ * a run's residue by them; only the human-readable part is ever shortened.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+export const REALM_MAX = 36;
+export const SERVICE_NAME_MAX = 63;
+export const OBJECT_NAME_MAX = 64; // secrets, configs
+export const NETWORK_NAME_MAX = 64;
+export const VOLUME_NAME_MAX = 64;
+
+/** Label keys carried by every Docker object this program creates. */
+export const LABELS = {
+  run: "cc-ci.run",
+  recipe: "cc-ci.recipe",
+  stack: "cc-ci.stack",
+  layer: "cc-ci.layer",
+  /** `docker stack ls/ps` group objects by this label; set it so operators' usual tools work. */
+  stackNamespace: "com.docker.stack.namespace",
+} as const;
+
+export const RUN_ID_PATTERN = /^[a-z0-9]{1,4}-[0-9a-f]{6}$/;
+export const RUN_STACK_PATTERN = /^run-[a-z0-9]{1,4}-[0-9a-f]{6}$/;
+export const REALM_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,28})-[0-9a-f]{6}$/;
+
+/** Lower-case alphanumerics and dashes only; what is left of a recipe name for ids. */
+export function slug(recipe: string): string {
+  return recipe
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-|-$/g, "");
+}
+
+/** Six random hex digits, the part of every run name that makes it unique. */
+export function newRunHex(): string {
+  return randomBytes(3).toString("hex");
+}
+
+export interface RunNames {
+  runId: string;
+  stack: string;
+  /** Prefix of every Docker object, the `STACK_NAME` a recipe sees (as `docker stack deploy` would). */
+  stackName: string;
+  realm: string;
+  hex: string;
+}
+
+/**
+ * Names of one run of `recipe`. `hex` defaults to fresh random digits.
+ * Throws when the recipe name has no letters or digits to name a run after.
+ */
+export function runNames(recipe: string, hex: string = newRunHex()): RunNames {
+  if (!/^[0-9a-f]{6}$/.test(hex)) throw new Error(`run hex must be 6 lower-case hex digits, got "${hex}"`);
+  const s = slug(recipe);
+  const alnum = s.replace(/-/g, "");
+  if (alnum.length === 0) throw new Error(`recipe name "${recipe}" has no letters or digits to name a run after`);
+  const runId = `${alnum.slice(0, 4)}-${hex}`;
+  const stack = `run-${runId}`;
+  const recipePart = s.slice(0, REALM_MAX - hex.length - 1).replace(/-+$/, "");
+  return { runId, stack, stackName: stack.replace(/-/g, "_"), realm: `${recipePart}-${hex}`, hex };
+}
+
+/** Parses a run id back out of a stack name, or undefined when it is not a run stack. */
+export function runIdOfStack(stack: string): string | undefined {
+  const short = stack.split("/").pop() ?? stack;
+  return RUN_STACK_PATTERN.test(short) ? short.slice("run-".length) : undefined;
+}
+
+function shortHash(text: string, length = 6): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, length);
+}
+
+/**
+ * `${prefix}_${name}` within `max` characters. When too long, the name part is cut and a hash of
+ * the whole name appended, so two long names that share a beginning still differ.
+ */
+export function prefixedName(prefix: string, name: string, max: number): string {
+  const full = `${prefix}_${name}`;
+  if (full.length <= max) return full;
+  const hash = shortHash(full);
+  const room = max - prefix.length - 1 - hash.length - 1;
+  if (room < 1) throw new Error(`prefix "${prefix}" leaves no room for a name within ${max} characters`);
+  return `${prefix}_${name.slice(0, room)}-${hash}`;
+}
+
+/** A name shortened to `max` characters with a hash suffix when needed (for names a recipe chose). */
+export function fitName(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = shortHash(name);
+  return `${name.slice(0, max - hash.length - 1)}-${hash}`;
+}
+
+/** A content hash for immutable Swarm objects (secrets, configs): same content, same name. */
+export function contentHash(content: string): string {
+  return shortHash(content, 8);
+}

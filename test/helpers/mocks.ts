@@ -1,0 +1,67 @@
+/**
+ * Pulumi runtime mocks for unit tests of what the program declares. The mock records every resource
+ * with its resolved inputs; `call` throws on any function the program is not expected to invoke.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Declared {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface MockWorld {
+  declared: Declared[];
+  /** Outputs a StackReference to the warm stack sees; undefined makes the reference fail. */
+  warmOutputs?: Record<string, unknown>;
+}
+
+export function installMocks(world: MockWorld, stack: string): void {
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          if (!world.warmOutputs) throw new Error(`unknown stack ${args.inputs.name}`);
+          return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: world.warmOutputs, secretOutputNames: [] } };
+        }
+        world.declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type.startsWith("pulumi-nodejs:dynamic")) state.value = `generated-${args.name}`;
+        if (args.type === "keycloak:openid/client:Client") state.serviceAccountUserId = `sa-${args.name}`;
+        return { id: `${args.name}-id`, state };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        throw new Error(`unexpected provider function call: ${args.token}`);
+      },
+    },
+    "cc-ci",
+    stack,
+    false,
+  );
+}
+
+export function setConfig(values: Record<string, unknown>): void {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) flat[`cc-ci:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(flat, []);
+}
+
+export function promiseOf<T>(o: pulumi.Input<T> | undefined): Promise<T> {
+  return new Promise((resolve) => pulumi.output(o as pulumi.Input<T>).apply((v) => resolve(v as T)));
+}
+
+/** Waits until every registration the program queued has reached the mock (the RPC queue drained). */
+export async function settle(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> };
+  await settings.waitForRPCs();
+}
+
+export function ofType(world: MockWorld, type: string): Declared[] {
+  return world.declared.filter((d) => d.type === type);
+}
+
+/** Label lists ({label, value}[]) as a map. */
+export function labelMap(list: unknown): Record<string, string> {
+  return Object.fromEntries(((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]));
+}

@@ -1,0 +1,40 @@
+import * as path from "node:path";
+import { RecipePolicy } from "../../lib/config";
+import { loadRecipe, type LoadOptions } from "../../lib/recipe/load";
+import { ValidationError } from "../../lib/errors";
+import { runNames } from "../../lib/naming";
+
+export const FIXTURES = path.join(__dirname, "..", "fixtures", "recipes");
+
+export function fixture(name: string): string {
+  return path.join(FIXTURES, name);
+}
+
+export const names = runNames("full", "a1b2c3");
+
+export function options(dir: string, over: Partial<LoadOptions> = {}): LoadOptions {
+  return {
+    dir: fixture(dir),
+    stackName: names.stackName,
+    domain: `${names.runId}.ci.test`,
+    proxyNetwork: "proxy",
+    policy: RecipePolicy.parse({}),
+    labels: { "cc-ci.run": names.runId },
+    ...over,
+  };
+}
+
+export function load(dir: string, over: Partial<LoadOptions> = {}) {
+  return loadRecipe(options(dir, over));
+}
+
+/** The ValidationError a broken recipe throws (fails the test when none is thrown). */
+export function problemsOf(dir: string, over: Partial<LoadOptions> = {}): string[] {
+  try {
+    load(dir, over);
+  } catch (e) {
+    if (e instanceof ValidationError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  throw new Error(`recipe ${dir} loaded without error`);
+}
