@@ -8,12 +8,15 @@ module.exports = {
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
+      // Generous: closure serialisation of dynamic providers is slow on a loaded 2-core machine.
+      testTimeout: 60000,
     },
     {
       displayName: "e2e",
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
+      testTimeout: 1800000,
     },
   ],
 };

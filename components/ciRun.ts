@@ -78,7 +78,7 @@ export class CiRun extends pulumi.ComponentResource {
           labels: plan.labels,
           provider,
         },
-        { parent: this, dependsOn: deps },
+        { parent: this, dependsOn: [...deps] },
       );
       kcProvider = this.keycloak.adminProvider;
     }
@@ -108,7 +108,7 @@ export class CiRun extends pulumi.ComponentResource {
     this.app = new RecipeApp(
       `${name}-app`,
       { model, labels: plan.labels, runSecrets, provider },
-      { parent: this, dependsOn: deps },
+      { parent: this, dependsOn: [...deps] },
     );
     this.registerOutputs({});
   }
@@ -122,9 +122,17 @@ export class CiRun extends pulumi.ComponentResource {
       domain: plan.domain,
       appUrl: plan.appUrl,
       sso: plan.sso,
-      proxy: { own: plan.proxy.own, network: plan.proxy.network, httpPort: plan.proxy.httpPort, httpsPort: plan.proxy.httpsPort, scheme: plan.proxy.scheme },
+      proxy: {
+        own: plan.proxy.own,
+        network: plan.proxy.network,
+        httpPort: plan.proxy.httpPort,
+        httpsPort: plan.proxy.httpsPort,
+        scheme: plan.proxy.scheme,
+      },
       services: Object.fromEntries(Object.values(this.app.services).map((s) => [s.name, s.name])),
-      routers: model.services.flatMap((s) => s.routers.map((r) => ({ service: s.name, name: r.name, hosts: r.hosts }))),
+      routers: model.services.flatMap((s) =>
+        s.routers.map((r) => ({ service: s.name, name: r.name, hosts: r.hosts })),
+      ),
       ...(this.realm
         ? {
             oidc: {

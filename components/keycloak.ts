@@ -9,7 +9,14 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import type { KeycloakConfig } from "../lib/config";
 import { GeneratedSecret } from "../lib/generatedSecret";
-import { contentHash, prefixedName, NETWORK_NAME_MAX, OBJECT_NAME_MAX, SERVICE_NAME_MAX, VOLUME_NAME_MAX } from "../lib/naming";
+import {
+  contentHash,
+  prefixedName,
+  NETWORK_NAME_MAX,
+  OBJECT_NAME_MAX,
+  SERVICE_NAME_MAX,
+  VOLUME_NAME_MAX,
+} from "../lib/naming";
 import { CONVERGE, labelList, publicUrl, taskResources } from "./util";
 
 export interface KeycloakArgs {
@@ -73,12 +80,31 @@ export class Keycloak extends pulumi.ComponentResource {
     const adminPassword = new GeneratedSecret(`${name}-admin-password`, { length: 32 }, { parent: this });
     const dbPassword = new GeneratedSecret(`${name}-db-password`, { length: 32 }, { parent: this });
     this.adminPassword = adminPassword.value;
-    const adminSecret = dockerSecret(`${name}-admin-secret`, prefix, "kc_admin_password", adminPassword.value, labels, child);
-    const dbSecret = dockerSecret(`${name}-db-secret`, prefix, "kc_db_password", dbPassword.value, labels, child);
+    const adminSecret = dockerSecret(
+      `${name}-admin-secret`,
+      prefix,
+      "kc_admin_password",
+      adminPassword.value,
+      labels,
+      child,
+    );
+    const dbSecret = dockerSecret(
+      `${name}-db-secret`,
+      prefix,
+      "kc_db_password",
+      dbPassword.value,
+      labels,
+      child,
+    );
 
     const internal = new docker.Network(
       `${name}-internal`,
-      { name: prefixedName(prefix, "keycloak_internal", NETWORK_NAME_MAX), driver: "overlay", internal: true, labels: labelList(labels) },
+      {
+        name: prefixedName(prefix, "keycloak_internal", NETWORK_NAME_MAX),
+        driver: "overlay",
+        internal: true,
+        labels: labelList(labels),
+      },
       child,
     );
     const data = new docker.Volume(
@@ -96,11 +122,23 @@ export class Keycloak extends pulumi.ComponentResource {
         taskSpec: {
           containerSpec: {
             image: db.image,
-            env: { POSTGRES_DB: db.name, POSTGRES_USER: db.user, POSTGRES_PASSWORD_FILE: "/run/secrets/db_password" },
+            env: {
+              POSTGRES_DB: db.name,
+              POSTGRES_USER: db.user,
+              POSTGRES_PASSWORD_FILE: "/run/secrets/db_password",
+            },
             labels: labelList(labels),
             mounts: [{ type: "volume", source: data.name, target: "/var/lib/postgresql/data" }],
-            secrets: [{ secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 }],
-            healthcheck: { tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`], interval: "3s", timeout: "3s", retries: 20, startPeriod: "10s" },
+            secrets: [
+              { secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 },
+            ],
+            healthcheck: {
+              tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`],
+              interval: "3s",
+              timeout: "3s",
+              retries: 20,
+              startPeriod: "10s",
+            },
             stopGracePeriod: "30s",
           },
           networksAdvanceds: [{ name: internal.id, aliases: ["keycloak-db"] }],
@@ -125,9 +163,13 @@ export class Keycloak extends pulumi.ComponentResource {
       [`traefik.http.routers.${router}-secure.entrypoints`]: proxy.entrypoints.webSecure,
       [`traefik.http.routers.${router}-secure.tls`]: "true",
       [`traefik.http.routers.${router}-secure.service`]: router,
-      ...(proxy.certResolver ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver } : {}),
+      ...(proxy.certResolver
+        ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver }
+        : {}),
     };
-    const serviceLabels = pulumi.output(proxy.network).apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels }));
+    const serviceLabels = pulumi
+      .output(proxy.network)
+      .apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels }));
     this.service = new docker.Service(
       `${name}-service`,
       {
@@ -162,9 +204,20 @@ export class Keycloak extends pulumi.ComponentResource {
             labels: labelList(labels),
             secrets: [
               { secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 },
-              { secretId: adminSecret.id, secretName: adminSecret.name, fileName: "admin_password", fileMode: 0o444 },
+              {
+                secretId: adminSecret.id,
+                secretName: adminSecret.name,
+                fileName: "admin_password",
+                fileMode: 0o444,
+              },
             ],
-            healthcheck: { tests: KEYCLOAK_HEALTHCHECK, interval: "5s", timeout: "4s", retries: 60, startPeriod: "300s" },
+            healthcheck: {
+              tests: KEYCLOAK_HEALTHCHECK,
+              interval: "5s",
+              timeout: "4s",
+              retries: 60,
+              startPeriod: "300s",
+            },
             stopGracePeriod: "20s",
           },
           networksAdvanceds: [{ name: internal.id }, { name: proxy.network }],
@@ -174,7 +227,18 @@ export class Keycloak extends pulumi.ComponentResource {
         },
         endpointSpec: {
           mode: "dnsrr",
-          ports: config.adminPort === null ? [] : [{ targetPort: 8080, publishedPort: config.adminPort, publishMode: "host", protocol: "tcp", name: "admin" }],
+          ports:
+            config.adminPort === null
+              ? []
+              : [
+                  {
+                    targetPort: 8080,
+                    publishedPort: config.adminPort,
+                    publishMode: "host",
+                    protocol: "tcp",
+                    name: "admin",
+                  },
+                ],
         },
         updateConfig: { order: "stop-first", failureAction: "rollback" },
         convergeConfig: CONVERGE,
@@ -196,7 +260,11 @@ export class Keycloak extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [this.service] },
     );
-    const provisioningSecret = new GeneratedSecret(`${name}-provisioning-secret`, { length: 40 }, { parent: this });
+    const provisioningSecret = new GeneratedSecret(
+      `${name}-provisioning-secret`,
+      { length: 40 },
+      { parent: this },
+    );
     const client = new keycloak.openid.Client(
       `${name}-provisioning`,
       {
@@ -239,7 +307,9 @@ function dockerSecret(
     name,
     {
       // The hash reveals nothing of the value; keeping the name out of secrecy keeps it readable.
-      name: pulumi.unsecret(value.apply((v) => prefixedName(prefix, `${key}_${contentHash(v)}`, OBJECT_NAME_MAX))),
+      name: pulumi.unsecret(
+        value.apply((v) => prefixedName(prefix, `${key}_${contentHash(v)}`, OBJECT_NAME_MAX)),
+      ),
       data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
       labels: labelList(labels),
     },

@@ -38,7 +38,14 @@ export class RecipeApp extends pulumi.ComponentResource {
         n.name,
         new docker.Network(
           `${name}-net-${n.key}`,
-          { name: n.name, driver: "overlay", attachable: true, internal: n.internal, options: n.driverOpts, labels: labelArgs },
+          {
+            name: n.name,
+            driver: "overlay",
+            attachable: true,
+            internal: n.internal,
+            options: n.driverOpts,
+            labels: labelArgs,
+          },
           child,
         ),
       );
@@ -47,7 +54,11 @@ export class RecipeApp extends pulumi.ComponentResource {
     for (const v of model.volumes) {
       volumes.set(
         v.key,
-        new docker.Volume(`${name}-vol-${v.key}`, { name: v.name, driver: v.driver, driverOpts: v.driverOpts, labels: labelArgs }, child),
+        new docker.Volume(
+          `${name}-vol-${v.key}`,
+          { name: v.name, driver: v.driver, driverOpts: v.driverOpts, labels: labelArgs },
+          child,
+        ),
       );
     }
     const secrets = new Map<string, docker.Secret>();
@@ -58,33 +69,62 @@ export class RecipeApp extends pulumi.ComponentResource {
         s.key,
         new docker.Secret(
           `${name}-secret-${s.key}`,
-          { name: s.name, data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))), labels: labelArgs },
+          {
+            name: s.name,
+            data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
+            labels: labelArgs,
+          },
           child,
         ),
       );
     }
     const configs = new Map<string, docker.ServiceConfig>();
     for (const c of model.configs) {
-      configs.set(c.key, new docker.ServiceConfig(`${name}-config-${c.key}`, { name: c.name, data: configData(c, this.secretValues) }, child));
+      configs.set(
+        c.key,
+        new docker.ServiceConfig(
+          `${name}-config-${c.key}`,
+          { name: c.name, data: configData(c, this.secretValues) },
+          child,
+        ),
+      );
     }
     for (const svc of model.services) {
       const deps: pulumi.Resource[] = [
-        ...svc.networks.map((n) => networks.get(n.network)).filter((x): x is docker.Network => x !== undefined),
-        ...svc.mounts.map((m) => (m.type === "volume" ? volumes.get(m.source as string) : undefined)).filter((x): x is docker.Volume => x !== undefined),
+        ...svc.networks
+          .map((n) => networks.get(n.network))
+          .filter((x): x is docker.Network => x !== undefined),
+        ...svc.mounts
+          .map((m) => (m.type === "volume" ? volumes.get(m.source as string) : undefined))
+          .filter((x): x is docker.Volume => x !== undefined),
       ];
       this.services[svc.key] = new docker.Service(
         `${name}-svc-${svc.key}`,
-        serviceArgs(svc, { volumes, secrets, configs, runSecrets: args.runSecrets, wait: args.waitForServices ?? true }),
+        serviceArgs(svc, {
+          volumes,
+          secrets,
+          configs,
+          runSecrets: args.runSecrets,
+          wait: args.waitForServices ?? true,
+        }),
         { ...child, dependsOn: deps },
       );
     }
     this.registerOutputs({ services: Object.keys(this.services) });
   }
 
-  private secretValue(name: string, s: SecretSpec, runSecrets: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+  private secretValue(
+    name: string,
+    s: SecretSpec,
+    runSecrets: Record<string, pulumi.Input<string>>,
+  ): pulumi.Output<string> {
     switch (s.source.kind) {
       case "generate":
-        return new GeneratedSecret(`${name}-value-${s.key}`, { length: Math.max(8, s.source.length), charset: s.source.charset }, { parent: this }).value;
+        return new GeneratedSecret(
+          `${name}-value-${s.key}`,
+          { length: Math.max(8, s.source.length), charset: s.source.charset },
+          { parent: this },
+        ).value;
       case "file":
         return pulumi.secret(s.source.content);
       case "run": {
@@ -96,7 +136,10 @@ export class RecipeApp extends pulumi.ComponentResource {
   }
 }
 
-function configData(c: ConfigSpec, secretValues: Record<string, pulumi.Output<string>>): pulumi.Input<string> {
+function configData(
+  c: ConfigSpec,
+  secretValues: Record<string, pulumi.Output<string>>,
+): pulumi.Input<string> {
   if (!c.sensitive) return Buffer.from(c.parts.join("")).toString("base64");
   const values = c.parts.map((p) => (typeof p === "string" ? pulumi.output(p) : secretValues[p.secret]));
   return pulumi.secret(pulumi.all(values).apply((vs) => Buffer.from(vs.join("")).toString("base64")));
@@ -118,7 +161,9 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
     target: m.target,
     readOnly: m.readOnly,
     source: m.type === "volume" ? refs.volumes.get(m.source as string)?.name : m.source,
-    ...(m.type === "tmpfs" && m.tmpfsSizeBytes !== undefined ? { tmpfsOptions: { sizeBytes: m.tmpfsSizeBytes } } : {}),
+    ...(m.type === "tmpfs" && m.tmpfsSizeBytes !== undefined
+      ? { tmpfsOptions: { sizeBytes: m.tmpfsSizeBytes } }
+      : {}),
   }));
   const fileRef = (r: { uid?: string; gid?: string; mode?: number }) => ({
     ...(r.uid !== undefined ? { fileUid: r.uid } : {}),

@@ -41,7 +41,12 @@ export class RunRealm extends pulumi.ComponentResource {
     if (args.realm.length > REALM_MAX) {
       throw new pulumi.InputPropertiesError({
         message: `RunRealm ${name}: invalid realm`,
-        errors: [{ propertyPath: "realm", reason: `"${args.realm}" is ${args.realm.length} characters; Keycloak allows ${REALM_MAX}` }],
+        errors: [
+          {
+            propertyPath: "realm",
+            reason: `"${args.realm}" is ${args.realm.length} characters; Keycloak allows ${REALM_MAX}`,
+          },
+        ],
       });
     }
     const child = { parent: this, provider: args.provider };

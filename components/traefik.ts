@@ -60,21 +60,46 @@ export class Traefik extends pulumi.ComponentResource {
     if (tls.mode === "file") {
       const cert = readFileSync(tls.certFile, "utf8");
       const key = readFileSync(tls.keyFile, "utf8");
-      const certSecret = fileSecret(`${name}-tls-cert`, prefixedName(prefix, `tls_cert_${contentHash(cert)}`, OBJECT_NAME_MAX), cert, labels, child);
-      const keySecret = fileSecret(`${name}-tls-key`, prefixedName(prefix, `tls_key_${contentHash(key)}`, OBJECT_NAME_MAX), key, labels, child);
-      const dynamic = "tls:\n  stores:\n    default:\n      defaultCertificate:\n        certFile: /run/secrets/tls.crt\n        keyFile: /run/secrets/tls.key\n";
+      const certSecret = fileSecret(
+        `${name}-tls-cert`,
+        prefixedName(prefix, `tls_cert_${contentHash(cert)}`, OBJECT_NAME_MAX),
+        cert,
+        labels,
+        child,
+      );
+      const keySecret = fileSecret(
+        `${name}-tls-key`,
+        prefixedName(prefix, `tls_key_${contentHash(key)}`, OBJECT_NAME_MAX),
+        key,
+        labels,
+        child,
+      );
+      const dynamic =
+        "tls:\n  stores:\n    default:\n      defaultCertificate:\n        certFile: /run/secrets/tls.crt\n        keyFile: /run/secrets/tls.key\n";
       const dyn = new docker.ServiceConfig(
         `${name}-dynamic`,
-        { name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX), data: Buffer.from(dynamic).toString("base64") },
+        {
+          name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX),
+          data: Buffer.from(dynamic).toString("base64"),
+        },
         child,
       );
       configs.push({ configId: dyn.id, configName: dyn.name, fileName: "/etc/traefik/dynamic.yml" });
       secrets.push({ secretId: certSecret.id, secretName: certSecret.name, fileName: "tls.crt" });
-      secrets.push({ secretId: keySecret.id, secretName: keySecret.name, fileName: "tls.key", fileMode: 0o400 });
+      secrets.push({
+        secretId: keySecret.id,
+        secretName: keySecret.name,
+        fileName: "tls.key",
+        fileMode: 0o400,
+      });
     }
     let acmeVolume: docker.Volume | undefined;
     if (tls.mode === "acme") {
-      acmeVolume = new docker.Volume(`${name}-acme`, { name: `${prefix}_traefik_acme`, labels: labelList(labels) }, child);
+      acmeVolume = new docker.Volume(
+        `${name}-acme`,
+        { name: `${prefix}_traefik_acme`, labels: labelList(labels) },
+        child,
+      );
       mounts.push({ type: "volume", source: acmeVolume.name, target: "/data" });
     }
     this.certResolver = tls.mode === "acme" ? ACME_RESOLVER : undefined;
@@ -94,7 +119,13 @@ export class Traefik extends pulumi.ComponentResource {
             mounts,
             configs,
             secrets,
-            healthcheck: { tests: ["CMD", "traefik", "healthcheck", "--ping"], interval: "5s", timeout: "3s", retries: 10, startPeriod: "5s" },
+            healthcheck: {
+              tests: ["CMD", "traefik", "healthcheck", "--ping"],
+              interval: "5s",
+              timeout: "3s",
+              retries: 10,
+              startPeriod: "5s",
+            },
           },
           networksAdvanceds: [{ name: this.network.id }],
           placement: { constraints: ["node.role==manager", ...config.placement] },
@@ -104,8 +135,20 @@ export class Traefik extends pulumi.ComponentResource {
         endpointSpec: {
           mode: "dnsrr",
           ports: [
-            { targetPort: 80, publishedPort: config.httpPort, publishMode: "host", protocol: "tcp", name: ENTRYPOINTS.web },
-            { targetPort: 443, publishedPort: config.httpsPort, publishMode: "host", protocol: "tcp", name: ENTRYPOINTS.webSecure },
+            {
+              targetPort: 80,
+              publishedPort: config.httpPort,
+              publishMode: "host",
+              protocol: "tcp",
+              name: ENTRYPOINTS.web,
+            },
+            {
+              targetPort: 443,
+              publishedPort: config.httpsPort,
+              publishMode: "host",
+              protocol: "tcp",
+              name: ENTRYPOINTS.webSecure,
+            },
           ],
         },
         updateConfig: { order: "stop-first", failureAction: "rollback" },
@@ -118,7 +161,11 @@ export class Traefik extends pulumi.ComponentResource {
 }
 
 /** Traefik's static configuration as command-line arguments (no config file to keep in sync). */
-export function traefikArgs(config: TraefikConfig, network: string, constraintLabels?: Record<string, string>): string[] {
+export function traefikArgs(
+  config: TraefikConfig,
+  network: string,
+  constraintLabels?: Record<string, string>,
+): string[] {
   const a = [
     `--entrypoints.${ENTRYPOINTS.web}.address=:80`,
     `--entrypoints.${ENTRYPOINTS.webSecure}.address=:443`,
@@ -141,15 +188,27 @@ export function traefikArgs(config: TraefikConfig, network: string, constraintLa
   if (tls.mode === "acme") {
     const r = `--certificatesresolvers.${ACME_RESOLVER}.acme`;
     a.push(`${r}.email=${tls.email}`, `${r}.storage=/data/acme.json`, `${r}.caserver=${tls.caServer}`);
-    a.push(tls.challenge === "tls" ? `${r}.tlschallenge=true` : `${r}.httpchallenge.entrypoint=${ENTRYPOINTS.web}`);
+    a.push(
+      tls.challenge === "tls" ? `${r}.tlschallenge=true` : `${r}.httpchallenge.entrypoint=${ENTRYPOINTS.web}`,
+    );
   }
   return a;
 }
 
-function fileSecret(name: string, dockerName: string, content: string, labels: Record<string, string>, opts: pulumi.CustomResourceOptions) {
+function fileSecret(
+  name: string,
+  dockerName: string,
+  content: string,
+  labels: Record<string, string>,
+  opts: pulumi.CustomResourceOptions,
+) {
   return new docker.Secret(
     name,
-    { name: dockerName, data: pulumi.secret(Buffer.from(content).toString("base64")), labels: labelList(labels) },
+    {
+      name: dockerName,
+      data: pulumi.secret(Buffer.from(content).toString("base64")),
+      labels: labelList(labels),
+    },
     opts,
   );
 }

@@ -57,7 +57,11 @@ export class WarmLayer extends pulumi.ComponentResource {
       { parent: this },
     );
     this.outputs = pulumi
-      .all([this.keycloak.provisioningClientId, this.keycloak.provisioningClientSecret, this.keycloak.service.name])
+      .all([
+        this.keycloak.provisioningClientId,
+        this.keycloak.provisioningClientSecret,
+        this.keycloak.service.name,
+      ])
       .apply(([clientId, clientSecret, service]) => ({
         contractVersion: CONTRACT_VERSION as typeof CONTRACT_VERSION,
         proxy,

@@ -33,7 +33,10 @@ export const Resources = z
   .describe("per-task resource limits");
 
 /** Swarm placement of a service, for multi-node swarms. Default: no constraint. */
-const Placement = z.array(z.string().min(1)).default([]).describe("placement constraints, e.g. node.role==manager");
+const Placement = z
+  .array(z.string().min(1))
+  .default([])
+  .describe("placement constraints, e.g. node.role==manager");
 
 const Tls = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("none") }),
@@ -78,9 +81,15 @@ export const DatabaseConfig = z.strictObject({
   /** PostgreSQL image (the official image's env conventions). Default: postgres:15. */
   image: z.string().min(1).default("postgres:15"),
   /** Database name. Default: keycloak. */
-  name: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("keycloak"),
+  name: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("keycloak"),
   /** Database user. Default: keycloak. */
-  user: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("keycloak"),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("keycloak"),
   resources: Resources.prefault({}),
   placement: Placement,
 });
@@ -122,7 +131,10 @@ export const WarmConfig = z.strictObject({
   /** CI domain: apps of runs live at <run id>.<domain>, Keycloak at <hostname>.<domain>. Default: ci.localhost. */
   domain: hostname.default("ci.localhost"),
   /** Name of the shared overlay network Traefik routes on. Default: proxy. */
-  proxyNetwork: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/).default("proxy"),
+  proxyNetwork: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/)
+    .default("proxy"),
   ...Common,
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),
@@ -180,7 +192,10 @@ export const RunConfig = z.strictObject({
   /** A recipe secret (its compose key) whose content is the OIDC client secret instead of a generated one. */
   oidcClientSecret: z.string().min(1).optional(),
   /** The test user's name in the run's realm. Default: ci-user. */
-  testUser: z.string().regex(/^[a-z0-9._-]{1,64}$/).default("ci-user"),
+  testUser: z
+    .string()
+    .regex(/^[a-z0-9._-]{1,64}$/)
+    .default("ci-user"),
   /** What recipes may do on this shared host. Default: nothing dangerous. */
   policy: RecipePolicy.prefault({}),
 });
@@ -205,7 +220,11 @@ export function parseStackConfig(raw: Record<string, string>, stackName: string)
   if (values.role === undefined) {
     if (stackName === "warm" || stackName.startsWith("warm-")) values.role = "warm";
     else if (stackName.startsWith("run-")) values.role = "run";
-    else problems.push({ path: "role", message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role` });
+    else
+      problems.push({
+        path: "role",
+        message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role`,
+      });
   }
   if (problems.length > 0) throw new ValidationError("stack config", problems);
   return parseOrThrow(StackConfig, values, "stack config");

@@ -59,7 +59,10 @@ export type ContractRead =
  */
 export function readWarmOutputs(outputs: Record<string, unknown> | undefined): ContractRead {
   if (!outputs || Object.keys(outputs).length === 0) {
-    return { ok: false, problems: [{ path: "", message: "the warm stack has no outputs (missing or never deployed)" }] };
+    return {
+      ok: false,
+      problems: [{ path: "", message: "the warm stack has no outputs (missing or never deployed)" }],
+    };
   }
   const version = outputs.contractVersion;
   if (version !== CONTRACT_VERSION) {
@@ -76,9 +79,14 @@ export function readWarmOutputs(outputs: Record<string, unknown> | undefined): C
   const proxy = ProxyContract.safeParse(outputs.proxy);
   if (!proxy.success) return { ok: false, problems: zodProblems(proxy.error, "proxy") };
   if (outputs.keycloak === undefined) {
-    return { ok: true, proxy: proxy.data, problems: [{ path: "keycloak", message: "the warm stack has no Keycloak" }] };
+    return {
+      ok: true,
+      proxy: proxy.data,
+      problems: [{ path: "keycloak", message: "the warm stack has no Keycloak" }],
+    };
   }
   const keycloak = KeycloakContract.safeParse(outputs.keycloak);
-  if (!keycloak.success) return { ok: true, proxy: proxy.data, problems: zodProblems(keycloak.error, "keycloak") };
+  if (!keycloak.success)
+    return { ok: true, proxy: proxy.data, problems: zodProblems(keycloak.error, "keycloak") };
   return { ok: true, proxy: proxy.data, keycloak: keycloak.data, problems: [] };
 }

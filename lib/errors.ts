@@ -15,7 +15,9 @@ export class ValidationError extends Error {
     readonly subject: string,
     readonly problems: Problem[],
   ) {
-    super(`invalid ${subject}:\n${problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`);
+    super(
+      `invalid ${subject}:\n${problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`,
+    );
     this.name = "ValidationError";
   }
 }

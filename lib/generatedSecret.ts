@@ -46,6 +46,13 @@ export class GeneratedSecret extends pulumi.dynamic.Resource {
       throw new Error(`GeneratedSecret ${name}: length must be an integer from 8 to 4096, got ${length}`);
     }
     if (charset.length < 2) throw new Error(`GeneratedSecret ${name}: charset needs at least 2 characters`);
-    super(provider, name, { length, charset, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "cc-ci", "GeneratedSecret");
+    super(
+      provider,
+      name,
+      { length, charset, value: undefined },
+      { ...opts, additionalSecretOutputs: ["value"] },
+      "cc-ci",
+      "GeneratedSecret",
+    );
   }
 }

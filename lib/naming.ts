@@ -57,7 +57,8 @@ export function runNames(recipe: string, hex: string = newRunHex()): RunNames {
   if (!/^[0-9a-f]{6}$/.test(hex)) throw new Error(`run hex must be 6 lower-case hex digits, got "${hex}"`);
   const s = slug(recipe);
   const alnum = s.replace(/-/g, "");
-  if (alnum.length === 0) throw new Error(`recipe name "${recipe}" has no letters or digits to name a run after`);
+  if (alnum.length === 0)
+    throw new Error(`recipe name "${recipe}" has no letters or digits to name a run after`);
   const runId = `${alnum.slice(0, 4)}-${hex}`;
   const stack = `run-${runId}`;
   const recipePart = s.slice(0, REALM_MAX - hex.length - 1).replace(/-+$/, "");

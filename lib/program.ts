@@ -22,7 +22,10 @@ function warmProgram(config: WarmConfig): Record<string, unknown> {
     contractVersion: warm.outputs.contractVersion,
     proxy: warm.outputs.proxy,
     keycloak: warm.outputs.keycloak,
-    keycloakAdmin: { username: warm.keycloak.adminUser, password: pulumi.secret(warm.keycloak.adminPassword) },
+    keycloakAdmin: {
+      username: warm.keycloak.adminUser,
+      password: pulumi.secret(warm.keycloak.adminPassword),
+    },
   };
 }
 
@@ -54,7 +57,9 @@ async function runProgram(config: RunConfig): Promise<Record<string, unknown>> {
     images: config.images,
     policy: config.policy,
     labels: plan.labels,
-    secretFromVar: config.oidcClientSecret ? { [config.oidcClientSecret]: "CI_OIDC_CLIENT_SECRET" } : undefined,
+    secretFromVar: config.oidcClientSecret
+      ? { [config.oidcClientSecret]: "CI_OIDC_CLIENT_SECRET" }
+      : undefined,
   });
   for (const note of [...plan.notes, ...model.warnings]) void pulumi.log.warn(note);
   const provider = new docker.Provider("docker", { host: config.dockerHost });

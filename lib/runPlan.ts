@@ -48,7 +48,10 @@ export function planRun(config: RunConfig, warm: ContractRead | undefined): RunP
   const names = runNames(recipe, hex);
   if (names.runId !== config.runId) {
     throw new ValidationError("stack config", [
-      { path: "runId", message: `"${config.runId}" does not belong to recipe ${recipe} (expected ${names.runId})` },
+      {
+        path: "runId",
+        message: `"${config.runId}" does not belong to recipe ${recipe} (expected ${names.runId})`,
+      },
     ]);
   }
   const notes: string[] = [];
@@ -56,7 +59,10 @@ export function planRun(config: RunConfig, warm: ContractRead | undefined): RunP
   if (warm?.ok) {
     proxy = { own: false, ciDomain: warm.proxy.domain, ...warm.proxy };
   } else {
-    if (warm) notes.push(`warm stack unusable (${warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}); the run brings its own Traefik`);
+    if (warm)
+      notes.push(
+        `warm stack unusable (${warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}); the run brings its own Traefik`,
+      );
     const tls = config.traefik.tls;
     proxy = {
       own: true,
@@ -79,14 +85,21 @@ export function planRun(config: RunConfig, warm: ContractRead | undefined): RunP
       break;
     case "warm":
       if (!warmKeycloak) {
-        const why = warm ? warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : "no warm stack configured";
-        throw new ValidationError("run", [{ path: "sso", message: `warm SSO was asked for, but the warm Keycloak is unusable: ${why}` }]);
+        const why = warm
+          ? warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ")
+          : "no warm stack configured";
+        throw new ValidationError("run", [
+          { path: "sso", message: `warm SSO was asked for, but the warm Keycloak is unusable: ${why}` },
+        ]);
       }
       sso = "warm";
       break;
     case "auto":
       sso = warmKeycloak ? "warm" : "cold";
-      if (!warmKeycloak) notes.push("no usable warm Keycloak; falling back to a cold Keycloak in the run stack");
+      if (!warmKeycloak) {
+        const why = warm ? warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : "no warm stack";
+        notes.push(`no usable warm Keycloak (${why}); falling back to a cold Keycloak in the run stack`);
+      }
       break;
   }
   const domain = `${names.runId}.${proxy.ciDomain}`;

@@ -27,7 +27,11 @@ export function insideRoot(root: string, rel: string): string | undefined {
   return r === "" || (!r.startsWith("..") && !path.isAbsolute(r)) ? real : undefined;
 }
 
-export function readCompose(dir: string, composeFile: string, vars: Readonly<Record<string, string>>): ComposeRead {
+export function readCompose(
+  dir: string,
+  composeFile: string,
+  vars: Readonly<Record<string, string>>,
+): ComposeRead {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const files = composeFile
@@ -47,7 +51,11 @@ export function readCompose(dir: string, composeFile: string, vars: Readonly<Rec
       problems.push({ path: `COMPOSE_FILE`, message: `${file} does not exist` });
       continue;
     }
-    const doc = parseDocument(readFileSync(abs, "utf8"), { merge: true, prettyErrors: true, uniqueKeys: true });
+    const doc = parseDocument(readFileSync(abs, "utf8"), {
+      merge: true,
+      prettyErrors: true,
+      uniqueKeys: true,
+    });
     if (doc.errors.length > 0) {
       for (const e of doc.errors) problems.push({ path: file, message: `YAML: ${e.message.split("\n")[0]}` });
       continue;
@@ -84,7 +92,9 @@ function expandTree(
     for (const [k, v] of Object.entries(node)) {
       // Extension fields (x-…) hold anchors only; their content was already merged where used.
       const key = k.startsWith("x-") ? k : expandTree(k, vars, where, problems, unset);
-      out[key as string] = k.startsWith("x-") ? v : expandTree(v, vars, `${where}.${key as string}`, problems, unset);
+      out[key as string] = k.startsWith("x-")
+        ? v
+        : expandTree(v, vars, `${where}.${key as string}`, problems, unset);
     }
     return out;
   }
@@ -92,7 +102,15 @@ function expandTree(
 }
 
 /** Lists that Compose concatenates across files rather than replacing. */
-const CONCATENATED = new Set(["ports", "expose", "external_links", "dns", "dns_search", "tmpfs", "extra_hosts"]);
+const CONCATENATED = new Set([
+  "ports",
+  "expose",
+  "external_links",
+  "dns",
+  "dns_search",
+  "tmpfs",
+  "extra_hosts",
+]);
 /** Lists whose items are keyed (by target or name); an overlay's item replaces the base's of that key. */
 const KEYED_LISTS: Record<string, (item: Json) => string> = {
   volumes: (v) => (typeof v === "string" ? (v.split(":")[1] ?? v) : String((v as JsonObject).target ?? "")),
@@ -162,7 +180,8 @@ export function mergeCompose(base: JsonObject, over: JsonObject): JsonObject {
     if (k === "services" && isObject(b) && isObject(v)) {
       const services: JsonObject = { ...b };
       for (const [name, svc] of Object.entries(v)) {
-        services[name] = isObject(services[name]) && isObject(svc) ? mergeService(services[name] as JsonObject, svc) : svc;
+        services[name] =
+          isObject(services[name]) && isObject(svc) ? mergeService(services[name] as JsonObject, svc) : svc;
       }
       out[k] = services;
     } else if (isObject(b) && isObject(v)) {

@@ -77,7 +77,8 @@ function parseValue(rest: string): { value: string; literal: boolean; comment: s
     }
     if (i >= rest.length) return { error: `unterminated ${q}-quoted value` };
     const after = rest.slice(i + 1).trim();
-    if (after !== "" && !after.startsWith("#")) return { error: `unexpected text after quoted value: ${after}` };
+    if (after !== "" && !after.startsWith("#"))
+      return { error: `unexpected text after quoted value: ${after}` };
     return { value, literal: q === "'", comment: after.replace(/^#/, "") };
   }
   // Unquoted: a comment starts at a "#" preceded by white space.

@@ -16,14 +16,22 @@ export interface InterpolationResult {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 
-export function interpolate(text: string, vars: Readonly<Record<string, string | undefined>>): InterpolationResult {
+export function interpolate(
+  text: string,
+  vars: Readonly<Record<string, string | undefined>>,
+): InterpolationResult {
   const unset: string[] = [];
   const errors: string[] = [];
   const value = expand(text, vars, unset, errors);
   return { value, unset, errors };
 }
 
-function expand(text: string, vars: Readonly<Record<string, string | undefined>>, unset: string[], errors: string[]): string {
+function expand(
+  text: string,
+  vars: Readonly<Record<string, string | undefined>>,
+  unset: string[],
+  errors: string[],
+): string {
   let out = "";
   let i = 0;
   while (i < text.length) {
@@ -84,7 +92,12 @@ function lookup(name: string, vars: Readonly<Record<string, string | undefined>>
   return v;
 }
 
-function braced(body: string, vars: Readonly<Record<string, string | undefined>>, unset: string[], errors: string[]): string {
+function braced(
+  body: string,
+  vars: Readonly<Record<string, string | undefined>>,
+  unset: string[],
+  errors: string[],
+): string {
   const m = NAME.exec(body);
   if (!m) {
     errors.push(`invalid variable reference "\${${body}}"`);
@@ -115,7 +128,9 @@ function braced(body: string, vars: Readonly<Record<string, string | undefined>>
     case "?": {
       const ok = op[0] === ":?" ? nonEmpty : isSet;
       if (ok) return value as string;
-      errors.push(`required variable ${name} is missing a value${arg ? `: ${expand(arg, vars, unset, errors)}` : ""}`);
+      errors.push(
+        `required variable ${name} is missing a value${arg ? `: ${expand(arg, vars, unset, errors)}` : ""}`,
+      );
       return "";
     }
   }

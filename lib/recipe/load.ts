@@ -7,7 +7,15 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { ValidationError, zodProblems, type Problem } from "../errors";
 import type { RecipePolicy } from "../config";
-import { fitName, prefixedName, OBJECT_NAME_MAX, SERVICE_NAME_MAX, NETWORK_NAME_MAX, VOLUME_NAME_MAX, contentHash } from "../naming";
+import {
+  fitName,
+  prefixedName,
+  OBJECT_NAME_MAX,
+  SERVICE_NAME_MAX,
+  NETWORK_NAME_MAX,
+  VOLUME_NAME_MAX,
+  contentHash,
+} from "../naming";
 import { parseEnvFile, type EnvHints } from "./envfile";
 import { readCompose, insideRoot, listToMap, networksToMap, isObject, type JsonObject } from "./compose";
 import { ComposeFile, KNOWN_SERVICE_KEYS, IGNORED_SERVICE_KEYS, type Service } from "./schema";
@@ -74,7 +82,12 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
   const subject = `recipe ${recipe} (${dir})`;
 
   // 1. .env.sample: the recipe's defaults, with the run's values and the operator's winning.
-  const forced: Record<string, string> = { ...(opts.env ?? {}), ...(opts.runVars ?? {}), STACK_NAME: opts.stackName, DOMAIN: opts.domain };
+  const forced: Record<string, string> = {
+    ...(opts.env ?? {}),
+    ...(opts.runVars ?? {}),
+    STACK_NAME: opts.stackName,
+    DOMAIN: opts.domain,
+  };
   const envPath = path.join(dir, ".env.sample");
   let hints: Record<string, EnvHints> = {};
   let env: Record<string, string> = { ...forced };
@@ -97,7 +110,10 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
   if (!parsed.success) throw new ValidationError(subject, [...problems, ...zodProblems(parsed.error)]);
   const compose = parsed.data;
   for (const key of Object.keys(compose)) {
-    if (!["version", "services", "networks", "volumes", "secrets", "configs"].includes(key) && !key.startsWith("x-")) {
+    if (
+      !["version", "services", "networks", "volumes", "secrets", "configs"].includes(key) &&
+      !key.startsWith("x-")
+    ) {
       warnings.push(`top-level key "${key}" is not supported by docker stack deploy; ignored`);
     }
   }
@@ -117,13 +133,18 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
   for (const r of routers) {
     const other = seen.get(r.name);
     if (other && other !== r.service) {
-      problems.push({ path: `services.${r.service}.deploy.labels`, message: `router "${r.name}" is also declared by service ${other}` });
+      problems.push({
+        path: `services.${r.service}.deploy.labels`,
+        message: `router "${r.name}" is also declared by service ${other}`,
+      });
     }
     seen.set(r.name, r.service);
   }
   if (problems.length > 0) throw new ValidationError(subject, problems);
 
-  const usedVolumes = new Set(services.flatMap((s) => s.mounts.filter((m) => m.type === "volume").map((m) => m.source)));
+  const usedVolumes = new Set(
+    services.flatMap((s) => s.mounts.filter((m) => m.type === "volume").map((m) => m.source)),
+  );
   return {
     recipe,
     dir,
@@ -162,13 +183,22 @@ function buildNetworks(ctx: Ctx): Map<string, NetworkSpec | "proxy"> {
     if (net.external) {
       const extName = typeof net.external === "object" ? net.external.name : (net.name ?? key);
       if (extName === "proxy" || key === "proxy" || extName === ctx.opts.proxyNetwork) out.set(key, "proxy");
-      else ctx.problems.push({ path: where, message: `external network "${extName}" is not offered by the CI (only "proxy" is)` });
+      else
+        ctx.problems.push({
+          path: where,
+          message: `external network "${extName}" is not offered by the CI (only "proxy" is)`,
+        });
       continue;
     }
     if (net.driver && net.driver !== "overlay") {
-      ctx.problems.push({ path: `${where}.driver`, message: `driver "${net.driver}" cannot span a swarm; use overlay` });
+      ctx.problems.push({
+        path: `${where}.driver`,
+        message: `driver "${net.driver}" cannot span a swarm; use overlay`,
+      });
     }
-    const driverOpts = Object.fromEntries(Object.entries(net.driver_opts ?? {}).map(([k, v]) => [k, String(v)]));
+    const driverOpts = Object.fromEntries(
+      Object.entries(net.driver_opts ?? {}).map(([k, v]) => [k, String(v)]),
+    );
     out.set(key, {
       key,
       name: prefixedName(ctx.opts.stackName, key, NETWORK_NAME_MAX),
@@ -183,13 +213,27 @@ function buildVolumes(ctx: Ctx): Map<string, VolumeSpec> {
   const out = new Map<string, VolumeSpec>();
   for (const [key, vol] of Object.entries(ctx.compose.volumes ?? {})) {
     const where = `volumes.${key}`;
-    if (vol.external) ctx.warnings.push(`${where}: external volume replaced by a fresh volume of the run (a CI run has no existing data)`);
-    const driverOpts = Object.fromEntries(Object.entries(vol.driver_opts ?? {}).map(([k, v]) => [k, String(v)]));
+    if (vol.external)
+      ctx.warnings.push(
+        `${where}: external volume replaced by a fresh volume of the run (a CI run has no existing data)`,
+      );
+    const driverOpts = Object.fromEntries(
+      Object.entries(vol.driver_opts ?? {}).map(([k, v]) => [k, String(v)]),
+    );
     const bindLike = driverOpts.o?.split(",").includes("bind") || driverOpts.device !== undefined;
     if (bindLike && !ctx.opts.policy.bindMountsOutsideRecipe) {
-      ctx.problems.push({ path: `${where}.driver_opts`, message: "a volume bound to a host device or path is refused on a shared CI host (policy.bindMountsOutsideRecipe)" });
+      ctx.problems.push({
+        path: `${where}.driver_opts`,
+        message:
+          "a volume bound to a host device or path is refused on a shared CI host (policy.bindMountsOutsideRecipe)",
+      });
     }
-    out.set(key, { key, name: prefixedName(ctx.opts.stackName, key, VOLUME_NAME_MAX), driver: vol.driver, driverOpts });
+    out.set(key, {
+      key,
+      name: prefixedName(ctx.opts.stackName, key, VOLUME_NAME_MAX),
+      driver: vol.driver,
+      driverOpts,
+    });
   }
   return out;
 }
@@ -207,24 +251,36 @@ function buildSecrets(ctx: Ctx): Map<string, SecretSpec> {
     const hint = ctx.hints[secretVersionVar(key)] ?? {};
     const recipeName = sec.name ?? `${stack}_${key}`;
     // Names must be unique on the swarm; one without the run's prefix could collide with another run's.
-    const name = fitName(recipeName.startsWith(stack) ? recipeName : `${stack}_${recipeName}`, OBJECT_NAME_MAX);
+    const name = fitName(
+      recipeName.startsWith(stack) ? recipeName : `${stack}_${recipeName}`,
+      OBJECT_NAME_MAX,
+    );
     const fromVar = ctx.opts.secretFromVar?.[key];
     if (fromVar) {
       out.set(key, { key, name, source: { kind: "run", variable: fromVar } });
     } else if (sec.file !== undefined) {
       const abs = insideRoot(ctx.dir, sec.file);
       if (!abs || !existsSync(abs)) {
-        ctx.problems.push({ path: `${where}.file`, message: `${sec.file} ${abs ? "does not exist" : "is outside the recipe folder"}` });
+        ctx.problems.push({
+          path: `${where}.file`,
+          message: `${sec.file} ${abs ? "does not exist" : "is outside the recipe folder"}`,
+        });
         continue;
       }
       out.set(key, { key, name, source: { kind: "file", content: readFileSync(abs, "utf8") } });
     } else {
       if (!sec.external) ctx.warnings.push(`${where}: neither external nor file; a value is generated`);
       if (hint.generate === false) {
-        ctx.warnings.push(`${where}: marked generate=false (the operator inserts it); a random value stands in for the run`);
+        ctx.warnings.push(
+          `${where}: marked generate=false (the operator inserts it); a random value stands in for the run`,
+        );
       }
       const length = hint.length ?? DEFAULT_SECRET_LENGTH;
-      out.set(key, { key, name, source: { kind: "generate", length, charset: hint.charset, hinted: hint.length !== undefined } });
+      out.set(key, {
+        key,
+        name,
+        source: { kind: "generate", length, charset: hint.charset, hinted: hint.length !== undefined },
+      });
     }
   }
   return out;
@@ -246,7 +302,10 @@ function readConfigFiles(ctx: Ctx): Map<string, ConfigFile> {
     if (cfg.file !== undefined) {
       const abs = insideRoot(ctx.dir, cfg.file);
       if (!abs || !existsSync(abs)) {
-        ctx.problems.push({ path: `${where}.file`, message: `${cfg.file} ${abs ? "does not exist" : "is outside the recipe folder"}` });
+        ctx.problems.push({
+          path: `${where}.file`,
+          message: `${cfg.file} ${abs ? "does not exist" : "is outside the recipe folder"}`,
+        });
         continue;
       }
       content = readFileSync(abs, "utf8");
@@ -255,14 +314,25 @@ function readConfigFiles(ctx: Ctx): Map<string, ConfigFile> {
     } else if (cfg.environment !== undefined) {
       content = ctx.env[cfg.environment] ?? "";
     } else {
-      ctx.problems.push({ path: where, message: "has no file, content or environment (external configs do not exist in CI)" });
+      ctx.problems.push({
+        path: where,
+        message: "has no file, content or environment (external configs do not exist in CI)",
+      });
       continue;
     }
     if (cfg.template_driver !== undefined && cfg.template_driver !== "golang") {
-      ctx.problems.push({ path: `${where}.template_driver`, message: `"${cfg.template_driver}" is not supported (golang is)` });
+      ctx.problems.push({
+        path: `${where}.template_driver`,
+        message: `"${cfg.template_driver}" is not supported (golang is)`,
+      });
     }
     const recipeName = cfg.name ?? `${stack}_${key}`;
-    out.set(key, { key, name: recipeName.startsWith(stack) ? recipeName : `${stack}_${recipeName}`, content, template: cfg.template_driver === "golang" });
+    out.set(key, {
+      key,
+      name: recipeName.startsWith(stack) ? recipeName : `${stack}_${recipeName}`,
+      content,
+      template: cfg.template_driver === "golang",
+    });
   }
   return out;
 }
@@ -281,12 +351,17 @@ function buildService(
   const { opts, problems, warnings } = ctx;
   const policy = opts.policy;
   const refuse = (k: string, why: string, allowedBy: string) =>
-    problems.push({ path: `${where}.${k}`, message: `${why} is refused on a shared CI host (allow with policy.${allowedBy})` });
+    problems.push({
+      path: `${where}.${k}`,
+      message: `${why} is refused on a shared CI host (allow with policy.${allowedBy})`,
+    });
 
   for (const k of Object.keys(svc)) {
     if (KNOWN_SERVICE_KEYS.has(k)) continue;
     if (IGNORED_SERVICE_KEYS.has(k)) {
-      warnings.push(`${where}.${k}: ${k === "ports" ? "published ports are not exposed in CI (reach services through Traefik)" : "ignored by docker stack deploy"}; dropped`);
+      warnings.push(
+        `${where}.${k}: ${k === "ports" ? "published ports are not exposed in CI (reach services through Traefik)" : "ignored by docker stack deploy"}; dropped`,
+      );
     } else {
       warnings.push(`${where}.${k}: not supported by this loader; dropped`);
     }
@@ -303,18 +378,31 @@ function buildService(
       problems.push({ path: `${where}.${k}`, message: `"${v}" is not supported by swarm services` });
     }
   }
-  if (svc.devices?.length && !policy.capabilities) refuse("devices", "access to host devices", "capabilities");
-  if (svc.cap_add?.length && !policy.capabilities) refuse("cap_add", `added capabilities (${svc.cap_add.join(", ")})`, "capabilities");
-  if (svc.security_opt?.length && !policy.capabilities) refuse("security_opt", "changed security options", "capabilities");
-  if (svc.depends_on) warnings.push(`${where}.depends_on: swarm starts services in any order; the recipe must wait (healthchecks)`);
+  if (svc.devices?.length && !policy.capabilities)
+    refuse("devices", "access to host devices", "capabilities");
+  if (svc.cap_add?.length && !policy.capabilities)
+    refuse("cap_add", `added capabilities (${svc.cap_add.join(", ")})`, "capabilities");
+  if (svc.security_opt?.length && !policy.capabilities)
+    refuse("security_opt", "changed security options", "capabilities");
+  if (svc.depends_on)
+    warnings.push(
+      `${where}.depends_on: swarm starts services in any order; the recipe must wait (healthchecks)`,
+    );
 
   // Environment: the service's own, bare names passing through from the recipe's .env.
   const env: Record<string, string> = {};
-  for (const f of svc.env_file === undefined ? [] : Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file]) {
+  for (const f of svc.env_file === undefined
+    ? []
+    : Array.isArray(svc.env_file)
+      ? svc.env_file
+      : [svc.env_file]) {
     const rel = typeof f === "string" ? f : f.path;
     const abs = insideRoot(ctx.dir, rel);
     if (!abs || !existsSync(abs)) {
-      problems.push({ path: `${where}.env_file`, message: `${rel} ${abs ? "does not exist" : "is outside the recipe folder"}` });
+      problems.push({
+        path: `${where}.env_file`,
+        message: `${rel} ${abs ? "does not exist" : "is outside the recipe folder"}`,
+      });
       continue;
     }
     Object.assign(env, parseEnvFile(readFileSync(abs, "utf8"), {}).values);
@@ -331,7 +419,10 @@ function buildService(
   for (const [netKey, conf] of Object.entries(netRefs)) {
     const net = networks.get(netKey);
     if (!net) {
-      problems.push({ path: `${where}.networks.${netKey}`, message: "refers to a network the recipe does not declare" });
+      problems.push({
+        path: `${where}.networks.${netKey}`,
+        message: "refers to a network the recipe does not declare",
+      });
       continue;
     }
     const extra = isObject(conf) && Array.isArray(conf.aliases) ? conf.aliases.map(String) : [];
@@ -354,7 +445,11 @@ function buildService(
     }
     const inside = insideRoot(ctx.dir, source);
     if (inside) {
-      if (!existsSync(inside)) problems.push({ path: `${where}.${k}`, message: `bind source ${source} does not exist in the recipe` });
+      if (!existsSync(inside))
+        problems.push({
+          path: `${where}.${k}`,
+          message: `bind source ${source} does not exist in the recipe`,
+        });
       else warnings.push(`${where}.${k}: bind mount of ${source} works on a single-node swarm only`);
       mounts.push({ type: "bind", source: inside, target, readOnly });
     } else if (!policy.bindMountsOutsideRecipe) {
@@ -368,22 +463,48 @@ function buildService(
     if (typeof v === "string") {
       const parts = v.split(":");
       if (parts.length === 1) {
-        mounts.push({ type: "volume", source: anonymousVolume(ctx, volumes, key, parts[0]), target: parts[0], readOnly: false });
+        mounts.push({
+          type: "volume",
+          source: anonymousVolume(ctx, volumes, key, parts[0]),
+          target: parts[0],
+          readOnly: false,
+        });
         return;
       }
       const [source, target, flags = ""] = parts;
       const readOnly = flags.split(",").includes("ro");
-      if (source.startsWith("/") || source.startsWith(".") || source.startsWith("~")) addBind(source, target, readOnly, k);
-      else if (!volumes.has(source)) problems.push({ path: `${where}.${k}`, message: `volume "${source}" is not declared in the top-level volumes` });
+      if (source.startsWith("/") || source.startsWith(".") || source.startsWith("~"))
+        addBind(source, target, readOnly, k);
+      else if (!volumes.has(source))
+        problems.push({
+          path: `${where}.${k}`,
+          message: `volume "${source}" is not declared in the top-level volumes`,
+        });
       else mounts.push({ type: "volume", source, target, readOnly });
       return;
     }
     const readOnly = v.read_only ?? false;
     if (v.type === "bind") addBind(v.source ?? "", v.target, readOnly, k);
-    else if (v.type === "tmpfs") mounts.push({ type: "tmpfs", target: v.target, readOnly, tmpfsSizeBytes: v.tmpfs?.size !== undefined ? bytes(v.tmpfs.size) : undefined });
+    else if (v.type === "tmpfs")
+      mounts.push({
+        type: "tmpfs",
+        target: v.target,
+        readOnly,
+        tmpfsSizeBytes: v.tmpfs?.size !== undefined ? bytes(v.tmpfs.size) : undefined,
+      });
     else if (v.type === "volume") {
-      if (!v.source) mounts.push({ type: "volume", source: anonymousVolume(ctx, volumes, key, v.target), target: v.target, readOnly });
-      else if (!volumes.has(v.source)) problems.push({ path: `${where}.${k}.source`, message: `volume "${v.source}" is not declared in the top-level volumes` });
+      if (!v.source)
+        mounts.push({
+          type: "volume",
+          source: anonymousVolume(ctx, volumes, key, v.target),
+          target: v.target,
+          readOnly,
+        });
+      else if (!volumes.has(v.source))
+        problems.push({
+          path: `${where}.${k}.source`,
+          message: `volume "${v.source}" is not declared in the top-level volumes`,
+        });
       else mounts.push({ type: "volume", source: v.source, target: v.target, readOnly });
     } else problems.push({ path: `${where}.${k}.type`, message: `mount type "${v.type}" is not supported` });
   });
@@ -396,7 +517,10 @@ function buildService(
   (svc.secrets ?? []).forEach((s, i) => {
     const ref = fileRef(s);
     if (!secrets.has(ref.key)) {
-      problems.push({ path: `${where}.secrets[${i}]`, message: `secret "${ref.key}" is not declared in the top-level secrets` });
+      problems.push({
+        path: `${where}.secrets[${i}]`,
+        message: `secret "${ref.key}" is not declared in the top-level secrets`,
+      });
       return;
     }
     svcSecrets.push(ref);
@@ -407,7 +531,11 @@ function buildService(
     const ref = fileRef(c);
     const file = configFiles.get(ref.key);
     if (!file) {
-      if (!ctx.compose.configs?.[ref.key]) problems.push({ path: `${where}.configs[${i}]`, message: `config "${ref.key}" is not declared in the top-level configs` });
+      if (!ctx.compose.configs?.[ref.key])
+        problems.push({
+          path: `${where}.configs[${i}]`,
+          message: `config "${ref.key}" is not declared in the top-level configs`,
+        });
       return;
     }
     if (!c || typeof c === "string" || c.target === undefined) ref.target = `/${ref.key}`;
@@ -416,17 +544,25 @@ function buildService(
     let name = file.name;
     if (file.template) {
       const r = renderTemplate(file.content, env, new Set(mountedSecrets.keys()));
-      for (const e of r.errors) problems.push({ path: `configs.${file.key}`, message: `${e} (rendered for service ${key})` });
+      for (const e of r.errors)
+        problems.push({ path: `configs.${file.key}`, message: `${e} (rendered for service ${key})` });
       // Docker renders per task with the service's environment, so one template may render to
       // different content for different services.
-      parts = r.parts.map((p) => (typeof p === "string" ? p : { secret: mountedSecrets.get(p.secret) as string }));
+      parts = r.parts.map((p) =>
+        typeof p === "string" ? p : { secret: mountedSecrets.get(p.secret) as string },
+      );
       specKey = `${file.key}.${key}`;
       name = `${file.name}_${key}`;
     }
     const hashInput = JSON.stringify(parts);
     const finalName = fitName(`${name}_${contentHash(hashInput)}`, OBJECT_NAME_MAX);
     if (!configs.some((x) => x.key === specKey)) {
-      configs.push({ key: specKey, name: finalName, parts, sensitive: parts.some((p) => typeof p !== "string") });
+      configs.push({
+        key: specKey,
+        name: finalName,
+        parts,
+        sensitive: parts.some((p) => typeof p !== "string"),
+      });
     }
     svcConfigs.push({ ...ref, key: specKey });
   });
@@ -435,7 +571,10 @@ function buildService(
   const deployLabels = listToMap(svc.deploy?.labels as JsonObject) ?? {};
   const containerLabels = listToMap(svc.labels as JsonObject) ?? {};
   for (const k of Object.keys(containerLabels)) {
-    if (k.startsWith("traefik.")) warnings.push(`${where}.labels.${k}: Traefik reads swarm services' deploy.labels, not container labels`);
+    if (k.startsWith("traefik."))
+      warnings.push(
+        `${where}.labels.${k}: Traefik reads swarm services' deploy.labels, not container labels`,
+      );
   }
   const { labels: traefikLabels, routers } = rewriteTraefikLabels(ctx, key, deployLabels);
   const labels = { ...traefikLabels, ...opts.labels };
@@ -446,13 +585,26 @@ function buildService(
     const h = svc.healthcheck;
     const test = h.disable ? ["NONE"] : typeof h.test === "string" ? ["CMD-SHELL", h.test] : h.test;
     if (test && !["CMD", "CMD-SHELL", "NONE"].includes(test[0])) {
-      problems.push({ path: `${where}.healthcheck.test`, message: `must start with CMD, CMD-SHELL or NONE, got ${JSON.stringify(test[0])}` });
+      problems.push({
+        path: `${where}.healthcheck.test`,
+        message: `must start with CMD, CMD-SHELL or NONE, got ${JSON.stringify(test[0])}`,
+      });
     }
-    if (test) healthcheck = { test, interval: h.interval, timeout: h.timeout, startPeriod: h.start_period, retries: h.retries };
+    if (test)
+      healthcheck = {
+        test,
+        interval: h.interval,
+        timeout: h.timeout,
+        startPeriod: h.start_period,
+        retries: h.retries,
+      };
   }
 
   const d = svc.deploy ?? {};
-  if (d.endpoint_mode === "vip") warnings.push(`${where}.deploy.endpoint_mode: vip replaced by dnsrr (virtual IPs do not route on every swarm; DNS round robin does)`);
+  if (d.endpoint_mode === "vip")
+    warnings.push(
+      `${where}.deploy.endpoint_mode: vip replaced by dnsrr (virtual IPs do not route on every swarm; DNS round robin does)`,
+    );
   const image = substituteImage(svc.image, opts.images ?? {});
   return {
     key,
@@ -484,7 +636,10 @@ function buildService(
       order: d.update_config.order,
     },
     resources: d.resources && {
-      limits: d.resources.limits && { memoryBytes: optBytes(d.resources.limits.memory), nanoCpus: optCpus(d.resources.limits.cpus) },
+      limits: d.resources.limits && {
+        memoryBytes: optBytes(d.resources.limits.memory),
+        nanoCpus: optCpus(d.resources.limits.cpus),
+      },
       reservations: d.resources.reservations && {
         memoryBytes: optBytes(d.resources.reservations.memory),
         nanoCpus: optCpus(d.resources.reservations.cpus),
@@ -506,8 +661,12 @@ function buildService(
     readOnly: svc.read_only,
     capDrop: svc.cap_drop ?? [],
     capAdd: policy.capabilities ? (svc.cap_add ?? []) : [],
-    sysctls: Object.fromEntries(Object.entries(listToMap(svc.sysctls as JsonObject) ?? {}).map(([k, v]) => [k, v ?? ""])),
-    logging: svc.logging?.driver ? { driver: svc.logging.driver, options: svc.logging.options ?? {} } : undefined,
+    sysctls: Object.fromEntries(
+      Object.entries(listToMap(svc.sysctls as JsonObject) ?? {}).map(([k, v]) => [k, v ?? ""]),
+    ),
+    logging: svc.logging?.driver
+      ? { driver: svc.logging.driver, options: svc.logging.options ?? {} }
+      : undefined,
     routers,
   };
 }
@@ -523,17 +682,31 @@ function hostEntry(h: string, ip: string | null): { host: string; ip: string } {
   return { host: h.slice(0, i), ip: h.slice(i + 1) };
 }
 
-function anonymousVolume(ctx: Ctx, volumes: Map<string, VolumeSpec>, service: string, target: string): string {
+function anonymousVolume(
+  ctx: Ctx,
+  volumes: Map<string, VolumeSpec>,
+  service: string,
+  target: string,
+): string {
   // Swarm would create an unlabelled anonymous volume that outlives the service; a named, labelled
   // per-run volume is removed with the run and found by audits.
   const key = `${service}_anon_${contentHash(target)}`;
-  if (!volumes.has(key)) volumes.set(key, { key, name: prefixedName(ctx.opts.stackName, key, VOLUME_NAME_MAX), driverOpts: {} });
+  if (!volumes.has(key))
+    volumes.set(key, { key, name: prefixedName(ctx.opts.stackName, key, VOLUME_NAME_MAX), driverOpts: {} });
   return key;
 }
 
-function fileRef(ref: string | { source: string; target?: string; uid?: string; gid?: string; mode?: number | string }): FileRefSpec {
+function fileRef(
+  ref: string | { source: string; target?: string; uid?: string; gid?: string; mode?: number | string },
+): FileRefSpec {
   if (typeof ref === "string") return { key: ref, target: ref };
-  return { key: ref.source, target: ref.target ?? ref.source, uid: ref.uid, gid: ref.gid, mode: ref.mode === undefined ? undefined : fileMode(ref.mode) };
+  return {
+    key: ref.source,
+    target: ref.target ?? ref.source,
+    uid: ref.uid,
+    gid: ref.gid,
+    mode: ref.mode === undefined ? undefined : fileMode(ref.mode),
+  };
 }
 
 /** File modes are octal in Compose; YAML 1.2 reads `0440` as the decimal 440, so read its digits as octal. */
@@ -581,7 +754,9 @@ export function bytes(size: string | number): number {
   if (typeof size === "number") return size;
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(size.trim());
   if (!m) throw new Error(`invalid size "${size}"`);
-  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as "" | "k" | "m" | "g" | "t"];
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[
+    m[2].toLowerCase() as "" | "k" | "m" | "g" | "t"
+  ];
   return Math.round(Number(m[1]) * mult);
 }
 function optBytes(size: string | undefined): number | undefined {
@@ -591,7 +766,8 @@ function optCpus(cpus: string | undefined): number | undefined {
   return cpus === undefined ? undefined : Math.round(Number(cpus) * 1e9);
 }
 
-const TRAEFIK_NAMED = /^traefik\.(http|tcp|udp)\.(routers|services|middlewares|serversTransports)\.([^.]+)\.(.+)$/;
+const TRAEFIK_NAMED =
+  /^traefik\.(http|tcp|udp)\.(routers|services|middlewares|serversTransports)\.([^.]+)\.(.+)$/;
 
 /**
  * Makes a recipe's Traefik labels safe on the shared Traefik: router, service and middleware names
@@ -599,13 +775,21 @@ const TRAEFIK_NAMED = /^traefik\.(http|tcp|udp)\.(routers|services|middlewares|s
  * must stay within the run's domain, entrypoints map to the CI's, certresolvers to the CI's (or are
  * dropped), and the proxy network is named for the swarm provider.
  */
-function rewriteTraefikLabels(ctx: Ctx, service: string, labels: Record<string, string | null>): { labels: Record<string, string>; routers: RouterSpec[] } {
+function rewriteTraefikLabels(
+  ctx: Ctx,
+  service: string,
+  labels: Record<string, string | null>,
+): { labels: Record<string, string>; routers: RouterSpec[] } {
   const { opts, problems, warnings } = ctx;
   const where = `services.${service}.deploy.labels`;
   const stack = opts.stackName;
   const entrypoints = opts.entrypoints ?? { web: "web", webSecure: "web-secure" };
   const rename = (name: string) => (name.startsWith(stack) ? name : `${stack}-${name}`);
-  const declared = { routers: new Set<string>(), services: new Set<string>(), middlewares: new Set<string>() };
+  const declared = {
+    routers: new Set<string>(),
+    services: new Set<string>(),
+    middlewares: new Set<string>(),
+  };
   for (const k of Object.keys(labels)) {
     const m = TRAEFIK_NAMED.exec(k);
     if (m && m[2] in declared) declared[m[2] as keyof typeof declared].add(m[3]);
@@ -635,24 +819,38 @@ function rewriteTraefikLabels(ctx: Ctx, service: string, labels: Record<string, 
         const hosts = ruleHosts(value);
         for (const h of hosts) {
           if (h !== opts.domain && !h.endsWith(`.${opts.domain}`)) {
-            problems.push({ path: `${where}.${k}`, message: `routes host "${h}", outside the run's domain ${opts.domain}` });
+            problems.push({
+              path: `${where}.${k}`,
+              message: `routes host "${h}", outside the run's domain ${opts.domain}`,
+            });
           }
         }
-        if (/HostRegexp|HostSNIRegexp/.test(value)) problems.push({ path: `${where}.${k}`, message: "HostRegexp rules could capture other runs' hosts; use Host()" });
-        if (proto === "http" && hosts.length === 0) problems.push({ path: `${where}.${k}`, message: "a router without a Host() rule would capture other runs' traffic" });
+        if (/HostRegexp|HostSNIRegexp/.test(value))
+          problems.push({
+            path: `${where}.${k}`,
+            message: "HostRegexp rules could capture other runs' hosts; use Host()",
+          });
+        if (proto === "http" && hosts.length === 0)
+          problems.push({
+            path: `${where}.${k}`,
+            message: "a router without a Host() rule would capture other runs' traffic",
+          });
         routers.set(rename(name), { name: rename(name), rule: value, hosts });
       } else if (rest === "entrypoints") {
         value = value
           .split(",")
           .map((e) => {
             const alias = ENTRYPOINT_ALIASES[e.trim()];
-            if (!alias) warnings.push(`${where}.${k}: entrypoint "${e.trim()}" does not exist in the CI's Traefik`);
+            if (!alias)
+              warnings.push(`${where}.${k}: entrypoint "${e.trim()}" does not exist in the CI's Traefik`);
             return alias ? entrypoints[alias] : e.trim();
           })
           .join(",");
       } else if (rest === "tls.certresolver") {
         if (!opts.certResolver) {
-          warnings.push(`${where}.${k}: no certificate resolver in this CI; the router uses Traefik's certificate`);
+          warnings.push(
+            `${where}.${k}: no certificate resolver in this CI; the router uses Traefik's certificate`,
+          );
           out[`traefik.${proto}.routers.${rename(name)}.tls`] = "true";
           continue;
         }
@@ -668,7 +866,8 @@ function rewriteTraefikLabels(ctx: Ctx, service: string, labels: Record<string, 
     }
     out[newKey] = value;
   }
-  if (Object.keys(out).some((k) => k.startsWith("traefik."))) out["traefik.swarm.network"] = opts.proxyNetwork;
+  if (Object.keys(out).some((k) => k.startsWith("traefik.")))
+    out["traefik.swarm.network"] = opts.proxyNetwork;
   return { labels: out, routers: [...routers.values()] };
 }
 

@@ -37,7 +37,13 @@ export interface ServiceSpec {
   mounts: MountSpec[];
   secrets: FileRefSpec[];
   configs: FileRefSpec[];
-  healthcheck?: { test: string[]; interval?: string; timeout?: string; startPeriod?: string; retries?: number };
+  healthcheck?: {
+    test: string[];
+    interval?: string;
+    timeout?: string;
+    startPeriod?: string;
+    retries?: number;
+  };
   mode: { replicas: number } | "global";
   restartPolicy?: { condition?: string; delay?: string; maxAttempts?: number; window?: string };
   updateConfig?: {

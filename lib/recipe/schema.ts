@@ -104,7 +104,9 @@ export const Service = z
     command: strOrList.optional(),
     entrypoint: strOrList.optional(),
     environment: keyValues.optional(),
-    env_file: z.union([z.string(), z.array(z.union([z.string(), z.object({ path: z.string() }).loose()]))]).optional(),
+    env_file: z
+      .union([z.string(), z.array(z.union([z.string(), z.object({ path: z.string() }).loose()]))])
+      .optional(),
     labels: keyValues.optional(),
     deploy: Deploy.optional(),
     networks: ServiceNetworks.optional(),
@@ -125,7 +127,9 @@ export const Service = z
     sysctls: keyValues.optional(),
     cap_add: z.array(z.string()).optional(),
     cap_drop: z.array(z.string()).optional(),
-    logging: z.object({ driver: z.string().optional(), options: z.record(z.string(), str).optional() }).optional(),
+    logging: z
+      .object({ driver: z.string().optional(), options: z.record(z.string(), str).optional() })
+      .optional(),
     depends_on: z.union([z.array(z.string()), z.record(z.string(), z.unknown())]).optional(),
     // Security-relevant keys: parsed so the loader can refuse them by name.
     privileged: z.boolean().optional(),

@@ -15,7 +15,11 @@ export interface Rendered {
 
 const ACTION = /\{\{(-?)\s*([\s\S]*?)\s*(-?)\}\}/g;
 
-export function renderTemplate(text: string, env: Readonly<Record<string, string>>, secrets: ReadonlySet<string>): Rendered {
+export function renderTemplate(
+  text: string,
+  env: Readonly<Record<string, string>>,
+  secrets: ReadonlySet<string>,
+): Rendered {
   const parts: TemplatePart[] = [];
   const errors: string[] = [];
   let last = 0;
@@ -46,7 +50,8 @@ export function renderTemplate(text: string, env: Readonly<Record<string, string
       if (v === undefined) errors.push(`{{ env "${arg}" }}: ${arg} is not in the service's environment`);
       pushText(v ?? "");
     } else {
-      if (!secrets.has(arg)) errors.push(`{{ secret "${arg}" }}: no secret "${arg}" is mounted in the service`);
+      if (!secrets.has(arg))
+        errors.push(`{{ secret "${arg}" }}: no secret "${arg}" is mounted in the service`);
       else parts.push({ secret: arg });
     }
   }

@@ -7,7 +7,29 @@ import * as pulumi from "@pulumi/pulumi";
 export interface Declared {
   type: string;
   name: string;
-  inputs: Record<string, unknown>;
+  /** Resolved inputs; `any` so tests can reach into the provider's nested shapes. */
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Paths of inputs that arrived as Pulumi secrets (e.g. "data", "taskSpec"). */
+  secretPaths: string[];
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/** The mock sees secrets wrapped in Pulumi's secret signature; unwrap them, noting where they were. */
+function unwrap(v: unknown, path: string, secrets: string[]): unknown {
+  if (Array.isArray(v)) return v.map((x, i) => unwrap(x, `${path}[${i}]`, secrets));
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) {
+      secrets.push(path);
+      return unwrap(o.value, path, secrets);
+    }
+    return Object.fromEntries(
+      Object.entries(o).map(([k, x]) => [k, unwrap(x, path ? `${path}.${k}` : k, secrets)]),
+    );
+  }
+  return v;
 }
 
 export interface MockWorld {
@@ -22,9 +44,14 @@ export function installMocks(world: MockWorld, stack: string): void {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         if (args.type === "pulumi:pulumi:StackReference") {
           if (!world.warmOutputs) throw new Error(`unknown stack ${args.inputs.name}`);
-          return { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: world.warmOutputs, secretOutputNames: [] } };
+          return {
+            id: String(args.inputs.name),
+            state: { name: args.inputs.name, outputs: world.warmOutputs, secretOutputNames: [] },
+          };
         }
-        world.declared.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const secretPaths: string[] = [];
+        const inputs = unwrap(args.inputs, "", secretPaths) as Record<string, unknown>;
+        world.declared.push({ type: args.type, name: args.name, inputs, secretPaths });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type.startsWith("pulumi-nodejs:dynamic")) state.value = `generated-${args.name}`;
         if (args.type === "keycloak:openid/client:Client") state.serviceAccountUserId = `sa-${args.name}`;
@@ -42,7 +69,8 @@ export function installMocks(world: MockWorld, stack: string): void {
 
 export function setConfig(values: Record<string, unknown>): void {
   const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values)) flat[`cc-ci:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(values))
+    flat[`cc-ci:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(flat, []);
 }
 
@@ -63,5 +91,7 @@ export function ofType(world: MockWorld, type: string): Declared[] {
 
 /** Label lists ({label, value}[]) as a map. */
 export function labelMap(list: unknown): Record<string, string> {
-  return Object.fromEntries(((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]));
+  return Object.fromEntries(
+    ((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]),
+  );
 }

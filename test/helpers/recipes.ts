@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { RecipePolicy } from "../../lib/config";
 import { loadRecipe, type LoadOptions } from "../../lib/recipe/load";
@@ -37,4 +39,14 @@ export function problemsOf(dir: string, over: Partial<LoadOptions> = {}): string
     throw e;
   }
   throw new Error(`recipe ${dir} loaded without error`);
+}
+
+/** A recipe written to a temporary folder, for cases too small to keep as fixtures. */
+export function tempRecipe(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "cc-ci-recipe-"));
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
 }

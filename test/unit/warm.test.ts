@@ -1,6 +1,14 @@
 /** What the warm stack declares: services, host-mode ports, the proxy network, labels, secrets. */
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, setConfig, settle, ofType, labelMap, promiseOf, type MockWorld } from "../helpers/mocks";
+import {
+  installMocks,
+  setConfig,
+  settle,
+  ofType,
+  labelMap,
+  promiseOf,
+  type MockWorld,
+} from "../helpers/mocks";
 import { program } from "../../lib/program";
 import { WarmOutputs } from "../../lib/contract";
 
@@ -21,7 +29,10 @@ function service(world: MockWorld, suffix: string) {
 
 describe("warm stack", () => {
   test("declares Traefik with host-mode ports on the proxy network and the swarm provider", async () => {
-    const { world } = await runWarm({ domain: "ci.example.org", traefik: { httpPort: 8080, httpsPort: 8443 } });
+    const { world } = await runWarm({
+      domain: "ci.example.org",
+      traefik: { httpPort: 8080, httpsPort: 8443 },
+    });
     const net = ofType(world, "docker:index/network:Network").find((n) => n.inputs.name === "proxy");
     expect(net?.inputs).toMatchObject({ driver: "overlay", attachable: true });
     const traefik = service(world, "traefik-service");
@@ -40,19 +51,31 @@ describe("warm stack", () => {
       ]),
     );
     expect(traefik.taskSpec.containerSpec.mounts).toEqual([
-      expect.objectContaining({ source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true }),
+      expect.objectContaining({
+        source: "/var/run/docker.sock",
+        target: "/var/run/docker.sock",
+        readOnly: true,
+      }),
     ]);
   });
 
   test("declares Keycloak and PostgreSQL with secrets from files, health checks and Traefik labels", async () => {
-    const { world } = await runWarm({ domain: "ci.example.org", keycloak: { hostname: "sso", adminPort: 9180 } });
+    const { world } = await runWarm({
+      domain: "ci.example.org",
+      keycloak: { hostname: "sso", adminPort: 9180 },
+    });
     const kc = service(world, "keycloak-service");
     const env = kc.taskSpec.containerSpec.env as Record<string, string>;
     expect(env.KC_HOSTNAME).toBe("http://sso.ci.example.org");
     expect(Object.keys(env).some((k) => /PASSWORD/.test(k))).toBe(false);
-    expect(kc.taskSpec.containerSpec.secrets.map((s: { fileName: string }) => s.fileName).sort()).toEqual(["admin_password", "db_password"]);
+    expect(kc.taskSpec.containerSpec.secrets.map((s: { fileName: string }) => s.fileName).sort()).toEqual([
+      "admin_password",
+      "db_password",
+    ]);
     expect(kc.taskSpec.containerSpec.healthcheck.tests[0]).toBe("CMD-SHELL");
-    expect(kc.endpointSpec.ports).toEqual([expect.objectContaining({ targetPort: 8080, publishedPort: 9180, publishMode: "host" })]);
+    expect(kc.endpointSpec.ports).toEqual([
+      expect.objectContaining({ targetPort: 8080, publishedPort: 9180, publishMode: "host" }),
+    ]);
     const labels = labelMap(kc.labels);
     expect(labels["traefik.enable"]).toBe("true");
     expect(Object.entries(labels).find(([k]) => k.endsWith(".rule"))?.[1]).toBe("Host(`sso.ci.example.org`)");
@@ -61,13 +84,21 @@ describe("warm stack", () => {
 
     const db = service(world, "keycloak-db");
     expect(db.taskSpec.containerSpec.env.POSTGRES_PASSWORD_FILE).toBe("/run/secrets/db_password");
-    expect(db.taskSpec.containerSpec.healthcheck.tests).toEqual(["CMD-SHELL", "pg_isready -U keycloak -d keycloak"]);
-    expect(db.taskSpec.containerSpec.mounts[0]).toMatchObject({ type: "volume", target: "/var/lib/postgresql/data" });
+    expect(db.taskSpec.containerSpec.healthcheck.tests).toEqual([
+      "CMD-SHELL",
+      "pg_isready -U keycloak -d keycloak",
+    ]);
+    expect(db.taskSpec.containerSpec.mounts[0]).toMatchObject({
+      type: "volume",
+      target: "/var/lib/postgresql/data",
+    });
   });
 
   test("labels every Docker object as the warm layer's", async () => {
     const { world } = await runWarm();
-    const dockerObjects = world.declared.filter((d) => d.type.startsWith("docker:index/") && d.type !== "docker:index/serviceConfig:ServiceConfig");
+    const dockerObjects = world.declared.filter(
+      (d) => d.type.startsWith("docker:index/") && d.type !== "docker:index/serviceConfig:ServiceConfig",
+    );
     expect(dockerObjects.length).toBeGreaterThanOrEqual(7);
     for (const d of dockerObjects) expect(labelMap(d.inputs.labels)["cc-ci.layer"]).toBe("warm");
   });
@@ -90,10 +121,18 @@ describe("warm stack", () => {
 
   test("grants the provisioning client create-realm only", async () => {
     const { world } = await runWarm();
-    const roles = ofType(world, "keycloak:openid/clientServiceAccountRealmRole:ClientServiceAccountRealmRole");
+    const roles = ofType(
+      world,
+      "keycloak:openid/clientServiceAccountRealmRole:ClientServiceAccountRealmRole",
+    );
     expect(roles.map((r) => r.inputs.role)).toEqual(["create-realm"]);
     const client = ofType(world, "keycloak:openid/client:Client")[0].inputs;
-    expect(client).toMatchObject({ realmId: "master", serviceAccountsEnabled: true, standardFlowEnabled: false, accessType: "CONFIDENTIAL" });
+    expect(client).toMatchObject({
+      realmId: "master",
+      serviceAccountsEnabled: true,
+      standardFlowEnabled: false,
+      accessType: "CONFIDENTIAL",
+    });
   });
 
   test("raises the keycloak provider's client timeout", async () => {

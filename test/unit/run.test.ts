@@ -1,0 +1,230 @@
+/** What a run stack declares: realm, labels, router rules, OIDC wiring, and the cold fallback. */
+import * as pulumi from "@pulumi/pulumi";
+import {
+  installMocks,
+  setConfig,
+  settle,
+  ofType,
+  labelMap,
+  promiseOf,
+  type MockWorld,
+} from "../helpers/mocks";
+import { fixture } from "../helpers/recipes";
+import { program } from "../../lib/program";
+import { ValidationError } from "../../lib/errors";
+import { CONTRACT_VERSION } from "../../lib/contract";
+
+const WARM = {
+  contractVersion: CONTRACT_VERSION,
+  proxy: {
+    domain: "ci.example.org",
+    network: "proxy",
+    entrypoints: { web: "web", webSecure: "web-secure" },
+    scheme: "http",
+    httpPort: 80,
+    httpsPort: 443,
+  },
+  keycloak: {
+    publicUrl: "http://warm-keycloak.ci.example.org",
+    adminUrl: "http://127.0.0.1:8180",
+    provisioning: { realm: "master", clientId: "cc-ci-provisioner", clientSecret: "provisioning-secret" },
+    service: "ccci_warm_keycloak",
+  },
+};
+
+type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function runStack(
+  config: Record<string, unknown>,
+  warmOutputs: Record<string, unknown> | undefined = WARM,
+) {
+  const world: MockWorld = { declared: [], warmOutputs };
+  installMocks(world, "run-sso-abc123");
+  setConfig({
+    runId: "sso-abc123",
+    recipeDir: fixture("sso"),
+    oidcClientSecret: "oidc_client_secret",
+    ...config,
+  });
+  const outputs = (await program()) as Any;
+  await settle();
+  return { world, outputs };
+}
+
+function dockerObjects(world: MockWorld) {
+  return world.declared.filter((d) => d.type.startsWith("docker:index/"));
+}
+
+describe("run stack on the warm layer", () => {
+  let world: MockWorld;
+  let outputs: Any;
+  beforeAll(async () => {
+    ({ world, outputs } = await runStack({ pr: 12, ref: "0123abcd" }));
+  });
+
+  test("creates the run's realm, within Keycloak's 36 characters, on the warm Keycloak", () => {
+    const realms = ofType(world, "keycloak:index/realm:Realm");
+    expect(realms).toHaveLength(1);
+    expect(realms[0].inputs.realm).toBe("sso-abc123");
+    expect(String(realms[0].inputs.realm).length).toBeLessThanOrEqual(36);
+    expect(realms[0].inputs.attributes).toEqual({ "cc-ci.run": "sso-abc123" });
+    const providers = ofType(world, "pulumi:providers:keycloak");
+    expect(providers).toHaveLength(1);
+    expect(providers[0].inputs).toMatchObject({
+      url: "http://127.0.0.1:8180",
+      clientId: "cc-ci-provisioner",
+      realm: "master",
+    });
+    expect(
+      ofType(world, "docker:index/service:Service").some((s) => String(s.inputs.name).includes("keycloak")),
+    ).toBe(false);
+  });
+
+  test("gives the OIDC client the run domain's redirects and a test user", () => {
+    const client = ofType(world, "keycloak:openid/client:Client")[0].inputs;
+    expect(client.validRedirectUris).toEqual(["http://sso-abc123.ci.example.org/*"]);
+    expect(client.accessType).toBe("CONFIDENTIAL");
+    const user = ofType(world, "keycloak:index/user:User")[0].inputs;
+    expect(user).toMatchObject({ username: "ci-user", emailVerified: true });
+    expect((user.initialPassword as Any).temporary).toBe(false);
+  });
+
+  test("labels every Docker object with the run id", () => {
+    const objects = dockerObjects(world);
+    expect(objects.length).toBeGreaterThanOrEqual(2);
+    for (const d of objects) {
+      expect(labelMap(d.inputs.labels)).toMatchObject({
+        "cc-ci.run": "sso-abc123",
+        "cc-ci.recipe": "sso",
+        "cc-ci.pr": "12",
+        "cc-ci.ref": "0123abcd",
+      });
+    }
+    const svc = ofType(world, "docker:index/service:Service")[0].inputs;
+    expect(labelMap(svc.taskSpec.containerSpec.labels)["cc-ci.run"]).toBe("sso-abc123");
+  });
+
+  test("routes the recipe on the run's domain, on the warm proxy network", () => {
+    const svc = ofType(world, "docker:index/service:Service")[0].inputs;
+    expect(svc.name).toBe("run_sso_abc123_app");
+    const labels = labelMap(svc.labels);
+    expect(labels["traefik.http.routers.run_sso_abc123.rule"]).toBe("Host(`sso-abc123.ci.example.org`)");
+    expect(labels["traefik.swarm.network"]).toBe("proxy");
+    expect(svc.taskSpec.networksAdvanceds).toEqual([{ name: "proxy", aliases: [] }]);
+  });
+
+  test("hands the realm's OIDC values to the recipe before its deploy", () => {
+    const svc = ofType(world, "docker:index/service:Service")[0].inputs;
+    const env = svc.taskSpec.containerSpec.env;
+    expect(env.OIDC_ISSUER).toBe("http://warm-keycloak.ci.example.org/realms/sso-abc123");
+    expect(env.OIDC_CLIENT_ID).toBe("sso-abc123");
+    expect(env.OIDC_CLIENT_SECRET).toBe("generated-run-realm-client-secret");
+    const secret = ofType(world, "docker:index/secret:Secret")[0].inputs;
+    expect(Buffer.from(String(secret.data), "base64").toString()).toBe("generated-run-realm-client-secret");
+  });
+
+  test("exports the run's values, secrets kept secret", async () => {
+    expect(outputs.appUrl).toBe("http://sso-abc123.ci.example.org");
+    expect(outputs.sso).toBe("warm");
+    expect(await promiseOf(outputs.oidc.clientSecret)).toBe("generated-run-realm-client-secret");
+    expect(await pulumi.isSecret(outputs.oidc.clientSecret)).toBe(true);
+    expect(await pulumi.isSecret(outputs.testUser.password)).toBe(true);
+  });
+});
+
+describe("cold fallback", () => {
+  test("deploys its own Keycloak when the warm stack has none", async () => {
+    const { world, outputs } = await runStack({}, { ...WARM, keycloak: undefined });
+    expect(outputs.sso).toBe("cold");
+    const kc = ofType(world, "docker:index/service:Service").find(
+      (s) => s.inputs.name === "run_sso_abc123_keycloak",
+    );
+    expect(kc).toBeDefined();
+    expect(labelMap(kc?.inputs.labels)["cc-ci.run"]).toBe("sso-abc123");
+    expect(labelMap(kc?.inputs.labels)["traefik.http.routers.run_sso_abc123-keycloak.rule"]).toBe(
+      "Host(`keycloak.sso-abc123.ci.example.org`)",
+    );
+    const providers = ofType(world, "pulumi:providers:keycloak");
+    expect(providers[0].inputs).toMatchObject({ clientId: "admin-cli", realm: "master" });
+    const env = ofType(world, "docker:index/service:Service").find(
+      (s) => s.inputs.name === "run_sso_abc123_app",
+    )?.inputs.taskSpec.containerSpec.env;
+    expect(env.OIDC_ISSUER).toBe("http://keycloak.sso-abc123.ci.example.org/realms/sso-abc123");
+  });
+
+  test("falls back when the warm stack's Keycloak part is incomplete", async () => {
+    const broken = { ...WARM, keycloak: { ...WARM.keycloak, provisioning: { realm: "master" } } };
+    const { outputs } = await runStack({}, broken);
+    expect(outputs.sso).toBe("cold");
+    expect(outputs.warnings.join("\n")).toMatch(/keycloak\.provisioning\.clientId/);
+  });
+
+  test("brings its own Traefik, routing only its run, without a warm stack", async () => {
+    const { world, outputs } = await runStack(
+      { warmStack: "", domain: "ci.local", traefik: { httpPort: 18080, httpsPort: 18443 } },
+      undefined,
+    );
+    expect(outputs.sso).toBe("cold");
+    expect(outputs.appUrl).toBe("http://sso-abc123.ci.local:18080");
+    const traefik = ofType(world, "docker:index/service:Service").find(
+      (s) => s.inputs.name === "run_sso_abc123_traefik",
+    );
+    expect(traefik?.inputs.taskSpec.containerSpec.args).toContain(
+      "--providers.swarm.constraints=Label(`cc-ci.run`,`sso-abc123`)",
+    );
+    expect(ofType(world, "docker:index/network:Network").map((n) => n.inputs.name)).toContain(
+      "run_sso_abc123_proxy",
+    );
+  });
+
+  test("refuses sso=warm when the warm Keycloak is unusable", async () => {
+    await expect(runStack({ sso: "warm" }, { ...WARM, keycloak: undefined })).rejects.toThrow(
+      /warm SSO was asked for/,
+    );
+  });
+
+  test("declares no realm with sso=off", async () => {
+    const { world } = await runStack({ sso: "off", oidcClientSecret: undefined });
+    expect(ofType(world, "keycloak:index/realm:Realm")).toHaveLength(0);
+  });
+});
+
+describe("bad input", () => {
+  test("lists every config problem by path before declaring anything", async () => {
+    const world: MockWorld = { declared: [], warmOutputs: WARM };
+    installMocks(world, "run-sso-abc123");
+    setConfig({
+      runId: "SSO_1",
+      recipeDir: "relative/path",
+      sso: "sometimes",
+      traefik: { httpPort: 0, colour: "blue" },
+    });
+    const err = await program().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    const paths = (err as ValidationError).problems.map((p) => p.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(["runId", "recipeDir", "sso", "traefik.httpPort", "traefik"]),
+    );
+    await settle();
+    expect(world.declared).toHaveLength(0);
+  });
+
+  test("rejects a broken recipe before declaring any resource", async () => {
+    const world: MockWorld = { declared: [], warmOutputs: WARM };
+    installMocks(world, "run-brok-abc123");
+    setConfig({ runId: "brok-abc123", recipeDir: fixture("broken-policy"), recipe: "broken-policy" });
+    await expect(program()).rejects.toThrow(/privileged/);
+    await settle();
+    expect(world.declared).toHaveLength(0);
+  });
+
+  test("rejects a run id that is not the recipe's", async () => {
+    const world: MockWorld = { declared: [], warmOutputs: WARM };
+    installMocks(world, "run-web-abc123");
+    setConfig({ runId: "webx-abc123", recipeDir: fixture("web") });
+    await expect(program()).rejects.toThrow(/expected web-abc123/);
+  });
+});
