@@ -1,0 +1,128 @@
+/**
+ * What really exists in the swarm, through the Docker API (dockerode): every object carrying a run
+ * label, so runs can verify their teardown and audits can find residue no state remembers.
+ */
+import Docker from "dockerode";
+import { LABELS } from "../lib/naming";
+
+export type DockerKind = "service" | "container" | "network" | "volume" | "secret" | "config";
+
+export interface DockerObject {
+  kind: DockerKind;
+  id: string;
+  name: string;
+  runId: string;
+  recipe?: string;
+  stack?: string;
+  createdAt?: string;
+}
+
+export function dockerClient(host = process.env.DOCKER_HOST): Docker {
+  if (!host || host.startsWith("unix://"))
+    return new Docker({ socketPath: host ? host.slice("unix://".length) : "/var/run/docker.sock" });
+  const u = new URL(host);
+  return new Docker({ host: u.hostname, port: Number(u.port) });
+}
+
+type Labelled = { Labels?: Record<string, string> | null };
+
+function fromLabels(
+  kind: DockerKind,
+  id: string,
+  name: string,
+  labels: Record<string, string> | null | undefined,
+  createdAt?: string,
+): DockerObject | undefined {
+  const runId = labels?.[LABELS.run];
+  if (!runId) return undefined;
+  return { kind, id, name, runId, recipe: labels?.[LABELS.recipe], stack: labels?.[LABELS.stack], createdAt };
+}
+
+/** Every Docker object with a run label (of one run, when `runId` is given). */
+export async function runObjects(docker: Docker, runId?: string): Promise<DockerObject[]> {
+  const label = runId ? `${LABELS.run}=${runId}` : LABELS.run;
+  const filters = JSON.stringify({ label: [label] });
+  const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
+    docker.listServices({ filters }),
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters }),
+    docker.listSecrets({ filters }),
+    docker.listConfigs({ filters }),
+  ]);
+  const out: (DockerObject | undefined)[] = [
+    ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
+    ...containers.map((c) =>
+      fromLabels(
+        "container",
+        c.Id,
+        (c.Names?.[0] ?? c.Id).replace(/^\//, ""),
+        c.Labels,
+        new Date(c.Created * 1000).toISOString(),
+      ),
+    ),
+    ...networks.map((n) => fromLabels("network", n.Id, n.Name, n.Labels, n.Created)),
+    ...(volumes.Volumes ?? []).map((v) =>
+      fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt),
+    ),
+    ...secrets.map((s) =>
+      fromLabels("secret", s.ID, s.Spec?.Name ?? s.ID, (s.Spec as Labelled)?.Labels, s.CreatedAt),
+    ),
+    ...configs.map((c) =>
+      fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt),
+    ),
+  ];
+  return out.filter((o): o is DockerObject => o !== undefined);
+}
+
+/** Removes objects in dependency order (services before what they use). Returns what failed. */
+export async function removeObjects(
+  docker: Docker,
+  objects: DockerObject[],
+): Promise<{ object: DockerObject; error: string }[]> {
+  const order: DockerKind[] = ["service", "container", "secret", "config", "network", "volume"];
+  const failed: { object: DockerObject; error: string }[] = [];
+  for (const kind of order) {
+    for (const o of objects.filter((x) => x.kind === kind)) {
+      try {
+        switch (kind) {
+          case "service":
+            await docker.getService(o.id).remove();
+            break;
+          case "container":
+            await docker.getContainer(o.id).remove({ force: true, v: true });
+            break;
+          case "secret":
+            await docker.getSecret(o.id).remove();
+            break;
+          case "config":
+            await docker.getConfig(o.id).remove();
+            break;
+          case "network":
+            await docker.getNetwork(o.id).remove();
+            break;
+          case "volume":
+            await removeVolume(docker, o.id);
+            break;
+        }
+      } catch (e) {
+        const status = (e as { statusCode?: number }).statusCode;
+        if (status !== 404) failed.push({ object: o, error: (e as Error).message });
+      }
+    }
+  }
+  return failed;
+}
+
+/** A service's tasks take a moment to let go of their volumes; retry for a while. */
+async function removeVolume(docker: Docker, name: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await docker.getVolume(name).remove();
+      return;
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 409 || attempt >= 30) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The few Keycloak admin REST calls cc-ci makes (token, list, read and delete realms). The official
+ * @keycloak/keycloak-admin-client is ESM-only and this project is CommonJS (Pulumi's Node runtime
+ * loads programs as CommonJS), so these stable endpoints are called with fetch instead.
+ */
+export interface KeycloakIdentity {
+  /** Base URL for admin calls, e.g. http://127.0.0.1:8180. */
+  url: string;
+  realm: string;
+  clientId: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface RealmSummary {
+  realm: string;
+  id: string;
+  displayName?: string;
+  attributes?: Record<string, string>;
+}
+
+export class KeycloakAdmin {
+  private token?: { value: string; expires: number };
+
+  constructor(
+    private readonly identity: KeycloakIdentity,
+    private readonly timeoutMs = 15000,
+  ) {}
+
+  private async accessToken(): Promise<string> {
+    if (this.token && this.token.expires > Date.now() + 5000) return this.token.value;
+    const id = this.identity;
+    const body = new URLSearchParams({ client_id: id.clientId });
+    if (id.username) {
+      body.set("grant_type", "password");
+      body.set("username", id.username);
+      body.set("password", id.password ?? "");
+    } else body.set("grant_type", "client_credentials");
+    if (id.clientSecret) body.set("client_secret", id.clientSecret);
+    const res = await fetch(`${id.url}/realms/${id.realm}/protocol/openid-connect/token`, {
+      method: "POST",
+      body,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    if (!res.ok)
+      throw new Error(`Keycloak at ${id.url}: token request failed: ${res.status} ${await res.text()}`);
+    const json = (await res.json()) as { access_token: string; expires_in: number };
+    this.token = { value: json.access_token, expires: Date.now() + json.expires_in * 1000 };
+    return json.access_token;
+  }
+
+  private async call(method: string, path: string): Promise<Response> {
+    const res = await fetch(`${this.identity.url}/admin${path}`, {
+      method,
+      headers: { authorization: `Bearer ${await this.accessToken()}` },
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    return res;
+  }
+
+  /** Realms this identity can see (the provisioning client sees only the realms it created). */
+  async realms(): Promise<RealmSummary[]> {
+    const res = await this.call("GET", "/realms?briefRepresentation=false");
+    if (!res.ok) throw new Error(`Keycloak: listing realms failed: ${res.status} ${await res.text()}`);
+    return (await res.json()) as RealmSummary[];
+  }
+
+  async realm(name: string): Promise<RealmSummary | undefined> {
+    const res = await this.call("GET", `/realms/${encodeURIComponent(name)}`);
+    if (res.status === 404 || res.status === 403) return undefined;
+    if (!res.ok) throw new Error(`Keycloak: reading realm ${name} failed: ${res.status}`);
+    return (await res.json()) as RealmSummary;
+  }
+
+  async deleteRealm(name: string): Promise<void> {
+    const res = await this.call("DELETE", `/realms/${encodeURIComponent(name)}`);
+    if (!res.ok && res.status !== 404)
+      throw new Error(`Keycloak: deleting realm ${name} failed: ${res.status} ${await res.text()}`);
+  }
+}
+
+/** Whether Keycloak answers at `url` (its master realm's discovery document). */
+export async function keycloakAnswers(url: string, timeoutMs = 5000): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/realms/master/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,70 @@
+/** `cc-ci warm up|preview|destroy|status`: thin conveniences over `pulumi up -s warm`. */
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { readWarmOutputs } from "../lib/contract";
+import { loadEnv, privatePulumiHome, workspaceOptions, type CcciEnv } from "./env";
+import { viaProxy } from "./http";
+import { keycloakAnswers } from "./keycloakAdmin";
+
+async function warmStack(env: CcciEnv, name: string): Promise<Stack> {
+  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "warm")));
+  return Stack.createOrSelect(name, ws);
+}
+
+const out = (o: string) => process.stderr.write(o);
+
+export async function warmUp(name = "warm", env = loadEnv()): Promise<void> {
+  const s = await warmStack(env, name);
+  await s.up({ onOutput: out, color: "never" });
+}
+
+/** Exit-status-friendly preview: true when the warm layer matches its code and config. */
+export async function warmPreview(name = "warm", env = loadEnv(), expectNoChanges = false): Promise<boolean> {
+  const s = await warmStack(env, name);
+  try {
+    await s.preview({ onOutput: out, color: "never", expectNoChanges });
+    return true;
+  } catch (e) {
+    if (expectNoChanges) return false;
+    throw e;
+  }
+}
+
+export async function warmDestroy(name = "warm", env = loadEnv()): Promise<void> {
+  const s = await warmStack(env, name);
+  await s.destroy({ onOutput: out, color: "never" });
+}
+
+export interface WarmStatus {
+  exists: boolean;
+  problems: string[];
+  traefik?: boolean;
+  keycloak?: boolean;
+  keycloakUrl?: string;
+  domain?: string;
+}
+
+export async function warmStatus(name = "warm", env = loadEnv()): Promise<WarmStatus> {
+  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "warm")));
+  if (!(await ws.listStacks()).some((s) => s.name === name || s.name.endsWith(`/${name}`))) {
+    return {
+      exists: false,
+      problems: [`no stack "${name}": run \`cc-ci warm up\` or \`pulumi up -s ${name}\``],
+    };
+  }
+  const outputs = await (await Stack.select(name, ws)).outputs();
+  const read = readWarmOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value])));
+  if (!read.ok) return { exists: true, problems: read.problems.map((p) => `${p.path}: ${p.message}`) };
+  const traefik = await viaProxy(`http://health.${read.proxy.domain}/`, read.proxy).then(
+    () => true,
+    () => false,
+  );
+  const keycloak = read.keycloak ? await keycloakAnswers(read.keycloak.adminUrl) : false;
+  return {
+    exists: true,
+    problems: read.problems.map((p) => `${p.path}: ${p.message}`),
+    traefik,
+    keycloak,
+    keycloakUrl: read.keycloak?.publicUrl,
+    domain: read.proxy.domain,
+  };
+}

@@ -1,0 +1,97 @@
+/** The cc-ci command line: run, warm, audit, doctor. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ciRun } from "../automation/run";
+import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/warm";
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return n;
+}
+
+export function cli(): Command {
+  const program = new Command("cc-ci")
+    .description("CI infrastructure for Co-op Cloud recipes on Docker Swarm")
+    .showHelpAfterError();
+
+  program
+    .command("run")
+    .description("run one recipe's CI: up, wait, test, destroy, verify nothing is left")
+    .argument("<recipe-dir>", "the recipe folder (compose.yml, .env.sample, …)")
+    .argument("[test-command...]", "the test command, after --")
+    .option("--pr <n>", "pull request number (recorded as a label)", positiveInt)
+    .option("--ref <sha>", "commit under test (recorded as a label)")
+    .addOption(
+      new Option("--sso <mode>", "warm, cold, off, or auto (warm when healthy)")
+        .choices(["auto", "warm", "cold", "off"])
+        .default("auto"),
+    )
+    .option("--keep-on-failure", "leave the stack up when setup or the tests fail", false)
+    .option("--recipe <name>", "recipe name (default: the folder's name)")
+    .option("--warm-stack <name>", "the warm stack", "warm")
+    .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
+    .option("--report <file>", "where to write the JSON report")
+    .option("--json", "print the report as JSON on stdout", false)
+    .action(async (recipeDir: string, testCommand: string[], o) => {
+      const report = await ciRun({
+        recipeDir,
+        testCommand,
+        pr: o.pr,
+        ref: o.ref,
+        sso: o.sso,
+        keepOnFailure: o.keepOnFailure,
+        recipe: o.recipe,
+        warmStack: o.warmStack,
+        defaultsFile: o.defaults,
+        reportFile: o.report,
+      });
+      if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      process.exitCode = report.exitCode;
+    });
+
+  const warm = program.command("warm").description("the warm layer (same as `pulumi up -s warm`)");
+  warm.option("-s, --stack <name>", "the warm stack", "warm");
+  warm
+    .command("up")
+    .description("create or update the warm layer")
+    .action(async () => warmUp(warm.opts().stack));
+  warm
+    .command("preview")
+    .description("show what `up` would change")
+    .option("--expect-no-changes", "exit 1 when anything would change (drift)", false)
+    .action(async (o) => {
+      const ok = await warmPreview(warm.opts().stack, undefined, o.expectNoChanges);
+      if (!ok) process.exitCode = 1;
+    });
+  warm
+    .command("destroy")
+    .description("remove the warm layer")
+    .action(async () => warmDestroy(warm.opts().stack));
+  warm
+    .command("status")
+    .description("is the warm layer there and healthy?")
+    .option("--json", "print JSON", false)
+    .action(async (o) => {
+      const s = await warmStatus(warm.opts().stack);
+      if (o.json) process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          s.exists
+            ? `warm stack: present (domain ${s.domain})\n  traefik: ${s.traefik ? "answering" : "NOT answering"}\n  keycloak: ${s.keycloak ? "answering" : "NOT answering"} (${s.keycloakUrl})\n`
+            : "warm stack: absent\n",
+        );
+        for (const p of s.problems) process.stdout.write(`  problem: ${p}\n`);
+      }
+      if (!s.exists || !s.traefik || !s.keycloak || s.problems.length > 0) process.exitCode = 1;
+    });
+  return program;
+}
+
+if (require.main === module) {
+  cli()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      process.stderr.write(`cc-ci: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    });
+}
