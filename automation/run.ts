@@ -14,7 +14,7 @@ import { readWarmOutputs, type ContractRead } from "../lib/contract";
 import { ValidationError, parseOrThrow } from "../lib/errors";
 import { runNames, type RunNames } from "../lib/naming";
 import { loadRecipe } from "../lib/recipe/load";
-import { planRun, runVars, type RunPlan } from "../lib/runPlan";
+import { planRun, recipeOptions, runVars, type RunPlan } from "../lib/runPlan";
 import { dockerClient, runObjects } from "./docker";
 import {
   loadEnv,
@@ -149,20 +149,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       const cfg = parseOrThrow(RunConfig, raw, "run config");
       plan = planRun(cfg, warm.read);
       // The program loads the recipe again; loading it here fails a broken recipe before any stack exists.
-      const model = loadRecipe({
-        dir: recipeDir,
-        recipe,
-        stackName: plan.names.stackName,
-        domain: plan.domain,
-        proxyNetwork: plan.proxy.network,
-        entrypoints: plan.proxy.entrypoints,
-        certResolver: plan.proxy.certResolver,
-        runVars: runVars(plan, cfg.testUser),
-        env: cfg.env,
-        images: cfg.images,
-        policy: cfg.policy,
-        labels: plan.labels,
-      });
+      const model = loadRecipe(recipeOptions(plan, cfg));
       report.warnings.push(...plan.notes, ...model.warnings);
       report.mode = plan.sso;
       report.domain = plan.domain;

@@ -42,9 +42,14 @@ export interface KeycloakArgs {
   clientTimeout?: number;
 }
 
-/** Readiness check that needs nothing but bash, which the official image and ours both have. */
+/**
+ * Readiness check that needs nothing but bash (the official image and ours both have it; /bin/sh
+ * may be dash, which has no /dev/tcp, hence CMD and not CMD-SHELL).
+ */
 export const KEYCLOAK_HEALTHCHECK = [
-  "CMD-SHELL",
+  "CMD",
+  "bash",
+  "-c",
   "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && read -r status <&3 && [[ $status == *' 200 '* ]]",
 ];
 

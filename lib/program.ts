@@ -8,7 +8,7 @@ import { CiRun, WarmLayer } from "../components";
 import { parseStackConfig, type RunConfig, type WarmConfig } from "./config";
 import { readWarmOutputs, type ContractRead } from "./contract";
 import { loadRecipe } from "./recipe/load";
-import { planRun, runVars } from "./runPlan";
+import { planRun, recipeOptions } from "./runPlan";
 
 export async function program(): Promise<Record<string, unknown>> {
   const config = parseStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
@@ -44,23 +44,7 @@ async function readWarm(stack: string): Promise<ContractRead> {
 async function runProgram(config: RunConfig): Promise<Record<string, unknown>> {
   const warm = config.warmStack === "" ? undefined : await readWarm(config.warmStack);
   const plan = planRun(config, warm);
-  const model = loadRecipe({
-    dir: config.recipeDir,
-    recipe: plan.recipe,
-    stackName: plan.names.stackName,
-    domain: plan.domain,
-    proxyNetwork: plan.proxy.network,
-    entrypoints: plan.proxy.entrypoints,
-    certResolver: plan.proxy.certResolver,
-    runVars: runVars(plan, config.testUser),
-    env: config.env,
-    images: config.images,
-    policy: config.policy,
-    labels: plan.labels,
-    secretFromVar: config.oidcClientSecret
-      ? { [config.oidcClientSecret]: "CI_OIDC_CLIENT_SECRET" }
-      : undefined,
-  });
+  const model = loadRecipe(recipeOptions(plan, config));
   for (const note of [...plan.notes, ...model.warnings]) void pulumi.log.warn(note);
   const provider = new docker.Provider("docker", { host: config.dockerHost });
   const run = new CiRun("run", { plan, model, config, provider });

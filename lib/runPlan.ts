@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import type { RunConfig } from "./config";
+import type { LoadOptions } from "./recipe/load";
 import type { ContractRead, KeycloakContract } from "./contract";
 import { ValidationError } from "./errors";
 import { LABELS, runNames, type RunNames } from "./naming";
@@ -154,4 +155,26 @@ export function runVars(plan: RunPlan, testUser: string): Record<string, string>
     for (const v of RUN_SECRET_VARS) vars[v] = placeholder(v);
   }
   return vars;
+}
+
+/** How the recipe is loaded for this run (the program and `cc-ci run` must load it alike). */
+export function recipeOptions(plan: RunPlan, config: RunConfig): LoadOptions {
+  return {
+    dir: config.recipeDir,
+    recipe: plan.recipe,
+    stackName: plan.names.stackName,
+    domain: plan.domain,
+    proxyNetwork: plan.proxy.network,
+    entrypoints: plan.proxy.entrypoints,
+    certResolver: plan.proxy.certResolver,
+    plainHttp: plan.proxy.scheme === "http",
+    runVars: runVars(plan, config.testUser),
+    env: config.env,
+    images: config.images,
+    policy: config.policy,
+    labels: plan.labels,
+    secretFromVar: config.oidcClientSecret
+      ? { [config.oidcClientSecret]: "CI_OIDC_CLIENT_SECRET" }
+      : undefined,
+  };
 }

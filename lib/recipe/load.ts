@@ -47,6 +47,11 @@ export interface LoadOptions {
   entrypoints?: { web: string; webSecure: string };
   /** Certificate resolver routers must use; without one, certresolver labels are dropped. */
   certResolver?: string;
+  /**
+   * The CI serves runs over plain HTTP (no TLS configured): routers only on web-secure get a twin on
+   * web, so recipes written for HTTPS are reachable. Default: false.
+   */
+  plainHttp?: boolean;
   /** The run's own values (CI_*), visible to .env.sample and compose files; they win over both. */
   runVars?: Record<string, string>;
   /** Operator overrides of .env.sample values. */
@@ -866,9 +871,42 @@ function rewriteTraefikLabels(
     }
     out[newKey] = value;
   }
+  if (opts.plainHttp) addHttpTwins(out, routers, entrypoints, declared.middlewares, rename);
   if (Object.keys(out).some((k) => k.startsWith("traefik.")))
     out["traefik.swarm.network"] = opts.proxyNetwork;
   return { labels: out, routers: [...routers.values()] };
+}
+
+/**
+ * For each HTTP router that is not on the web entrypoint, a twin on web with the same rule and
+ * service, without TLS and without redirect-to-HTTPS middlewares.
+ */
+function addHttpTwins(
+  labels: Record<string, string>,
+  routers: Map<string, RouterSpec>,
+  entrypoints: { web: string; webSecure: string },
+  middlewares: Set<string>,
+  rename: (n: string) => string,
+): void {
+  const redirecting = new Set(
+    [...middlewares]
+      .map(rename)
+      .filter((m) =>
+        Object.keys(labels).some((k) => k.startsWith(`traefik.http.middlewares.${m}.redirectscheme`)),
+      ),
+  );
+  for (const r of [...routers.values()]) {
+    const base = `traefik.http.routers.${r.name}`;
+    const eps = (labels[`${base}.entrypoints`] ?? "").split(",").filter(Boolean);
+    if (eps.length === 0 || eps.includes(entrypoints.web)) continue;
+    const twin = `traefik.http.routers.${r.name}-http`;
+    labels[`${twin}.rule`] = r.rule;
+    labels[`${twin}.entrypoints`] = entrypoints.web;
+    for (const k of ["service", "priority"])
+      if (labels[`${base}.${k}`]) labels[`${twin}.${k}`] = labels[`${base}.${k}`];
+    const kept = (labels[`${base}.middlewares`] ?? "").split(",").filter((m) => m && !redirecting.has(m));
+    if (kept.length > 0) labels[`${twin}.middlewares`] = kept.join(",");
+  }
 }
 
 /** The hosts of Host(`a`, `b`) / Host(`a`) || Host(`b`) / HostSNI(`a`) rules. */

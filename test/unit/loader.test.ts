@@ -73,6 +73,15 @@ describe("recipe loader: supported features", () => {
     expect(plain.labels[`${router}.tls`]).toBe("true");
   });
 
+  test("over plain HTTP, a router only on web-secure gets a twin on web", () => {
+    const web = load("web", { plainHttp: true }).services[0];
+    const twin = `traefik.http.routers.${names.stackName}-http`;
+    expect(web.labels[`${twin}.rule`]).toBe(web.labels[`traefik.http.routers.${names.stackName}.rule`]);
+    expect(web.labels[`${twin}.entrypoints`]).toBe("web");
+    expect(Object.keys(web.labels).some((k) => k.startsWith(`${twin}.tls`))).toBe(false);
+    expect(Object.keys(load("web").services[0].labels).some((k) => k.startsWith(twin))).toBe(false);
+  });
+
   test("secrets: external with versioned names, length hints, generate=false", () => {
     const byKey = Object.fromEntries(full.secrets.map((s) => [s.key, s]));
     expect(byKey.db_password.name).toBe(`${names.stackName}_db_password_v1`);
@@ -111,7 +120,9 @@ describe("recipe loader: supported features", () => {
       retries: 10,
     });
     expect(app.healthcheck?.test).toEqual(["CMD-SHELL", "curl -fsS http://localhost/ || exit 1"]);
-    expect(load("web").services[0].healthcheck?.test).toEqual(["CMD", "/whoami", "-check"]);
+    expect(load("web").services[0].healthcheck?.test.slice(0, 3)).toEqual(["CMD", "bash", "-c"]);
+    // $$ in the recipe is a literal $ in the container's command.
+    expect(load("web").services[0].healthcheck?.test[3]).toContain("[[ $s == *' 200 '* ]]");
   });
 
   test("networks: external proxy and a per-run internal network with aliases", () => {

@@ -72,7 +72,7 @@ describe("warm stack", () => {
       "admin_password",
       "db_password",
     ]);
-    expect(kc.taskSpec.containerSpec.healthcheck.tests[0]).toBe("CMD-SHELL");
+    expect(kc.taskSpec.containerSpec.healthcheck.tests.slice(0, 3)).toEqual(["CMD", "bash", "-c"]);
     expect(kc.endpointSpec.ports).toEqual([
       expect.objectContaining({ targetPort: 8080, publishedPort: 9180, publishMode: "host" }),
     ]);

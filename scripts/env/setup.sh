@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Everything the project needs on this machine, installed or built idempotently and cached:
+#   1. Docker engine, running, in a single-node swarm            (docker.sh)
+#   2. the project's npm packages and Node 24                      (npm ci, skipped when current)
+#   3. the Pulumi CLI and Node.js language host                    (pulumi.sh)
+#   4. the docker and keycloak provider plugins                    (providers.sh)
+#   5. the container images: Traefik, Keycloak, PostgreSQL, …      (images.sh)
+# A first run on a fresh machine builds for many minutes; later runs take seconds.
+#
+#   scripts/env/setup.sh            all of it
+#   scripts/env/setup.sh --no-images   skip the images (unit tests need none)
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+images=1
+for a in "$@"; do
+  case "$a" in
+    --no-images) images=0 ;;
+    *) die "unknown option $a" ;;
+  esac
+done
+
+step() { log "== $* ($(date +%T))"; }
+t0=$(date +%s)
+
+step "docker engine and swarm"
+"$ENV_DIR/docker.sh"
+
+step "npm packages (Node 24 comes with them)"
+stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"
+hash=$(sha256sum "$PROJECT_DIR/package-lock.json" | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+  (cd "$PROJECT_DIR" && npm ci --no-audit --no-fund)
+  echo "$hash" >"$stamp"
+else
+  log "node_modules matches package-lock.json"
+fi
+"$PROJECT_DIR/node_modules/.bin/node" --version >/dev/null || die "Node 24 from the npm package 'node' does not run"
+
+step "pulumi CLI and language host"
+"$ENV_DIR/pulumi.sh"
+
+step "provider plugins"
+"$ENV_DIR/providers.sh"
+
+if [ "$images" = 1 ]; then
+  step "container images"
+  "$ENV_DIR/images.sh"
+fi
+log "environment ready in $(($(date +%s) - t0)) s"
