@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Builds the Pulumi CLI (v$PULUMI_VERSION) and a Node.js language host with Go and caches them in
+# $CC_CI_CACHE/pulumi/v$PULUMI_VERSION/bin. Prints that bin directory on stdout; put it on PATH.
+#
+#   BIN="$(scripts/env/pulumi.sh)" && export PATH="$BIN:$PATH"
+#   scripts/env/pulumi.sh --force    # rebuild even if the cache looks good
+#
+# Why build: Pulumi's release binaries come from get.pulumi.com / GitHub, which this environment cannot
+# reach; the Go module proxy can, and it serves github.com/pulumi/pulumi/{pkg,sdk}/v3 at release tags.
+# Pulumi's own Node.js language host is a separate Go module with no tags, and the proxy refuses every
+# version of it, so the host is built from scripts/env/pulumi-language-nodejs (see the comment there).
+#
+# Idempotent: a cache whose `pulumi version` matches and whose host was built from the current source is
+# reused. A build happens in a temporary directory beside the cache and is renamed into place only once
+# it works, so an interrupted build never leaves a half-filled cache. A lock serializes parallel runs.
+
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+force=false
+case "${1:-}" in
+  --force) force=true ;;
+  "") ;;
+  *) die "usage: $0 [--force]" ;;
+esac
+
+start=$SECONDS
+version="v$PULUMI_VERSION"
+cache_root="$CC_CI_CACHE/pulumi"
+dest="$cache_root/$version"
+bin="$dest/bin"
+host_src="$ENV_DIR/pulumi-language-nodejs/main.go"
+# The host is rebuilt when its source changes, so the cache records which source it came from.
+host_stamp="$dest/language-host.sha256"
+version_pkg=github.com/pulumi/pulumi/sdk/v3/go/common/version
+
+GO="$(command -v go || echo /usr/local/go/bin/go)"
+[ -x "$GO" ] || die "Go is not installed (looked on PATH and at /usr/local/go/bin/go)"
+[ -f "$host_src" ] || die "missing $host_src"
+host_sum="$(sha256sum "$host_src" | cut -d' ' -f1)"
+
+cli_ok() { [ -x "$1/pulumi" ] && [ "$("$1/pulumi" version 2>/dev/null)" = "$version" ]; }
+host_ok() { [ -x "$1/pulumi-language-nodejs" ] && [ "$(cat "$2" 2>/dev/null)" = "$host_sum" ]; }
+
+finish() {
+  log "Pulumi $version ready in $bin ($((SECONDS - start))s)"
+  printf '%s\n' "$bin"
+  exit 0
+}
+
+if ! $force && cli_ok "$bin" && host_ok "$bin" "$host_stamp"; then
+  finish
+fi
+
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.lock"
+if ! flock -n 9; then
+  log "another build of Pulumi holds $cache_root/.lock; waiting"
+  flock 9
+  # It may have just built what we need.
+  if ! $force && cli_ok "$bin" && host_ok "$bin" "$host_stamp"; then
+    finish
+  fi
+fi
+
+# Holding the lock, nothing else is building: leftovers are from runs killed before their cleanup ran.
+rm -rf "$cache_root"/.build.* "$cache_root"/.old.*
+work="$(mktemp -d "$cache_root/.build.XXXXXX")"
+chmod 0755 "$work" # mktemp makes it private; the cache is for every user of the machine
+trap 'rm -rf "$work"' EXIT
+
+# `go install pkg@version` refuses modules with replace directives, and pkg/v3 has one, so build from a
+# throwaway module that requires pkg/v3 and sdk/v3 and repeats pkg/v3's non-local replace. The host
+# lives in the same module so that both binaries use exactly the same sdk/v3 and gRPC.
+mkdir -p "$work/src/pulumi-language-nodejs" "$work/bin"
+cp "$host_src" "$work/src/pulumi-language-nodejs/main.go"
+cat >"$work/src/go.mod" <<EOF
+module cc-ci.local/pulumi-build
+
+go 1.26
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 $version
+	github.com/pulumi/pulumi/sdk/v3 $version
+)
+
+// Copied from github.com/pulumi/pulumi/pkg/v3's go.mod; a dependency's replaces are not inherited.
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+
+tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+EOF
+
+cd "$work/src"
+log "resolving Go modules for Pulumi $version"
+"$GO" mod tidy
+# Tidy must not have moved the pins (it would if a dependency required a newer pulumi).
+for mod in pkg sdk; do
+  got="$("$GO" list -m -f '{{.Version}}' "github.com/pulumi/pulumi/$mod/v3")"
+  [ "$got" = "$version" ] || die "github.com/pulumi/pulumi/$mod/v3 resolved to $got, not $version"
+done
+
+# Static binaries (no cgo) so that they do not depend on the machine's libc; -trimpath and -s -w keep
+# build paths and debug tables out. The version must be stamped: without it `pulumi version` reports a
+# dev version and the Automation API refuses the CLI.
+export CGO_ENABLED=0
+if ! $force && cli_ok "$bin"; then
+  # Only the host's source changed: keep the CLI rather than spend the long build on it again.
+  log "reusing pulumi $version from $bin"
+  cp "$bin/pulumi" "$work/bin/pulumi"
+else
+  log "building pulumi $version (a long build: 10-25 minutes on 2 busy cores)"
+  "$GO" build -trimpath -ldflags "-s -w -X $version_pkg.Version=$version" \
+    -o "$work/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+fi
+log "building pulumi-language-nodejs"
+"$GO" build -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+  -o "$work/bin/pulumi-language-nodejs" ./pulumi-language-nodejs
+
+# The dynamic-provider shim (used by pulumi.dynamic.Resource) ships in sdk/v3; the CLI looks for it next
+# to itself.
+sdk_dir="$("$GO" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$work/bin/"
+
+cli_ok "$work/bin" || die "the freshly built pulumi does not report $version"
+printf '%s\n' "$host_sum" >"$work/language-host.sha256"
+cd /
+rm -rf "$work/src"
+
+# Swap the new build in. The cache is keyed by version, so nothing else uses the old directory.
+if [ -e "$dest" ]; then
+  old="$(mktemp -d "$cache_root/.old.XXXXXX")"
+  mv "$dest" "$old/"
+  mv "$work" "$dest"
+  rm -rf "$old"
+else
+  mv "$work" "$dest"
+fi
+trap - EXIT
+finish
