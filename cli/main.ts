@@ -1,6 +1,9 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { audit, auditTable, parseDuration } from "../automation/audit";
+import { loadEnv } from "../automation/env";
 import { ciRun } from "../automation/run";
+import { bytes } from "../lib/recipe/load";
 import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/warm";
 
 function positiveInt(v: string): number {
@@ -47,6 +50,38 @@ export function cli(): Command {
       });
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;
+    });
+
+  program
+    .command("audit")
+    .description(
+      "find (and with --reap remove) stale run stacks and residue no stack owns; exit 1 unless clean",
+    )
+    .option("--reap", "destroy stale stacks and remove residue", false)
+    .option("--max-age <duration>", "run stacks older than this are stale (e.g. 90m, 6h, 2d)", "6h")
+    .option("--disk-budget <size>", "budget for the Docker data root (e.g. 50g)", "50g")
+    .option("--no-drift", "skip the warm layer's drift check (a preview with refresh)")
+    .option("--warm-stack <name>", "the warm stack", "warm")
+    .option("--json", "print the report as JSON", false)
+    .action(async (o) => {
+      let maxAgeMs: number;
+      let diskBudgetBytes: number;
+      try {
+        maxAgeMs = parseDuration(o.maxAge);
+        diskBudgetBytes = bytes(o.diskBudget);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+      const r = await audit(loadEnv(), {
+        reap: o.reap,
+        maxAgeMs,
+        diskBudgetBytes,
+        drift: o.drift,
+        warmStack: o.warmStack,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${auditTable(r)}\n`);
+      process.exitCode = r.clean ? 0 : 1;
     });
 
   const warm = program.command("warm").description("the warm layer (same as `pulumi up -s warm`)");
