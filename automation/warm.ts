@@ -1,5 +1,7 @@
 /** `cc-ci warm up|preview|destroy|status`: thin conveniences over `pulumi up -s warm`. */
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import * as path from "node:path";
+import { LocalWorkspace, Stack, type ConfigMap } from "@pulumi/pulumi/automation";
+import { readStackFile } from "./runDefaults";
 import { readWarmOutputs } from "../lib/contract";
 import { loadEnv, privatePulumiHome, workspaceOptions, type CcciEnv } from "./env";
 import { viaProxy } from "./http";
@@ -10,11 +12,29 @@ async function warmStack(env: CcciEnv, name: string): Promise<Stack> {
   return Stack.createOrSelect(name, ws);
 }
 
-const out = (o: string) => process.stderr.write(o);
+const out = (o: string): void => {
+  process.stderr.write(o);
+};
 
-export async function warmUp(name = "warm", env = loadEnv()): Promise<void> {
+/**
+ * Creates or updates the warm layer. A stack other than `warm` (a second layer, or the tests') starts
+ * from Pulumi.warm.yaml's settings with `overrides` on top, written to its own stack config.
+ */
+export async function warmUp(
+  name = "warm",
+  env = loadEnv(),
+  overrides?: Record<string, unknown>,
+  onOutput = out,
+): Promise<void> {
   const s = await warmStack(env, name);
-  await s.up({ onOutput: out, color: "never" });
+  if (overrides) {
+    const settings = { ...readStackFile(path.join(env.projectDir, "Pulumi.warm.yaml")), ...overrides };
+    const config: ConfigMap = {};
+    for (const [k, v] of Object.entries(settings))
+      config[`cc-ci:${k}`] = { value: typeof v === "string" ? v : JSON.stringify(v) };
+    await s.setAllConfig(config);
+  }
+  await s.up({ onOutput, color: "never" });
 }
 
 /** Exit-status-friendly preview: true when the warm layer matches its code and config. */
@@ -29,9 +49,14 @@ export async function warmPreview(name = "warm", env = loadEnv(), expectNoChange
   }
 }
 
-export async function warmDestroy(name = "warm", env = loadEnv()): Promise<void> {
+export async function warmDestroy(
+  name = "warm",
+  env = loadEnv(),
+  remove = false,
+  onOutput = out,
+): Promise<void> {
   const s = await warmStack(env, name);
-  await s.destroy({ onOutput: out, color: "never" });
+  await s.destroy({ onOutput, color: "never", remove });
 }
 
 export interface WarmStatus {

@@ -10,11 +10,15 @@ import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { ENTRYPOINTS, Traefik } from "./traefik";
 
-/** Prefix of the warm layer's Docker objects. */
-export const WARM_PREFIX = "ccci_warm";
+/** Prefix of a warm layer's Docker objects: `ccci_warm` for the stack `warm`. */
+export function warmPrefix(stack: string): string {
+  return `ccci_${stack.replace(/[^a-zA-Z0-9_.-]/g, "_")}`;
+}
 
 export interface WarmLayerArgs {
   config: WarmConfig;
+  /** Prefix of every Docker name; two warm layers on one swarm need different ones. Default: ccci_warm. */
+  prefix?: string;
   provider: docker.Provider;
 }
 
@@ -27,11 +31,12 @@ export class WarmLayer extends pulumi.ComponentResource {
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cc-ci:warm:WarmLayer", name, {}, opts);
     const { config, provider } = args;
-    const labels = { [LABELS.layer]: "warm", [LABELS.stackNamespace]: WARM_PREFIX };
+    const prefix = args.prefix ?? warmPrefix("warm");
+    const labels = { [LABELS.layer]: "warm", [LABELS.stackNamespace]: prefix };
 
     this.traefik = new Traefik(
       `${name}-traefik`,
-      { config: config.traefik, prefix: WARM_PREFIX, networkName: config.proxyNetwork, labels, provider },
+      { config: config.traefik, prefix, networkName: config.proxyNetwork, labels, provider },
       { parent: this },
     );
     const proxy = {
@@ -47,10 +52,10 @@ export class WarmLayer extends pulumi.ComponentResource {
       `${name}-keycloak`,
       {
         config: config.keycloak,
-        prefix: WARM_PREFIX,
+        prefix,
         host: `${config.keycloak.hostname}.${config.domain}`,
         proxy: { ...proxy, network: this.traefik.network.name },
-        routerName: `${WARM_PREFIX}-keycloak`,
+        routerName: `${prefix}-keycloak`,
         labels,
         provider,
       },

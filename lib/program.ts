@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { CiRun, WarmLayer } from "../components";
+import { CiRun, WarmLayer, warmPrefix } from "../components";
 import { parseStackConfig, type RunConfig, type WarmConfig } from "./config";
 import { readWarmOutputs, type ContractRead } from "./contract";
 import { loadRecipe } from "./recipe/load";
@@ -17,7 +17,7 @@ export async function program(): Promise<Record<string, unknown>> {
 
 function warmProgram(config: WarmConfig): Record<string, unknown> {
   const provider = new docker.Provider("docker", { host: config.dockerHost });
-  const warm = new WarmLayer("warm", { config, provider });
+  const warm = new WarmLayer("warm", { config, provider, prefix: warmPrefix(pulumi.getStack()) });
   return {
     contractVersion: warm.outputs.contractVersion,
     proxy: warm.outputs.proxy,

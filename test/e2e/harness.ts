@@ -1,0 +1,73 @@
+/**
+ * The end-to-end tests' own corner of the host: a state backend of their own (CC_CI_HOME), and a warm
+ * layer of their own (stack `warm-e2e`, its own proxy network, ports and prefix), so they never touch
+ * an operator's warm layer or runs on the same swarm.
+ */
+import { appendFileSync, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { loadEnv, type CcciEnv } from "../../automation/env";
+import { ciRun, type RunArgs } from "../../automation/run";
+import type { RunReport } from "../../automation/report";
+import { warmUp } from "../../automation/warm";
+
+export const ROOT = path.join(__dirname, "..", "..");
+export const E2E_HOME = process.env.CC_CI_E2E_HOME ?? "/var/lib/cc-ci-e2e";
+export const WARM = "warm-e2e";
+export const WARM_SETTINGS = {
+  domain: "e2e.localhost",
+  proxyNetwork: "proxy-e2e",
+  traefik: {
+    image: "cc-ci/traefik:3.6.12",
+    httpPort: 18080,
+    httpsPort: 18443,
+    tls: { mode: "none" },
+    resources: { memoryLimit: "256m" },
+  },
+  keycloak: {
+    image: "cc-ci/keycloak:26.7.3",
+    command: ["start", "--optimized"],
+    hostname: "kc",
+    adminPort: 18180,
+    resources: { memoryLimit: "1536m" },
+    database: { image: "cc-ci/postgres:15" },
+  },
+};
+
+export function e2eEnv(): CcciEnv {
+  return loadEnv({ ...process.env, CC_CI_HOME: E2E_HOME });
+}
+
+const LOG = path.join(E2E_HOME, "e2e.log");
+
+/** Progress goes to a log file (shown on failure by the tests that need it), not to jest's output. */
+export function logTo(name: string): (line: string) => void {
+  mkdirSync(E2E_HOME, { recursive: true });
+  return (line) => appendFileSync(LOG, `${new Date().toISOString()} [${name}] ${line}\n`);
+}
+
+export async function ensureWarm(env = e2eEnv()): Promise<void> {
+  await warmUp(WARM, env, WARM_SETTINGS, logTo("warm"));
+}
+
+export function example(name: string): string {
+  return path.join(ROOT, "examples", name);
+}
+
+export async function run(
+  args: Partial<RunArgs> & { recipeDir: string },
+  env = e2eEnv(),
+): Promise<RunReport> {
+  return ciRun(
+    { warmStack: WARM, handleSignals: false, log: logTo(path.basename(args.recipeDir)), ...args },
+    env,
+  );
+}
+
+/** The lines of a report worth seeing when an assertion about it fails. */
+export function explain(r: RunReport): string {
+  return JSON.stringify(
+    { outcome: r.outcome, exitCode: r.exitCode, error: r.error, phases: r.phases, residue: r.residue },
+    null,
+    1,
+  );
+}

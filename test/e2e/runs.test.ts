@@ -1,0 +1,214 @@
+/**
+ * The run lifecycle against the real swarm, Keycloak, Traefik and Pulumi engine: the warm layer from
+ * nothing, each example recipe passing its check with zero residue, parallel runs, failures and
+ * interruptions that still tear down, broken recipes that create nothing, and the cold fallback.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { runObjects, dockerClient } from "../../automation/docker";
+import { KeycloakAdmin } from "../../automation/keycloakAdmin";
+import { viaProxy } from "../../automation/http";
+import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
+import { listStacks } from "../../automation/env";
+import { describeE2E } from "./prereq";
+import {
+  E2E_HOME,
+  ROOT,
+  WARM,
+  WARM_SETTINGS,
+  e2eEnv,
+  ensureWarm,
+  example,
+  explain,
+  logTo,
+  run,
+} from "./harness";
+import { tempRecipe } from "../helpers/recipes";
+
+const env = e2eEnv();
+const docker = dockerClient();
+
+async function expectNoResidue(runId: string): Promise<void> {
+  expect((await runObjects(docker, runId)).map((o) => `${o.kind} ${o.name}`)).toEqual([]);
+  expect((await listStacks(env)).map((s) => s.name).filter((n) => n.includes(runId))).toEqual([]);
+}
+
+describeE2E("warm layer", () => {
+  test("comes up from nothing, serves Keycloak through Traefik, and a second up changes nothing", async () => {
+    await warmDestroy(WARM, env, true, logTo("warm")).catch(() => undefined);
+    await ensureWarm(env);
+    const status = await warmStatus(WARM, env);
+    expect(status).toMatchObject({ exists: true, traefik: true, keycloak: true, problems: [] });
+    // Keycloak's discovery through Traefik by host name, and its health on the management port.
+    const proxy = { httpPort: WARM_SETTINGS.traefik.httpPort, httpsPort: WARM_SETTINGS.traefik.httpsPort };
+    const disc = await viaProxy(
+      `http://kc.${WARM_SETTINGS.domain}/realms/master/.well-known/openid-configuration`,
+      proxy,
+    );
+    expect(disc.status).toBe(200);
+    expect(JSON.parse(disc.body).issuer).toBe(`http://kc.${WARM_SETTINGS.domain}:18080/realms/master`);
+    // An unknown host gets Traefik's 404, not Keycloak.
+    expect((await viaProxy(`http://nobody.${WARM_SETTINGS.domain}/`, proxy)).status).toBe(404);
+    expect(await warmPreview(WARM, env, true)).toBe(true);
+  });
+});
+
+describeE2E("runs on the warm layer", () => {
+  beforeAll(async () => {
+    await ensureWarm(env);
+  });
+
+  test.each(["web", "sso", "multi"])("example %s passes its check and leaves nothing", async (name) => {
+    const r = await run({ recipeDir: example(name), pr: 7, ref: "abc1234" });
+    expect({
+      outcome: r.outcome,
+      exitCode: r.exitCode,
+      report: r.outcome === "passed" ? "" : explain(r),
+    }).toEqual({ outcome: "passed", exitCode: 0, report: "" });
+    expect(r.mode).toBe("warm");
+    expect(r.phases.map((p) => `${p.name}:${p.outcome}`)).toEqual(
+      expect.arrayContaining([
+        "up:ok",
+        "reachable:ok",
+        "test:ok",
+        "destroy:ok",
+        "stack-remove:ok",
+        "verify:ok",
+      ]),
+    );
+    expect(r.residue).toEqual({ docker: [], stack: false });
+    await expectNoResidue(r.runId);
+  });
+
+  test("the SSO check fails when the app points at another realm", async () => {
+    const r = await run({
+      recipeDir: example("sso"),
+      testCommand: ["bash", "-c", 'CI_OIDC_ISSUER="${CI_OIDC_ISSUER%/*}/master" exec .cc-ci/test'],
+    });
+    expect(r.outcome).toBe("failed");
+    expect(r.testExitCode).not.toBe(0);
+    expect(r.residue.docker).toEqual([]);
+    await expectNoResidue(r.runId);
+  });
+
+  test("4 runs in parallel get distinct realms, domains and stacks, and all leave nothing", async () => {
+    const reports = await Promise.all([0, 1, 2, 3].map(() => run({ recipeDir: example("sso") })));
+    for (const r of reports) expect(r.outcome).toBe("passed");
+    expect(new Set(reports.map((r) => r.runId)).size).toBe(4);
+    expect(new Set(reports.map((r) => r.domain)).size).toBe(4);
+    expect(new Set(reports.map((r) => r.stack)).size).toBe(4);
+    for (const r of reports) await expectNoResidue(r.runId);
+    const outputs = await warmStatus(WARM, env);
+    expect(outputs.keycloak).toBe(true);
+  });
+
+  test("a failing test command reports failure, with its status, and still tears down", async () => {
+    const r = await run({ recipeDir: example("web"), testCommand: ["bash", "-c", "exit 7"] });
+    expect({ outcome: r.outcome, exitCode: r.exitCode }).toEqual({ outcome: "failed", exitCode: 7 });
+    expect(r.phases.find((p) => p.name === "destroy")?.outcome).toBe("ok");
+    await expectNoResidue(r.runId);
+  });
+
+  test("SIGTERM during up tears the run down", async () => {
+    const report = path.join(E2E_HOME, "sigterm-report.json");
+    const child = spawn(
+      path.join(ROOT, "bin", "cc-ci"),
+      ["run", example("multi"), "--warm-stack", WARM, "--report", report],
+      {
+        env: { ...process.env, CC_CI_HOME: E2E_HOME },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    // Wait until `up` is creating resources, then stop the run as a CI agent would.
+    const deadline = Date.now() + 240_000;
+    while (
+      !/docker:index\/(service|network|volume|secret):\w+\s.*creating/.test(err) &&
+      Date.now() < deadline
+    )
+      await new Promise((r) => setTimeout(r, 200));
+    child.kill("SIGTERM");
+    const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    expect(existsSync(report)).toBe(true);
+    const r = JSON.parse(readFileSync(report, "utf8"));
+    expect({ code, outcome: r.outcome }).toEqual({ code: 130, outcome: "setup-failed" });
+    expect(r.phases.find((p: { name: string }) => p.name === "destroy")?.outcome).toBe("ok");
+    await expectNoResidue(r.runId);
+  });
+
+  test("a broken recipe fails before any resource exists, naming the problem", async () => {
+    const before = (await listStacks(env)).length;
+    const r = await run({
+      recipeDir: path.join(ROOT, "test", "fixtures", "recipes", "broken-policy"),
+      recipe: "broken",
+    });
+    expect({ outcome: r.outcome, exitCode: r.exitCode }).toEqual({ outcome: "invalid", exitCode: 2 });
+    expect(r.error).toMatch(/services\.app\.privileged: a privileged service is refused/);
+    expect(r.phases.map((p) => p.name)).not.toContain("up");
+    expect((await listStacks(env)).length).toBe(before);
+    await expectNoResidue(r.runId);
+  });
+
+  test("a recipe whose service never becomes healthy fails setup and still tears down", async () => {
+    const dir = tempRecipe({
+      "compose.yml":
+        'services:\n  app:\n    image: cc-ci/whoami:1\n    healthcheck:\n      test: ["CMD", "false"]\n      interval: 1s\n      retries: 1\n',
+    });
+    const r = await run({ recipeDir: dir, recipe: "sick" }, e2eEnv());
+    expect(r.outcome).toBe("setup-failed");
+    expect(r.exitCode).toBe(80);
+    await expectNoResidue(r.runId);
+  });
+
+  test("the realm of a run is created on the warm Keycloak and gone after", async () => {
+    const status = await warmStatus(WARM, env);
+    expect(status.keycloak).toBe(true);
+    const r = await run({
+      recipeDir: example("sso"),
+      testCommand: ["bash", "-c", 'test -n "$CI_OIDC_CLIENT_SECRET" && test "$CI_OIDC_REALM" != ""'],
+    });
+    expect(r.outcome).toBe("passed");
+    const kc = new KeycloakAdmin({
+      url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
+      realm: "master",
+      clientId: "admin-cli",
+      username: "ccci-admin",
+      password: await adminPassword(),
+    });
+    expect((await kc.realms()).map((x) => x.realm).filter((n) => n.endsWith(r.runId.split("-")[1]))).toEqual(
+      [],
+    );
+  });
+});
+
+describeE2E("cold fallback", () => {
+  test("without a warm stack, a run brings its own Traefik and a cold Keycloak, and passes", async () => {
+    const r = await run({ recipeDir: example("sso"), warmStack: "no-such-warm-stack" });
+    expect({ outcome: r.outcome, report: r.outcome === "passed" ? "" : explain(r) }).toEqual({
+      outcome: "passed",
+      report: "",
+    });
+    expect(r.mode).toBe("cold");
+    expect(r.warnings.join("\n")).toMatch(/no warm stack/);
+    await expectNoResidue(r.runId);
+  });
+
+  test("with --sso off, no realm and no Keycloak", async () => {
+    const r = await run({ recipeDir: example("web"), sso: "off" });
+    expect(r.outcome).toBe("passed");
+    expect(r.mode).toBe("off");
+    expect(r.phases.find((p) => p.name === "sso-ready")?.outcome).toBe("skipped");
+  });
+});
+
+async function adminPassword(): Promise<string> {
+  const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
+  const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
+  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-admin")));
+  const out = await (await Stack.select(WARM, ws)).outputs();
+  return (out.keycloakAdmin.value as { password: string }).password;
+}
