@@ -175,6 +175,9 @@ export function traefikArgs(
     "--providers.swarm.exposedByDefault=false",
     `--providers.swarm.network=${network}`,
     "--ping=true",
+    // No internet on many CI hosts; and nobody asked Traefik to phone home.
+    "--global.checkNewVersion=false",
+    "--global.sendAnonymousUsage=false",
     `--log.level=${config.logLevel}`,
   ];
   if (constraintLabels && Object.keys(constraintLabels).length > 0) {

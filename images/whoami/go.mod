@@ -1,0 +1,3 @@
+module cc-ci.local/whoami
+
+go 1.22

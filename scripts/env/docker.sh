@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Make this machine a one-node Docker Swarm manager that Pulumi can deploy stacks onto.
+#
+#   scripts/env/docker.sh
+#
+# Idempotent: each step only acts when its check fails, so it is safe to run at the start of
+# every session and every CI run. It never leaves, re-initialises or prunes an existing swarm
+# and never touches services it did not create (it creates none).
+#
+# Why the engine comes from Debian: no container registry or download site is reachable here,
+# only Debian's archive, so docker.io (engine 20.10, API 1.41) is what we can have. The newer
+# client that may already be on PATH negotiates down to that API version by itself.
+#
+# Why dockerd is started by hand: there is no systemd in these machines (nor in CI), so the
+# package's unit never runs. We start it in the background and wait for it to answer.
+#
+# Known limits of this swarm, which the stacks must respect:
+#   - ports published in host mode work; the ingress routing mesh does not;
+#   - on overlay networks service VIPs do not route: use `endpoint_mode: dnsrr` (DNS
+#     round-robin) or task IPs.
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# Seconds to wait for a freshly started dockerd before giving up.
+DOCKERD_TIMEOUT="${DOCKERD_TIMEOUT:-60}"
+
+install_engine() {
+  if command -v dockerd >/dev/null 2>&1; then
+    return
+  fi
+  log "installing the Docker engine from Debian (docker.io)"
+  # An old or empty package list makes the install fail with "no installation candidate".
+  as_root apt-get update -qq
+  # Never let the package replace the newer client that may already sit in /usr/local/bin:
+  # /usr/bin/docker from docker.io comes later on PATH, so both coexist.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    docker.io iptables ca-certificates >/dev/null
+  command -v dockerd >/dev/null 2>&1 || die "docker.io installed but dockerd is still not on PATH"
+}
+
+daemon_answers() { docker info >/dev/null 2>&1; }
+
+start_daemon() {
+  if daemon_answers; then
+    return
+  fi
+  local logfile="$CC_CI_CACHE/dockerd.log"
+  # A dockerd killed uncleanly leaves its pid file behind, and a new one then refuses to start.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    as_root rm -f /var/run/docker.pid
+  fi
+  if pgrep -x dockerd >/dev/null 2>&1; then
+    log "dockerd is running but not answering yet; waiting for it"
+  else
+    log "starting dockerd in the background (log: $logfile)"
+    # setsid + nohup: the daemon must outlive this script and the shell that ran it.
+    as_root setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
+  fi
+  local waited=0
+  until daemon_answers; do
+    if [ "$waited" -ge "$DOCKERD_TIMEOUT" ]; then
+      tail -n 30 "$logfile" >&2 || true
+      die "dockerd did not answer 'docker info' within ${DOCKERD_TIMEOUT}s; see $logfile"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  log "dockerd answers (after ${waited}s)"
+}
+
+init_swarm() {
+  local state
+  state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
+  case "$state" in
+    active)
+      # Already a swarm node. If it is only a worker, Pulumi cannot deploy services; say so
+      # rather than leave the swarm and re-init, which would drop whatever runs on it.
+      if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
+        die "this node is in a swarm but is not a manager; stacks cannot be deployed from here"
+      fi
+      ;;
+    inactive)
+      log "initialising a one-node swarm"
+      # 127.0.0.1: the machine has no routable interface we may use, and nothing but this
+      # node will ever join.
+      docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+      ;;
+    *)
+      # pending/error/locked: a human has to look; re-initialising would lose the swarm's state.
+      die "swarm is in state '$state'; not touching it"
+      ;;
+  esac
+}
+
+install_engine
+start_daemon
+init_swarm
+log "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})') ready; swarm manager $(docker info --format '{{.Swarm.NodeID}}')"
