@@ -50,13 +50,23 @@ export class KeycloakAdmin {
     return json.access_token;
   }
 
-  private async call(method: string, path: string): Promise<Response> {
-    const res = await fetch(`${this.identity.url}/admin${path}`, {
+  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.identity.url}/admin${path}`, {
       method,
-      headers: { authorization: `Bearer ${await this.accessToken()}` },
+      headers: {
+        authorization: `Bearer ${await this.accessToken()}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    return res;
+  }
+
+  /** Creates a realm (tests use it to leave one outside any Pulumi state). */
+  async createRealm(realm: RealmSummary | Omit<RealmSummary, "id">): Promise<void> {
+    const res = await this.call("POST", "/realms", { enabled: true, ...realm });
+    if (res.status !== 201)
+      throw new Error(`Keycloak: creating realm ${realm.realm} failed: ${res.status} ${await res.text()}`);
   }
 
   /** Realms this identity can see (the provisioning client sees only the realms it created). */

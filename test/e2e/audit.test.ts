@@ -1,0 +1,147 @@
+/**
+ * Cleanup audits against the real backend, swarm and Keycloak: each fault leaves residue the audit
+ * finds and --reap removes to zero; a clean host audits clean; the warm layer and anything without a
+ * run label are never touched.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { audit } from "../../automation/audit";
+import { dockerClient, runObjects } from "../../automation/docker";
+import { listStacks } from "../../automation/env";
+import { KeycloakAdmin } from "../../automation/keycloakAdmin";
+import { warmStatus } from "../../automation/warm";
+import { LABELS, runNames } from "../../lib/naming";
+import { describeE2E } from "./prereq";
+import { E2E_HOME, ROOT, WARM, e2eEnv, ensureWarm, example, logTo, run } from "./harness";
+
+const env = e2eEnv();
+const docker = dockerClient();
+const auditOpts = { warmStack: WARM, drift: false, log: logTo("audit") };
+
+async function provisioning(): Promise<KeycloakAdmin> {
+  const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
+  const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
+  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-audit")));
+  const kc = (await (await Stack.select(WARM, ws)).outputs()).keycloak.value as {
+    adminUrl: string;
+    provisioning: { realm: string; clientId: string; clientSecret: string };
+  };
+  return new KeycloakAdmin({
+    url: kc.adminUrl,
+    realm: kc.provisioning.realm,
+    clientId: kc.provisioning.clientId,
+    clientSecret: kc.provisioning.clientSecret,
+  });
+}
+
+describeE2E("cleanup audit", () => {
+  beforeAll(async () => {
+    await ensureWarm(env);
+    // Start from a clean host, whatever earlier suites left.
+    await audit(env, { ...auditOpts, reap: true, maxAgeMs: 24 * 3600_000 });
+  });
+
+  test("a run killed with SIGKILL during up: its stack (locked by a dead process) and objects are reaped", async () => {
+    const child = spawn(path.join(ROOT, "bin", "cc-ci"), ["run", example("multi"), "--warm-stack", WARM], {
+      env: { ...process.env, CC_CI_HOME: E2E_HOME },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const deadline = Date.now() + 240_000;
+    while (!/docker:index\/(volume|secret|network):\w+\s.*created/.test(err) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+    const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(err)?.[1] as string;
+    expect(runId).toBeDefined();
+    // The engine (a child of the killed CLI) may linger a moment; let it go.
+    await new Promise((r) => setTimeout(r, 5000));
+
+    const before = await audit(env, auditOpts);
+    const stack = before.stacks.find((s) => s.runId === runId);
+    expect(stack?.stale).toBe(true);
+    expect(before.clean).toBe(false);
+
+    const after = await audit(env, { ...auditOpts, reap: true });
+    expect(after.stacks.find((s) => s.runId === runId)?.reaped).toBe(true);
+    expect(await runObjects(docker, runId)).toEqual([]);
+    expect((await listStacks(env)).some((s) => s.name.endsWith(`run-${runId}`))).toBe(false);
+  });
+
+  test("a realm created outside any state (a timed-out provider call) is found and removed", async () => {
+    const kc = await provisioning();
+    const names = runNames("orphan");
+    // What the provider would have sent: the run's realm name and attribute, but no state records it.
+    await kc.createRealm({
+      realm: names.realm,
+      displayName: `cc-ci run ${names.runId}`,
+      attributes: { "cc-ci.run": names.runId },
+    });
+    const found = await audit(env, auditOpts);
+    expect(found.residue.realms.map((r) => r.realm)).toContain(names.realm);
+    expect(found.clean).toBe(false);
+    const reaped = await audit(env, { ...auditOpts, reap: true });
+    expect(reaped.residue.realms.find((r) => r.realm === names.realm)?.removed).toBe(true);
+    expect(await kc.realm(names.realm)).toBeUndefined();
+  });
+
+  test("a stack kept after a failure is stale past --max-age and reaped", async () => {
+    const r = await run({ recipeDir: example("web"), testCommand: ["false"], keepOnFailure: true });
+    expect(r.outcome).toBe("failed");
+    expect((await runObjects(docker, r.runId)).length).toBeGreaterThan(0);
+    const young = await audit(env, { ...auditOpts, maxAgeMs: 3600_000 });
+    expect(young.stacks.find((s) => s.runId === r.runId)?.stale).toBe(false);
+    const reaped = await audit(env, { ...auditOpts, reap: true, maxAgeMs: 1 });
+    expect(reaped.stacks.find((s) => s.runId === r.runId)?.reaped).toBe(true);
+    expect(await runObjects(docker, r.runId)).toEqual([]);
+  });
+
+  test("a volume and a secret of a run whose stack was removed by hand are removed; unlabelled ones are not", async () => {
+    const names = runNames("gone");
+    const labels = { [LABELS.run]: names.runId, [LABELS.recipe]: "gone" };
+    await docker.createVolume({ Name: `${names.stackName}_data`, Labels: labels });
+    await docker.createSecret({
+      Name: `${names.stackName}_pw_v1`,
+      Labels: labels,
+      Data: Buffer.from("x").toString("base64"),
+    });
+    const bystander = `ccci_e2e_bystander_${names.hex}`;
+    await docker.createVolume({ Name: bystander, Labels: { purpose: "not a run" } });
+    try {
+      const found = await audit(env, auditOpts);
+      expect(
+        found.residue.docker
+          .filter((o) => o.runId === names.runId)
+          .map((o) => o.kind)
+          .sort(),
+      ).toEqual(["secret", "volume"]);
+      await audit(env, { ...auditOpts, reap: true });
+      expect(await runObjects(docker, names.runId)).toEqual([]);
+      expect((await docker.getVolume(bystander).inspect()).Name).toBe(bystander);
+    } finally {
+      await docker
+        .getVolume(bystander)
+        .remove()
+        .catch(() => undefined);
+    }
+  });
+
+  test("a clean host audits clean, and reaping never touches the warm layer", async () => {
+    const r = await audit(env, { ...auditOpts, reap: true, drift: true });
+    expect({
+      clean: r.clean,
+      errors: r.errors,
+      stale: r.stacks.filter((s) => s.stale),
+      residue: r.residue,
+      drift: r.warm.drift,
+    }).toEqual({
+      clean: true,
+      errors: [],
+      stale: [],
+      residue: { docker: [], realms: [] },
+      drift: false,
+    });
+    expect(await warmStatus(WARM, env)).toMatchObject({ exists: true, traefik: true, keycloak: true });
+  });
+});
