@@ -1,6 +1,7 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { audit, auditTable, parseDuration } from "../automation/audit";
+import { doctor, doctorTable } from "../automation/doctor";
 import { loadEnv } from "../automation/env";
 import { ciRun } from "../automation/run";
 import { bytes } from "../lib/recipe/load";
@@ -82,6 +83,16 @@ export function cli(): Command {
       });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${auditTable(r)}\n`);
       process.exitCode = r.clean ? 0 : 1;
+    });
+
+  program
+    .command("doctor")
+    .description("list every prerequisite, its version and origin, and how to fix what is missing")
+    .option("--json", "print JSON", false)
+    .action(async (o) => {
+      const checks = await doctor(loadEnv());
+      process.stdout.write(o.json ? `${JSON.stringify(checks, null, 2)}\n` : `${doctorTable(checks)}\n`);
+      if (checks.some((c) => !c.ok)) process.exitCode = 1;
     });
 
   const warm = program.command("warm").description("the warm layer (same as `pulumi up -s warm`)");

@@ -17,7 +17,7 @@ import {
   SERVICE_NAME_MAX,
   VOLUME_NAME_MAX,
 } from "../lib/naming";
-import { CONVERGE, labelList, publicUrl, taskResources } from "./util";
+import { CONVERGE, restartPolicy, labelList, publicUrl, taskResources } from "./util";
 
 export interface KeycloakArgs {
   config: KeycloakConfig;
@@ -149,7 +149,7 @@ export class Keycloak extends pulumi.ComponentResource {
           networksAdvanceds: [{ name: internal.id, aliases: ["keycloak-db"] }],
           placement: { constraints: db.placement },
           resources: taskResources(db.resources),
-          restartPolicy: { condition: "any", delay: "3s" },
+          restartPolicy: restartPolicy({ condition: "any", delay: "3s" }),
         },
         endpointSpec: { mode: "dnsrr" },
         convergeConfig: CONVERGE,
@@ -221,14 +221,14 @@ export class Keycloak extends pulumi.ComponentResource {
               interval: "5s",
               timeout: "4s",
               retries: 60,
-              startPeriod: "300s",
+              startPeriod: "5m",
             },
             stopGracePeriod: "20s",
           },
           networksAdvanceds: [{ name: internal.id }, { name: proxy.network }],
           placement: { constraints: config.placement },
           resources: taskResources(config.resources),
-          restartPolicy: { condition: "any", delay: "5s" },
+          restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),
         },
         endpointSpec: {
           mode: "dnsrr",

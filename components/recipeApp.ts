@@ -8,7 +8,7 @@ import * as docker from "@pulumi/docker";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { resolvePlaceholders } from "../lib/placeholders";
 import type { ConfigSpec, RecipeModel, SecretSpec, ServiceSpec } from "../lib/recipe/model";
-import { CONVERGE, labelList } from "./util";
+import { CONVERGE, labelList, optDuration, restartPolicy } from "./util";
 
 export interface RecipeAppArgs {
   model: RecipeModel;
@@ -193,12 +193,12 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
         }),
         healthcheck: svc.healthcheck && {
           tests: svc.healthcheck.test,
-          interval: svc.healthcheck.interval,
-          timeout: svc.healthcheck.timeout,
-          startPeriod: svc.healthcheck.startPeriod,
+          interval: optDuration(svc.healthcheck.interval),
+          timeout: optDuration(svc.healthcheck.timeout),
+          startPeriod: optDuration(svc.healthcheck.startPeriod),
           retries: svc.healthcheck.retries,
         },
-        stopGracePeriod: svc.stopGracePeriod,
+        stopGracePeriod: optDuration(svc.stopGracePeriod),
         stopSignal: svc.stopSignal,
         user: svc.user,
         dir: svc.workingDir,
@@ -221,10 +221,14 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
         limits: r.limits,
         reservation: r.reservations,
       },
-      restartPolicy: svc.restartPolicy,
+      restartPolicy: svc.restartPolicy && restartPolicy(svc.restartPolicy),
       logDriver: svc.logging && { name: svc.logging.driver, options: svc.logging.options },
     },
-    updateConfig: svc.updateConfig,
+    updateConfig: svc.updateConfig && {
+      ...svc.updateConfig,
+      delay: optDuration(svc.updateConfig.delay),
+      monitor: optDuration(svc.updateConfig.monitor),
+    },
     endpointSpec: { mode: "dnsrr" },
     ...(refs.wait ? { convergeConfig: CONVERGE } : {}),
   };

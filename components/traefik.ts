@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
 import { contentHash, prefixedName, OBJECT_NAME_MAX } from "../lib/naming";
-import { CONVERGE, labelList, taskResources } from "./util";
+import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
@@ -130,7 +130,7 @@ export class Traefik extends pulumi.ComponentResource {
           networksAdvanceds: [{ name: this.network.id }],
           placement: { constraints: ["node.role==manager", ...config.placement] },
           resources: taskResources(config.resources),
-          restartPolicy: { condition: "any", delay: "2s" },
+          restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
         },
         endpointSpec: {
           mode: "dnsrr",

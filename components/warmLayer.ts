@@ -25,8 +25,12 @@ export interface WarmLayerArgs {
 export class WarmLayer extends pulumi.ComponentResource {
   public readonly traefik: Traefik;
   public readonly keycloak: Keycloak;
-  /** What run stacks read; see WarmOutputs. The provisioning secret stays secret. */
-  public readonly outputs: pulumi.Output<WarmOutputs>;
+  /** What run stacks read; see WarmOutputs. The Keycloak part (with the provisioning secret) is secret. */
+  public readonly outputs: {
+    contractVersion: WarmOutputs["contractVersion"];
+    proxy: WarmOutputs["proxy"];
+    keycloak: pulumi.Output<NonNullable<WarmOutputs["keycloak"]>>;
+  };
 
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cc-ci:warm:WarmLayer", name, {}, opts);
@@ -61,22 +65,23 @@ export class WarmLayer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.outputs = pulumi
-      .all([
-        this.keycloak.provisioningClientId,
-        this.keycloak.provisioningClientSecret,
-        this.keycloak.service.name,
-      ])
-      .apply(([clientId, clientSecret, service]) => ({
-        contractVersion: CONTRACT_VERSION as typeof CONTRACT_VERSION,
-        proxy,
-        keycloak: {
+    // Only the Keycloak part carries a secret; the rest stays readable in `pulumi stack output`.
+    this.outputs = {
+      contractVersion: CONTRACT_VERSION,
+      proxy,
+      keycloak: pulumi
+        .all([
+          this.keycloak.provisioningClientId,
+          this.keycloak.provisioningClientSecret,
+          this.keycloak.service.name,
+        ])
+        .apply(([clientId, clientSecret, service]) => ({
           publicUrl: this.keycloak.publicUrl,
           adminUrl: this.keycloak.adminUrl,
           provisioning: { realm: "master", clientId, clientSecret },
           service,
-        },
-      }));
+        })),
+    };
     this.registerOutputs({ outputs: this.outputs });
   }
 }

@@ -1,0 +1,168 @@
+/** `cc-ci doctor`: every prerequisite, its version, where it came from, and the fix for what is missing. */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import * as path from "node:path";
+import { dockerClient } from "./docker";
+import type { CcciEnv } from "./env";
+import { warmSettings } from "./runDefaults";
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  version?: string;
+  source?: string;
+  fix?: string;
+}
+
+function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return execFileSync(cmd, args, {
+      encoding: "utf8",
+      timeout: 30000,
+      env,
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function npmVersion(projectDir: string, pkg: string): string | undefined {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(projectDir, "node_modules", pkg, "package.json"), "utf8")) as {
+        version: string;
+      }
+    ).version;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function doctor(env: CcciEnv): Promise<Check[]> {
+  const checks: Check[] = [];
+  const setup = "scripts/env/setup.sh";
+
+  const docker = dockerClient();
+  try {
+    const v = await docker.version();
+    const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
+    const pkg = run("dpkg-query", ["-W", "-f=${Version}", "docker.io"]);
+    checks.push({
+      name: "docker engine",
+      ok: true,
+      version: `${v.Version} (API ${v.ApiVersion})`,
+      source: pkg ? `Debian package docker.io ${pkg}` : "installed outside Debian's packages",
+    });
+    const state = info.Swarm?.LocalNodeState;
+    checks.push({
+      name: "swarm",
+      ok: state === "active" && info.Swarm?.ControlAvailable === true,
+      version: state,
+      fix:
+        state === "active"
+          ? "this node is not a manager; run cc-ci on a manager"
+          : "scripts/env/docker.sh (docker swarm init --advertise-addr 127.0.0.1)",
+    });
+  } catch (e) {
+    checks.push({ name: "docker engine", ok: false, fix: `scripts/env/docker.sh (${(e as Error).message})` });
+  }
+
+  const node = process.execPath;
+  checks.push({
+    name: "node",
+    ok: Number(process.versions.node.split(".")[0]) >= 22,
+    version: process.version,
+    source: node.includes(`${path.sep}node_modules${path.sep}`)
+      ? `npm package "node" ${npmVersion(env.projectDir, "node") ?? ""} (${node})`
+      : node,
+    fix: "npm ci (installs Node 24 into node_modules/.bin)",
+  });
+
+  const pulumi = env.pulumiBin
+    ? path.join(env.pulumiBin, "pulumi")
+    : (run("bash", ["-c", "command -v pulumi"]) ?? "");
+  const want = npmVersion(env.projectDir, "@pulumi/pulumi");
+  const pv = pulumi ? run(pulumi, ["version"]) : undefined;
+  checks.push({
+    name: "pulumi CLI",
+    ok: pv !== undefined,
+    version: pv,
+    source: pulumi
+      ? pulumi.startsWith(path.join(env.home, "..")) || pulumi.includes("/cc-ci/pulumi/")
+        ? `built from the Go module proxy by scripts/env/pulumi.sh (${pulumi})`
+        : pulumi
+      : undefined,
+    fix: `${setup} (or the official installer on hosts that can download); SDK is @pulumi/pulumi ${want}`,
+  });
+  const host = pulumi ? path.join(path.dirname(realpathSync(pulumi)), "pulumi-language-nodejs") : "";
+  checks.push({
+    name: "nodejs language host",
+    ok: host !== "" && existsSync(host),
+    source: host.includes("/cc-ci/pulumi/")
+      ? `cc-ci's own host (scripts/env/pulumi-language-nodejs), the official one is not on the Go module proxy`
+      : host || undefined,
+    fix: setup,
+  });
+
+  const plugins = pv
+    ? run(pulumi, ["plugin", "ls", "--json"], { ...process.env, PULUMI_HOME: env.sharedPulumiHome })
+    : undefined;
+  const installed = plugins ? (JSON.parse(plugins) as { name: string; kind: string; version: string }[]) : [];
+  for (const name of ["docker", "keycloak"]) {
+    const v = npmVersion(env.projectDir, `@pulumi/${name}`);
+    const have = installed.filter((p) => p.kind === "resource" && p.name === name).map((p) => p.version);
+    checks.push({
+      name: `${name} provider plugin`,
+      ok: v !== undefined && have.includes(v),
+      version: have.join(", ") || undefined,
+      source: existsSync(path.join(env.projectDir, "scripts", "env", "providers", name))
+        ? "built from the Go module proxy by scripts/env/providers.sh"
+        : undefined,
+      fix: `the SDK asks for ${v}: ${setup} (or \`pulumi plugin install resource ${name} ${v}\` where downloads work)`,
+    });
+  }
+
+  const settings = warmSettings(env.projectDir);
+  const images = [
+    (settings.traefik?.image as string | undefined) ?? "traefik:v3.6",
+    (settings.keycloak?.image as string | undefined) ?? "quay.io/keycloak/keycloak:26.4",
+    ((settings.keycloak?.database as Record<string, unknown> | undefined)?.image as string | undefined) ??
+      "postgres:15",
+  ];
+  for (const image of images) {
+    try {
+      const i = await docker.getImage(image).inspect();
+      checks.push({
+        name: `image ${image}`,
+        ok: true,
+        version: i.Id.slice(7, 19),
+        source: i.Config?.Labels?.["cc-ci.context-hash"]
+          ? "built locally by scripts/env/images.sh"
+          : "pulled",
+      });
+    } catch {
+      checks.push({
+        name: `image ${image}`,
+        ok: false,
+        fix: `scripts/env/images.sh, or docker pull ${image}`,
+      });
+    }
+  }
+  checks.push({
+    name: "state backend",
+    ok: true,
+    version: env.backendUrl,
+    source: process.env.PULUMI_BACKEND_URL ? "PULUMI_BACKEND_URL" : "default (CC_CI_HOME)",
+  });
+  return checks;
+}
+
+export function doctorTable(checks: Check[]): string {
+  return checks
+    .map(
+      (c) =>
+        `${c.ok ? "ok  " : "MISSING"} ${c.name.padEnd(28)} ${c.version ?? ""}${c.source ? `  — ${c.source}` : ""}${c.ok ? "" : `\n        fix: ${c.fix}`}`,
+    )
+    .join("\n");
+}

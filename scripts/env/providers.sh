@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds the Pulumi resource plugins that the program's npm SDKs ask for, and installs them into
+# the Pulumi CLI's plugin cache when a CLI is available, so `pulumi preview/up` never tries to
+# download a plugin (this machine only reaches package registries).
+#
+# docker: Pulumi's own provider module is not served by the Go module proxy, so the plugin is
+# built here the way pulumi-docker builds it: pulumi-terraform-bridge wrapped around the upstream
+# Terraform provider (kreuzwerker), with pulumi-docker's token mapping (providers/docker/).
+# Only the bridged resources exist; pulumi-docker's native docker.Image (docker:index/image:Image)
+# is not reproduced, so the program must not use it (docker.RemoteImage is bridged).
+#
+# keycloak is not built by this script: see providers/README.md for what the proxy serves.
+#
+# Usage: providers.sh [--no-install]
+#   --no-install  only build into the cache; skip `pulumi plugin install`.
+# Idempotent: a cached binary of the right version is reused, an installed plugin is left alone.
+set -euo pipefail
+# shellcheck source=common.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
+
+INSTALL=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) INSTALL=0 ;;
+    *) die "unknown argument: $arg" ;;
+  esac
+done
+
+# The Go toolchain may not be on PATH in a non-login shell.
+GO="$(command -v go || true)"
+[ -n "$GO" ] || GO=/usr/local/go/bin/go
+[ -x "$GO" ] || die "go not found (needed to build provider plugins)"
+# Never let go fetch another toolchain: the proxy may refuse it, and the pinned one suffices.
+export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+# Scratch space for builds and staging; removed however the script ends.
+CLEANUP=()
+trap 'rm -rf "${CLEANUP[@]}"' EXIT
+
+# Prints the cached plugin path for a provider name and version.
+plugin_path() { printf '%s/providers/%s/v%s/pulumi-resource-%s' "$CC_CI_CACHE" "$1" "$2" "$1"; }
+
+# A cached binary counts only if it runs and reports the version the SDK will ask for.
+plugin_ok() { [ -x "$1" ] && [ "$("$1" -version 2>/dev/null)" = "$2" ]; }
+
+build_docker() {
+  local ver="$DOCKER_PROVIDER_VERSION" dest work src
+  dest="$(plugin_path docker "$ver")"
+  if plugin_ok "$dest" "$ver"; then
+    log "docker provider v$ver: cached at $dest"
+    return
+  fi
+  log "docker provider v$ver: building (takes 10-25 min on 2 cores the first time)"
+  work="$(mktemp -d "${TMPDIR:-/tmp}/cc-ci-docker-provider.XXXXXX")"
+  CLEANUP+=("$work")
+  src="$work/src"
+  cp -r "$ENV_DIR/providers/docker" "$src"
+
+  # The generated files are embedded with go:embed, so they must exist before anything compiles:
+  # seed them empty, build tfgen, let it write the real ones, then build the plugin.
+  echo '{}' >"$src/provider/bridge-metadata.json"
+  echo '{}' >"$src/cmd/pulumi-resource-docker/schema.json"
+  # no_compose leaves out upstream's docker_compose resource (framework-based, not part of
+  # @pulumi/docker) and the large docker/compose dependency tree with it. Both builds use the
+  # same flags so the second reuses the first's compiled packages; -trimpath also makes the
+  # plugin reproducible, whatever temp dir it was built in.
+  local goflags=(-tags no_compose -trimpath)
+  (cd "$src" && "$GO" build "${goflags[@]}" -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker)
+  # tfgen reads upstream's docs from the Go module cache for descriptions; it runs in the module
+  # directory so that `go list` resolves the same replaced upstream module. Example conversion
+  # (HCL to Pulumi code in the docs) needs a pulumi CLI and a converter plugin, and only feeds
+  # documentation, so it is skipped.
+  (cd "$src" && "$work/pulumi-tfgen-docker" schema --skip-examples --out "$work/gen" \
+    >"$work/tfgen.log" 2>&1) ||
+    { cat "$work/tfgen.log" >&2; die "tfgen failed for docker"; }
+  cp "$work/gen/schema.json" "$src/cmd/pulumi-resource-docker/schema.json"
+  cp "$work/gen/bridge-metadata.json" "$src/provider/bridge-metadata.json"
+  (cd "$src" && "$GO" build "${goflags[@]}" \
+    -ldflags "-s -w -X cc-ci/pulumi-resource-docker/pkg/version.Version=$ver" \
+    -o "$work/pulumi-resource-docker" ./cmd/pulumi-resource-docker)
+  plugin_ok "$work/pulumi-resource-docker" "$ver" || die "built docker plugin does not report v$ver"
+
+  # Stage inside the destination's parent so the final rename is atomic (same filesystem):
+  # a concurrent or interrupted run never sees a half-written plugin directory.
+  mkdir -p "$(dirname "$(dirname "$dest")")"
+  local stage
+  stage="$(mktemp -d "$(dirname "$(dirname "$dest")")/.v$ver.XXXXXX")"
+  CLEANUP+=("$stage")
+  cp "$work/pulumi-resource-docker" "$stage/"
+  cp "$work/gen/schema.json" "$stage/schema.json" # kept for inspection and SDK comparisons
+  chmod 755 "$stage" "$stage/pulumi-resource-docker"
+  rm -rf "$(dirname "$dest")"
+  mv -T "$stage" "$(dirname "$dest")"
+  log "docker provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
+}
+
+# Finds the Pulumi CLI: PATH first, then the cached build from pulumi.sh.
+find_pulumi() {
+  local p
+  p="$(command -v pulumi || true)"
+  [ -n "$p" ] || p="$CC_CI_CACHE/pulumi/v$PULUMI_VERSION/bin/pulumi"
+  [ -x "$p" ] && printf '%s\n' "$p"
+}
+
+# Installs a cached plugin into the CLI's plugin cache ($PULUMI_HOME/plugins), unless the same
+# binary is already installed there.
+install_plugin() {
+  local name="$1" ver="$2" pulumi="$3" bin installed
+  bin="$(plugin_path "$name" "$ver")"
+  installed="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$name-v$ver/pulumi-resource-$name"
+  if [ -f "$installed" ] && cmp -s "$bin" "$installed"; then
+    log "$name plugin v$ver: already installed"
+    return
+  fi
+  "$pulumi" plugin install resource "$name" "$ver" --file "$bin" --reinstall
+  log "$name plugin v$ver: installed"
+}
+
+build_docker
+
+if [ "$INSTALL" = 1 ]; then
+  if PULUMI="$(find_pulumi)"; then
+    install_plugin docker "$DOCKER_PROVIDER_VERSION" "$PULUMI"
+  else
+    log "no pulumi CLI found; plugins built but not installed (run again once the CLI exists)"
+  fi
+fi
