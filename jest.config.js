@@ -8,15 +8,14 @@ module.exports = {
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/test/unit/**/*.test.ts"],
-      // Generous: closure serialisation of dynamic providers is slow on a loaded 2-core machine.
-      testTimeout: 60000,
+      setupFilesAfterEnv: ["<rootDir>/test/unit/setup.ts"],
     },
     {
       displayName: "e2e",
       testEnvironment: "node",
       transform: { "^.+\\.ts$": tsJest },
       testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
-      testTimeout: 1800000,
+      setupFilesAfterEnv: ["<rootDir>/test/e2e/setup.ts"],
     },
   ],
 };

@@ -230,8 +230,11 @@ async function reapStack(
   s: StackAudit,
   log: (l: string) => void,
 ): Promise<void> {
-  if (s.lock && !s.lock.alive) removeLock(env, s.name);
   const stack = await Stack.select(s.name, ws);
+  if (s.lock && !s.lock.alive) {
+    // `pulumi cancel` removes the lock on a DIY backend; the file is the fallback if it cannot.
+    await stack.cancel().catch(() => removeLock(env, s.name));
+  }
   const destroy = async () => {
     await stack.refresh({ clearPendingCreates: true, color: "never" });
     await stack.destroy({ color: "never" });

@@ -32,15 +32,18 @@ function fromLabels(
   name: string,
   labels: Record<string, string> | null | undefined,
   createdAt?: string,
-): DockerObject | undefined {
-  const runId = labels?.[LABELS.run];
-  if (!runId) return undefined;
+): DockerObject {
+  const runId = labels?.[LABELS.run] ?? "";
   return { kind, id, name, runId, recipe: labels?.[LABELS.recipe], stack: labels?.[LABELS.stack], createdAt };
 }
 
 /** Every Docker object with a run label (of one run, when `runId` is given). */
 export async function runObjects(docker: Docker, runId?: string): Promise<DockerObject[]> {
-  const label = runId ? `${LABELS.run}=${runId}` : LABELS.run;
+  return labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run);
+}
+
+/** Every Docker object carrying `label` (`key` or `key=value`); runId is "" on objects of no run. */
+export async function labelledObjects(docker: Docker, label: string): Promise<DockerObject[]> {
   const filters = JSON.stringify({ label: [label] });
   const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
     docker.listServices({ filters }),
@@ -50,7 +53,7 @@ export async function runObjects(docker: Docker, runId?: string): Promise<Docker
     docker.listSecrets({ filters }),
     docker.listConfigs({ filters }),
   ]);
-  const out: (DockerObject | undefined)[] = [
+  return [
     ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
     ...containers.map((c) =>
       fromLabels(
@@ -72,7 +75,6 @@ export async function runObjects(docker: Docker, runId?: string): Promise<Docker
       fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt),
     ),
   ];
-  return out.filter((o): o is DockerObject => o !== undefined);
 }
 
 /** Removes objects in dependency order (services before what they use). Returns what failed. */

@@ -2,6 +2,9 @@
 import * as path from "node:path";
 import { LocalWorkspace, Stack, type ConfigMap } from "@pulumi/pulumi/automation";
 import { readStackFile } from "./runDefaults";
+import { dockerClient, labelledObjects, removeObjects } from "./docker";
+import { LABELS } from "../lib/naming";
+import { warmPrefix } from "../components/warmLayer";
 import { readWarmOutputs } from "../lib/contract";
 import { loadEnv, privatePulumiHome, workspaceOptions, type CcciEnv } from "./env";
 import { viaProxy } from "./http";
@@ -56,7 +59,38 @@ export async function warmDestroy(
   onOutput = out,
 ): Promise<void> {
   const s = await warmStack(env, name);
-  await s.destroy({ onOutput, color: "never", remove });
+  // An interrupted `up` can leave a created object its state never recorded, which can also keep a
+  // recorded one (a secret, a network) in use: remove such objects — labelled as this layer's and of
+  // no run — and destroy again.
+  const docker = dockerClient();
+  const layer = async () =>
+    (await labelledObjects(docker, `${LABELS.stackNamespace}=${warmPrefix(name)}`)).filter(
+      (o) => o.runId === "",
+    );
+  try {
+    await s.destroy({ onOutput, color: "never" });
+  } catch (e) {
+    onOutput(
+      `destroy failed (${(e as Error).message.split("\n")[0]}); removing the layer's services directly, then retrying\n`,
+    );
+    await removeObjects(
+      docker,
+      (await layer()).filter((o) => o.kind === "service"),
+    );
+    await s.refresh({ onOutput, color: "never" });
+    await s.destroy({ onOutput, color: "never" });
+  }
+  const left = await layer();
+  if (left.length > 0)
+    onOutput(
+      `removing what the state did not record: ${left.map((o) => `${o.kind} ${o.name}`).join(", ")}\n`,
+    );
+  const failed = await removeObjects(docker, left);
+  if (failed.length > 0)
+    throw new Error(
+      `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
+    );
+  if (remove) await s.workspace.removeStack(name);
 }
 
 export interface WarmStatus {
