@@ -9,7 +9,8 @@
 # Only the bridged resources exist; pulumi-docker's native docker.Image (docker:index/image:Image)
 # is not reproduced, so the program must not use it (docker.RemoteImage is bridged).
 #
-# keycloak is not built by this script: see providers/README.md for what the proxy serves.
+# keycloak: built by providers-keycloak.sh (sourced below) from the newest keycloak Terraform provider
+# source the proxy serves; see providers/README.md for what differs from pulumi-keycloak 6.13.0.
 #
 # Usage: providers.sh [--no-install]
 #   --no-install  only build into the cache; skip `pulumi plugin install`.
@@ -116,11 +117,16 @@ install_plugin() {
   log "$name plugin v$ver: installed"
 }
 
+# shellcheck source=providers-keycloak.sh
+. "$ENV_DIR/providers-keycloak.sh"
+
 build_docker
+build_keycloak
 
 if [ "$INSTALL" = 1 ]; then
   if PULUMI="$(find_pulumi)"; then
     install_plugin docker "$DOCKER_PROVIDER_VERSION" "$PULUMI"
+    install_plugin keycloak "$KEYCLOAK_PROVIDER_VERSION" "$PULUMI"
   else
     log "no pulumi CLI found; plugins built but not installed (run again once the CLI exists)"
   fi
