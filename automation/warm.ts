@@ -41,10 +41,10 @@ export async function warmUp(
 }
 
 /** Exit-status-friendly preview: true when the warm layer matches its code and config. */
-export async function warmPreview(name = "warm", env = loadEnv(), expectNoChanges = false): Promise<boolean> {
+export async function warmPreview(name = "warm", env = loadEnv(), expectNoChanges = false, onOutput = out): Promise<boolean> {
   const s = await warmStack(env, name);
   try {
-    await s.preview({ onOutput: out, color: "never", expectNoChanges });
+    await s.preview({ onOutput, color: "never", expectNoChanges });
     return true;
   } catch (e) {
     if (expectNoChanges) return false;

@@ -3,8 +3,6 @@
  * finds and --reap removes to zero; a clean host audits clean; the warm layer and anything without a
  * run label are never touched.
  */
-import { spawn } from "node:child_process";
-import * as path from "node:path";
 import { audit } from "../../automation/audit";
 import { dockerClient, runObjects } from "../../automation/docker";
 import { listStacks } from "../../automation/env";
@@ -12,7 +10,7 @@ import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { warmStatus } from "../../automation/warm";
 import { LABELS, runNames } from "../../lib/naming";
 import { describeE2E } from "./prereq";
-import { E2E_HOME, ROOT, WARM, e2eEnv, ensureWarm, example, logTo, run } from "./harness";
+import { WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harness";
 
 const env = e2eEnv();
 const docker = dockerClient();
@@ -42,17 +40,12 @@ describeE2E("cleanup audit", () => {
   });
 
   test("a run killed with SIGKILL during up: its stack (locked by a dead process) and objects are reaped", async () => {
-    const child = spawn(path.join(ROOT, "bin", "cc-ci"), ["run", example("multi"), "--warm-stack", WARM], {
-      env: { ...process.env, CC_CI_HOME: E2E_HOME },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const deadline = Date.now() + 240_000;
-    while (!/docker:index\/(volume|secret|network):\w+\s.*created/.test(err) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 200));
-    child.kill("SIGKILL");
-    await new Promise((r) => child.on("close", r));
+    const agent = spawnRun(example("multi"));
+    await agent.waitFor(/docker:index:(Volume|Secret|Network) \S+ created/);
+    // The agent and everything it started die at once: no teardown, a lock held by a dead process.
+    process.kill(-(agent.child.pid as number), "SIGKILL");
+    await agent.closed;
+    const err = agent.output();
     const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(err)?.[1] as string;
     expect(runId).toBeDefined();
     // The engine (a child of the killed CLI) may linger a moment; let it go.

@@ -3,6 +3,7 @@
  * layer of their own (stack `warm-e2e`, its own proxy network, ports and prefix), so they never touch
  * an operator's warm layer or runs on the same swarm.
  */
+import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { loadEnv, type CcciEnv } from "../../automation/env";
@@ -70,4 +71,37 @@ export function explain(r: RunReport): string {
     null,
     1,
   );
+}
+
+/** `bin/cc-ci run …` as a CI agent starts it: its own process group, stderr collected. */
+export function spawnRun(recipeDir: string, extra: string[] = []) {
+  const child = spawn(path.join(ROOT, "bin", "cc-ci"), ["run", recipeDir, "--warm-stack", WARM, ...extra], {
+    env: { ...process.env, CC_CI_HOME: E2E_HOME },
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
+  let err = "";
+  let exited = false;
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  const closed = new Promise<number>((resolve) =>
+    child.on("close", (c) => {
+      exited = true;
+      resolve(c ?? -1);
+    }),
+  );
+  return {
+    child,
+    closed,
+    output: () => err,
+    /** Waits until the output matches `pattern`; fails if the run ends or the time runs out first. */
+    async waitFor(pattern: RegExp, timeoutMs = 240_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(err)) {
+        if (exited) throw new Error(`the run ended before ${pattern}:\n${err.slice(-2000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`no ${pattern} after ${timeoutMs / 1000} s:\n${err.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
 }

@@ -3,7 +3,6 @@
  * nothing, each example recipe passing its check with zero residue, parallel runs, failures and
  * interruptions that still tear down, broken recipes that create nothing, and the cold fallback.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { runObjects, dockerClient } from "../../automation/docker";
@@ -23,6 +22,7 @@ import {
   explain,
   logTo,
   run,
+  spawnRun,
 } from "./harness";
 import { tempRecipe } from "../helpers/recipes";
 
@@ -50,7 +50,7 @@ describeE2E("warm layer", () => {
     expect(JSON.parse(disc.body).issuer).toBe(`http://kc.${WARM_SETTINGS.domain}:18080/realms/master`);
     // An unknown host gets Traefik's 404, not Keycloak.
     expect((await viaProxy(`http://nobody.${WARM_SETTINGS.domain}/`, proxy)).status).toBe(404);
-    expect(await warmPreview(WARM, env, true)).toBe(true);
+    expect(await warmPreview(WARM, env, true, logTo("warm"))).toBe(true);
   });
 });
 
@@ -112,27 +112,11 @@ describeE2E("runs on the warm layer", () => {
 
   test("SIGTERM during up tears the run down", async () => {
     const report = path.join(E2E_HOME, "sigterm-report.json");
-    const child = spawn(
-      path.join(ROOT, "bin", "cc-ci"),
-      ["run", example("multi"), "--warm-stack", WARM, "--report", report],
-      {
-        env: { ...process.env, CC_CI_HOME: E2E_HOME },
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString();
-    });
-    // Wait until `up` is creating resources, then stop the run as a CI agent would.
-    const deadline = Date.now() + 240_000;
-    while (
-      !/docker:index\/(service|network|volume|secret):\w+\s.*creating/.test(err) &&
-      Date.now() < deadline
-    )
-      await new Promise((r) => setTimeout(r, 200));
-    child.kill("SIGTERM");
-    const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    const agent = spawnRun(example("multi"), ["--report", report]);
+    // Once `up` is creating resources, stop the run as a CI agent would.
+    await agent.waitFor(/docker:index:(Service|Network|Volume|Secret) \S+ creating/);
+    agent.child.kill("SIGTERM");
+    const code = await agent.closed;
     expect(existsSync(report)).toBe(true);
     const r = JSON.parse(readFileSync(report, "utf8"));
     expect({ code, outcome: r.outcome }).toEqual({ code: 130, outcome: "setup-failed" });
