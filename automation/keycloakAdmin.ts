@@ -72,6 +72,9 @@ export class KeycloakAdmin {
   /** Realms this identity can see (the provisioning client sees only the realms it created). */
   async realms(): Promise<RealmSummary[]> {
     const res = await this.call("GET", "/realms?briefRepresentation=false");
+    // Keycloak answers 403, not an empty list, to an identity that may view no realm at all (the
+    // provisioning client before it created any, or after all its realms are gone).
+    if (res.status === 403) return [];
     if (!res.ok) throw new Error(`Keycloak: listing realms failed: ${res.status} ${await res.text()}`);
     return (await res.json()) as RealmSummary[];
   }

@@ -41,7 +41,12 @@ export async function warmUp(
 }
 
 /** Exit-status-friendly preview: true when the warm layer matches its code and config. */
-export async function warmPreview(name = "warm", env = loadEnv(), expectNoChanges = false, onOutput = out): Promise<boolean> {
+export async function warmPreview(
+  name = "warm",
+  env = loadEnv(),
+  expectNoChanges = false,
+  onOutput = out,
+): Promise<boolean> {
   const s = await warmStack(env, name);
   try {
     await s.preview({ onOutput, color: "never", expectNoChanges });
