@@ -51,6 +51,8 @@ export interface RunArgs {
   defaultsFile?: string;
   /** Where to write the JSON report. Default: $CC_CI_HOME/runs/<run id>/report.json. */
   reportFile?: string;
+  /** Seconds the recipe's services get to become healthy during `up`. Default: the run defaults' (600). */
+  deployTimeout?: number;
   /** Fixed run hex (tests); default: random. */
   hex?: string;
   /** Progress lines. Default: stderr. */
@@ -144,6 +146,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         env: defaults.env,
         images: defaults.images,
         policy: defaults.policy,
+        deployTimeout: args.deployTimeout ?? defaults.deployTimeout,
         ...(defaults.testUser ? { testUser: defaults.testUser } : {}),
       };
       const cfg = parseOrThrow(RunConfig, raw, "run config");

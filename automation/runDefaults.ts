@@ -21,6 +21,8 @@ export const RunDefaults = z.strictObject({
   testUser: z.string().optional(),
   /** Seconds to wait for the app to answer through Traefik. Default: 300. */
   readyTimeout: z.number().int().positive().default(300),
+  /** Seconds the recipe's services get to be running and healthy during `up`. Default: 600. */
+  deployTimeout: z.number().int().positive().default(600),
 });
 export type RunDefaults = z.output<typeof RunDefaults>;
 

@@ -35,6 +35,7 @@ export function cli(): Command {
     .option("--warm-stack <name>", "the warm stack", "warm")
     .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
     .option("--report <file>", "where to write the JSON report")
+    .option("--deploy-timeout <seconds>", "time the services get to become healthy during up", positiveInt)
     .option("--json", "print the report as JSON on stdout", false)
     .action(async (recipeDir: string, testCommand: string[], o) => {
       const report = await ciRun({
@@ -48,6 +49,7 @@ export function cli(): Command {
         warmStack: o.warmStack,
         defaultsFile: o.defaults,
         reportFile: o.report,
+        deployTimeout: o.deployTimeout,
       });
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;

@@ -107,7 +107,7 @@ export class CiRun extends pulumi.ComponentResource {
 
     this.app = new RecipeApp(
       `${name}-app`,
-      { model, labels: plan.labels, runSecrets, provider },
+      { model, labels: plan.labels, runSecrets, provider, deployTimeout: config.deployTimeout },
       { parent: this, dependsOn: [...deps] },
     );
     this.registerOutputs({});

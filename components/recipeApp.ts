@@ -8,7 +8,7 @@ import * as docker from "@pulumi/docker";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { resolvePlaceholders } from "../lib/placeholders";
 import type { ConfigSpec, RecipeModel, SecretSpec, ServiceSpec } from "../lib/recipe/model";
-import { CONVERGE, labelList, optDuration, restartPolicy } from "./util";
+import { CONVERGE, goDuration, labelList, optDuration, restartPolicy } from "./util";
 
 export interface RecipeAppArgs {
   model: RecipeModel;
@@ -19,6 +19,8 @@ export interface RecipeAppArgs {
   provider: docker.Provider;
   /** Wait for every service to be running (and healthy) before `up` returns. Default: true. */
   waitForServices?: boolean;
+  /** Seconds to wait for that before failing. Default: 600. */
+  deployTimeout?: number;
 }
 
 export class RecipeApp extends pulumi.ComponentResource {
@@ -106,6 +108,7 @@ export class RecipeApp extends pulumi.ComponentResource {
           configs,
           runSecrets: args.runSecrets,
           wait: args.waitForServices ?? true,
+          timeout: args.deployTimeout ?? 600,
         }),
         { ...child, dependsOn: deps },
       );
@@ -151,6 +154,7 @@ interface Refs {
   configs: Map<string, docker.ServiceConfig>;
   runSecrets: Record<string, pulumi.Input<string>>;
   wait: boolean;
+  timeout: number;
 }
 
 export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
@@ -230,6 +234,6 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
       monitor: optDuration(svc.updateConfig.monitor),
     },
     endpointSpec: { mode: "dnsrr" },
-    ...(refs.wait ? { convergeConfig: CONVERGE } : {}),
+    ...(refs.wait ? { convergeConfig: { ...CONVERGE, timeout: goDuration(`${refs.timeout}s`) } } : {}),
   };
 }

@@ -198,6 +198,8 @@ export const RunConfig = z.strictObject({
     .default("ci-user"),
   /** What recipes may do on this shared host. Default: nothing dangerous. */
   policy: RecipePolicy.prefault({}),
+  /** Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600. */
+  deployTimeout: z.number().int().positive().default(600),
 });
 export type RunConfig = z.output<typeof RunConfig>;
 

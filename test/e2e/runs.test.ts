@@ -142,7 +142,7 @@ describeE2E("runs on the warm layer", () => {
       "compose.yml":
         'services:\n  app:\n    image: cc-ci/whoami:1\n    healthcheck:\n      test: ["CMD", "false"]\n      interval: 1s\n      retries: 1\n',
     });
-    const r = await run({ recipeDir: dir, recipe: "sick" }, e2eEnv());
+    const r = await run({ recipeDir: dir, recipe: "sick", deployTimeout: 45 }, e2eEnv());
     expect(r.outcome).toBe("setup-failed");
     expect(r.exitCode).toBe(80);
     await expectNoResidue(r.runId);

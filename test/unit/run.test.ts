@@ -123,6 +123,13 @@ describe("run stack on the warm layer", () => {
     expect(Buffer.from(String(secret.data), "base64").toString()).toBe("generated-run-realm-client-secret");
   });
 
+  test("waits up to the deploy timeout for the recipe's services", async () => {
+    const svc = ofType(world, "docker:index/service:Service")[0].inputs;
+    expect(svc.convergeConfig).toEqual({ delay: "2s", timeout: "10m" });
+    const short = await runStack({ deployTimeout: 45 });
+    expect(ofType(short.world, "docker:index/service:Service")[0].inputs.convergeConfig.timeout).toBe("45s");
+  });
+
   test("exports the run's values, secrets kept secret", async () => {
     expect(outputs.appUrl).toBe("http://sso-abc123.ci.example.org");
     expect(outputs.sso).toBe("warm");
