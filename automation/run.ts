@@ -123,6 +123,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     const sso = args.sso ?? "auto";
     const warm = await clock.run("warm-check", () => checkWarm(env, home, args.warmStack ?? "warm", sso));
     for (const n of warm.notes) say(n);
+    report.warnings.push(...warm.notes);
 
     const config = await clock.run("validate", async () => {
       const cold = (settings.keycloak ?? {}) as Record<string, unknown>;

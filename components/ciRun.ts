@@ -50,6 +50,11 @@ export class CiRun extends pulumi.ComponentResource {
       deps.push(this.traefik);
     }
 
+    // Services name their networks by id (what the provider reads back); the warm proxy's is looked up.
+    const proxyNetworkId: pulumi.Input<string> = this.traefik
+      ? this.traefik.network.id
+      : docker.getNetworkOutput({ name: plan.proxy.network }, { parent: this, provider }).id;
+
     let kcProvider: keycloak.Provider | undefined;
     if (plan.sso === "warm") {
       const warm = plan.warmKeycloak as NonNullable<RunPlan["warmKeycloak"]>;
@@ -73,7 +78,11 @@ export class CiRun extends pulumi.ComponentResource {
           config: config.keycloak,
           prefix,
           host: plan.coldKeycloakHost,
-          proxy: { ...plan.proxy, network: this.traefik ? this.traefik.network.name : plan.proxy.network },
+          proxy: {
+            ...plan.proxy,
+            network: this.traefik ? this.traefik.network.name : plan.proxy.network,
+            networkId: proxyNetworkId,
+          },
           routerName: `${prefix}-keycloak`,
           labels: plan.labels,
           provider,
@@ -107,7 +116,14 @@ export class CiRun extends pulumi.ComponentResource {
 
     this.app = new RecipeApp(
       `${name}-app`,
-      { model, labels: plan.labels, runSecrets, provider, deployTimeout: config.deployTimeout },
+      {
+        model,
+        labels: plan.labels,
+        runSecrets,
+        provider,
+        proxyNetworkId,
+        deployTimeout: config.deployTimeout,
+      },
       { parent: this, dependsOn: [...deps] },
     );
     this.registerOutputs({});

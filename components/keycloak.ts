@@ -27,7 +27,9 @@ export interface KeycloakArgs {
   host: string;
   /** The proxy: network to join, scheme and entrypoints. */
   proxy: {
+    /** The proxy network's name (for Traefik's label) and its id (what the provider reads back). */
     network: pulumi.Input<string>;
+    networkId: pulumi.Input<string>;
     scheme: "http" | "https";
     httpPort: number;
     httpsPort: number;
@@ -146,7 +148,7 @@ export class Keycloak extends pulumi.ComponentResource {
             },
             stopGracePeriod: "30s",
           },
-          networksAdvanceds: [{ name: internal.id, aliases: ["keycloak-db"] }],
+          networksAdvanceds: [{ id: internal.id, aliases: ["keycloak-db"] }],
           placement: { constraints: db.placement },
           resources: taskResources(db.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "3s" }),
@@ -225,7 +227,7 @@ export class Keycloak extends pulumi.ComponentResource {
             },
             stopGracePeriod: "20s",
           },
-          networksAdvanceds: [{ name: internal.id }, { name: proxy.network }],
+          networksAdvanceds: [{ id: internal.id }, { id: proxy.networkId }],
           placement: { constraints: config.placement },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),

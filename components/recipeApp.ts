@@ -16,6 +16,8 @@ export interface RecipeAppArgs {
   labels: Record<string, string>;
   /** Values of the run's secret variables, by name (see lib/placeholders.ts). */
   runSecrets: Record<string, pulumi.Input<string>>;
+  /** Id of the shared proxy network the recipe's exposed services join (the model names it). */
+  proxyNetworkId?: pulumi.Input<string>;
   provider: docker.Provider;
   /** Wait for every service to be running (and healthy) before `up` returns. Default: true. */
   waitForServices?: boolean;
@@ -91,6 +93,8 @@ export class RecipeApp extends pulumi.ComponentResource {
         ),
       );
     }
+    const networkIds = new Map<string, pulumi.Input<string>>([...networks].map(([n, net]) => [n, net.id]));
+    if (args.proxyNetworkId) networkIds.set(model.proxyNetwork, args.proxyNetworkId);
     for (const svc of model.services) {
       const deps: pulumi.Resource[] = [
         ...svc.networks
@@ -109,6 +113,7 @@ export class RecipeApp extends pulumi.ComponentResource {
           runSecrets: args.runSecrets,
           wait: args.waitForServices ?? true,
           timeout: args.deployTimeout ?? 600,
+          networkIds,
         }),
         { ...child, dependsOn: deps },
       );
@@ -153,6 +158,8 @@ interface Refs {
   secrets: Map<string, docker.Secret>;
   configs: Map<string, docker.ServiceConfig>;
   runSecrets: Record<string, pulumi.Input<string>>;
+  /** Network name → id: the provider reads ids back, so names would show as drift. */
+  networkIds: Map<string, pulumi.Input<string>>;
   wait: boolean;
   timeout: number;
 }
@@ -215,7 +222,10 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
         capAdds: svc.capAdd.length > 0 ? svc.capAdd : undefined,
         sysctl: Object.keys(svc.sysctls).length > 0 ? svc.sysctls : undefined,
       },
-      networksAdvanceds: svc.networks.map((n) => ({ name: n.network, aliases: n.aliases })),
+      networksAdvanceds: svc.networks.map((n) => ({
+        id: refs.networkIds.get(n.network) ?? n.network,
+        ...(n.aliases.length > 0 ? { aliases: n.aliases } : {}),
+      })),
       placement: {
         constraints: svc.placement.constraints,
         prefs: svc.placement.prefs,

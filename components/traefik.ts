@@ -127,7 +127,7 @@ export class Traefik extends pulumi.ComponentResource {
               startPeriod: "5s",
             },
           },
-          networksAdvanceds: [{ name: this.network.id }],
+          networksAdvanceds: [{ id: this.network.id }],
           placement: { constraints: ["node.role==manager", ...config.placement] },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),

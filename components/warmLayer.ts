@@ -58,7 +58,7 @@ export class WarmLayer extends pulumi.ComponentResource {
         config: config.keycloak,
         prefix,
         host: `${config.keycloak.hostname}.${config.domain}`,
-        proxy: { ...proxy, network: this.traefik.network.name },
+        proxy: { ...proxy, network: this.traefik.network.name, networkId: this.traefik.network.id },
         routerName: `${prefix}-keycloak`,
         labels,
         provider,

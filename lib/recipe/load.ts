@@ -159,6 +159,7 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
     env,
     services,
     networks: [...networks.values()].filter((n): n is NetworkSpec => n !== "proxy"),
+    proxyNetwork: opts.proxyNetwork,
     usesProxy: services.some((s) => s.networks.some((n) => n.network === opts.proxyNetwork)),
     volumes: [...volumes.values()].filter((v) => usedVolumes.has(v.key)),
     secrets: [...secrets.values()],

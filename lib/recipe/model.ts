@@ -125,6 +125,8 @@ export interface RecipeModel {
   env: Record<string, string>;
   services: ServiceSpec[];
   networks: NetworkSpec[];
+  /** Docker name of the shared proxy network. */
+  proxyNetwork: string;
   /** Whether any service joins the proxy network (is exposed through Traefik). */
   usesProxy: boolean;
   volumes: VolumeSpec[];

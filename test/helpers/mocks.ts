@@ -58,6 +58,9 @@ export function installMocks(world: MockWorld, stack: string): void {
         return { id: `${args.name}-id`, state };
       },
       call(args: pulumi.runtime.MockCallArgs) {
+        // The one function the program calls: the id of the warm layer's proxy network.
+        if (args.token === "docker:index/getNetwork:getNetwork")
+          return { id: `id-of-${args.inputs.name}`, name: args.inputs.name };
         throw new Error(`unexpected provider function call: ${args.token}`);
       },
     },

@@ -110,7 +110,7 @@ describe("run stack on the warm layer", () => {
     const labels = labelMap(svc.labels);
     expect(labels["traefik.http.routers.run_sso_abc123.rule"]).toBe("Host(`sso-abc123.ci.example.org`)");
     expect(labels["traefik.swarm.network"]).toBe("proxy");
-    expect(svc.taskSpec.networksAdvanceds).toEqual([{ name: "proxy", aliases: [] }]);
+    expect(svc.taskSpec.networksAdvanceds).toEqual([{ id: "id-of-proxy" }]);
   });
 
   test("hands the realm's OIDC values to the recipe before its deploy", () => {
