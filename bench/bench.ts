@@ -41,7 +41,12 @@ function stats(xs: number[]): { med: number; lo: number; hi: number; text: strin
   const s = [...xs].sort((a, b) => a - b);
   const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   const f = (ms: number) => (ms / 1000).toFixed(2);
-  return { med, lo: s[0], hi: s[s.length - 1], text: `${f(med)} s (${f(s[0])}–${f(s[s.length - 1])}, n=${s.length})` };
+  return {
+    med,
+    lo: s[0],
+    hi: s[s.length - 1],
+    text: `${f(med)} s (${f(s[0])}–${f(s[s.length - 1])}, n=${s.length})`,
+  };
 }
 
 const phaseSum = (r: RunReport, upTo: string) => {
@@ -64,57 +69,104 @@ async function ssoReadiness(): Promise<void> {
   const cold: number[] = [];
   for (let i = 0; i < REPS; i++) {
     // Side by side: one warm, one cold, alternating, so load drifts hit both.
-    const w = requireOk(await ciRun({ recipeDir: path.join(root, "examples", "sso"), sso: "warm", handleSignals: false, log: quiet }, env));
+    const w = requireOk(
+      await ciRun(
+        { recipeDir: path.join(root, "examples", "sso"), sso: "warm", handleSignals: false, log: quiet },
+        env,
+      ),
+    );
     warm.push(phaseSum(w, "sso-ready"));
-    const c = requireOk(await ciRun({ recipeDir: path.join(root, "examples", "sso"), sso: "cold", handleSignals: false, log: quiet }, env));
+    const c = requireOk(
+      await ciRun(
+        { recipeDir: path.join(root, "examples", "sso"), sso: "cold", handleSignals: false, log: quiet },
+        env,
+      ),
+    );
     cold.push(phaseSum(c, "sso-ready"));
   }
   const ws = stats(warm);
   const cs = stats(cold);
-  say(`| path | time to SSO ready |\n| --- | --- |\n| warm realm | ${ws.text} |\n| cold Keycloak in the run | ${cs.text} |`);
+  say(
+    `| path | time to SSO ready |\n| --- | --- |\n| warm realm | ${ws.text} |\n| cold Keycloak in the run | ${cs.text} |`,
+  );
   say(`ratio cold/warm (medians): ${(cs.med / ws.med).toFixed(1)}× — target ≥ 10× and warm ≤ 3 s`);
 }
 
 async function oneServiceRun(): Promise<void> {
   say("\n## One-service run, phase by phase (examples/web, SSO on the warm layer)");
   const reports: RunReport[] = [];
-  for (let i = 0; i < REPS; i++) reports.push(requireOk(await ciRun({ recipeDir: path.join(root, "examples", "web"), sso: "warm", handleSignals: false, log: quiet }, env)));
+  for (let i = 0; i < REPS; i++)
+    reports.push(
+      requireOk(
+        await ciRun(
+          { recipeDir: path.join(root, "examples", "web"), sso: "warm", handleSignals: false, log: quiet },
+          env,
+        ),
+      ),
+    );
   const names = reports[0].phases.map((p) => p.name);
   say("| phase | time |\n| --- | --- |");
-  for (const n of names) say(`| ${n} | ${stats(reports.map((r) => r.phases.find((p) => p.name === n)?.durationMs ?? 0)).text} |`);
+  for (const n of names)
+    say(`| ${n} | ${stats(reports.map((r) => r.phases.find((p) => p.name === n)?.durationMs ?? 0)).text} |`);
   const total = stats(reports.map((r) => r.durationMs));
   say(`| **total** | ${total.text} |`);
 
   // The floor: the same service and realm through the Docker and Keycloak APIs, no Pulumi.
   const floor: number[] = [];
   const status = await warmStatus("warm", env);
-  if (!status.exists || !status.keycloak) throw new Error("the floor needs the warm layer (bin/cc-ci warm up)");
+  if (!status.exists || !status.keycloak)
+    throw new Error("the floor needs the warm layer (bin/cc-ci warm up)");
   const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "bench")));
   const out = await (await Stack.select("warm", ws)).outputs();
-  const kcOut = out.keycloak.value as { adminUrl: string; provisioning: { realm: string; clientId: string; clientSecret: string } };
+  const kcOut = out.keycloak.value as {
+    adminUrl: string;
+    provisioning: { realm: string; clientId: string; clientSecret: string };
+  };
   const proxy = out.proxy.value as { domain: string; network: string; httpPort: number; httpsPort: number };
   for (let i = 0; i < REPS; i++) {
     const n = runNames("web");
     const t0 = Date.now();
-    const kc = new KeycloakAdmin({ url: kcOut.adminUrl, realm: kcOut.provisioning.realm, clientId: kcOut.provisioning.clientId, clientSecret: kcOut.provisioning.clientSecret });
+    const kc = new KeycloakAdmin({
+      url: kcOut.adminUrl,
+      realm: kcOut.provisioning.realm,
+      clientId: kcOut.provisioning.clientId,
+      clientSecret: kcOut.provisioning.clientSecret,
+    });
     await kc.createRealm({ realm: n.realm, attributes: { "cc-ci.run": n.runId } });
     const host = `${n.runId}.${proxy.domain}`;
     const svc = await docker.createService({
       Name: `${n.stackName}_app`,
-      Labels: { "cc-ci.run": n.runId, "traefik.enable": "true", [`traefik.http.routers.${n.stackName}.rule`]: `Host(\`${host}\`)`, [`traefik.http.routers.${n.stackName}.entrypoints`]: "web", [`traefik.http.services.${n.stackName}.loadbalancer.server.port`]: "80", "traefik.swarm.network": proxy.network },
-      TaskTemplate: { ContainerSpec: { Image: "cc-ci/whoami:1", Labels: { "cc-ci.run": n.runId } }, Networks: [{ Target: proxy.network }] },
+      Labels: {
+        "cc-ci.run": n.runId,
+        "traefik.enable": "true",
+        [`traefik.http.routers.${n.stackName}.rule`]: `Host(\`${host}\`)`,
+        [`traefik.http.routers.${n.stackName}.entrypoints`]: "web",
+        [`traefik.http.services.${n.stackName}.loadbalancer.server.port`]: "80",
+        "traefik.swarm.network": proxy.network,
+      },
+      TaskTemplate: {
+        ContainerSpec: { Image: "cc-ci/whoami:1", Labels: { "cc-ci.run": n.runId } },
+        Networks: [{ Target: proxy.network }],
+      },
       EndpointSpec: { Mode: "dnsrr" },
     });
-    await waitFor("floor app", 120_000, async () => {
-      const a = await viaProxy(`http://${host}/`, proxy);
-      return !isTraefikNotFound(a) && a.status < 502;
-    }, 250);
+    await waitFor(
+      "floor app",
+      120_000,
+      async () => {
+        const a = await viaProxy(`http://${host}/`, proxy);
+        return !isTraefikNotFound(a) && a.status < 502;
+      },
+      250,
+    );
     await docker.getService((svc as { id: string }).id).remove();
     await kc.deleteRealm(n.realm);
     floor.push(Date.now() - t0);
   }
   const fs = stats(floor);
-  say(`floor (same service and realm via the Docker and Keycloak APIs, until it answers, then removed): ${fs.text}`);
+  say(
+    `floor (same service and realm via the Docker and Keycloak APIs, until it answers, then removed): ${fs.text}`,
+  );
   say(`ratio run/floor (medians): ${(total.med / fs.med).toFixed(1)}× — target ≤ 2×`);
 }
 
@@ -124,19 +176,26 @@ async function concurrency(): Promise<void> {
   for (let i = 0; i < REPS; i++) {
     for (const k of [1, 2, 4]) {
       const t0 = Date.now();
-      const rs = await Promise.all(Array.from({ length: k }, () => ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env)));
+      const rs = await Promise.all(
+        Array.from({ length: k }, () =>
+          ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env),
+        ),
+      );
       rs.forEach(requireOk);
       wall[k].push(Date.now() - t0);
     }
   }
   const one = stats(wall[1]).med;
   say("| runs at once | wall time | ratio to one |\n| --- | --- | --- |");
-  for (const k of [1, 2, 4]) say(`| ${k} | ${stats(wall[k]).text} | ${(stats(wall[k]).med / one).toFixed(2)}× |`);
+  for (const k of [1, 2, 4])
+    say(`| ${k} | ${stats(wall[k]).text} | ${(stats(wall[k]).med / one).toFixed(2)}× |`);
   say("target: 4 at once within 2× of one");
 }
 
 function warmMemoryMiB(): number {
-  const out = execFileSync("docker", ["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], { encoding: "utf8" });
+  const out = execFileSync("docker", ["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], {
+    encoding: "utf8",
+  });
   let mib = 0;
   for (const line of out.split("\n")) {
     const m = /^(\S+) ([\d.]+)(KiB|MiB|GiB)/.exec(line);
@@ -158,7 +217,11 @@ async function memory(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
   })();
-  await Promise.all(Array.from({ length: 4 }, () => ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env)));
+  await Promise.all(
+    Array.from({ length: 4 }, () =>
+      ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env),
+    ),
+  );
   sampling = false;
   await sampler;
   say(`at rest: ${Math.max(...rest).toFixed(0)} MiB; peak during 4 concurrent runs: ${peak.toFixed(0)} MiB`);
@@ -170,7 +233,21 @@ async function auditTime(): Promise<void> {
     const have = (await audit(env, { drift: false })).stacks.length;
     for (let i = have; i < n; i += 4) {
       const batch = Math.min(4, n - i);
-      await Promise.all(Array.from({ length: batch }, () => ciRun({ recipeDir: path.join(root, "examples", "web"), sso: "off", testCommand: ["false"], keepOnFailure: true, handleSignals: false, log: quiet }, env)));
+      await Promise.all(
+        Array.from({ length: batch }, () =>
+          ciRun(
+            {
+              recipeDir: path.join(root, "examples", "web"),
+              sso: "off",
+              testCommand: ["false"],
+              keepOnFailure: true,
+              handleSignals: false,
+              log: quiet,
+            },
+            env,
+          ),
+        ),
+      );
     }
     const times: number[] = [];
     for (let i = 0; i < REPS; i++) times.push((await audit(env, { drift: false })).durationMs);
@@ -182,7 +259,9 @@ async function auditTime(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = new Date();
-  say(`# cc-ci benchmarks\n\n${started.toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${REPS} repetitions each.`);
+  say(
+    `# cc-ci benchmarks\n\n${started.toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${REPS} repetitions each.`,
+  );
   await ssoReadiness();
   await oneServiceRun();
   await concurrency();
