@@ -88,11 +88,9 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
     name: "pulumi CLI",
     ok: pv !== undefined,
     version: pv,
-    source: pulumi
-      ? pulumi.startsWith(path.join(env.home, "..")) || pulumi.includes("/cc-ci/pulumi/")
-        ? `built from the Go module proxy by scripts/env/pulumi.sh (${pulumi})`
-        : pulumi
-      : undefined,
+    source: pulumi.includes("/cc-ci/pulumi/")
+      ? `built from the Go module proxy by scripts/env/pulumi.sh (${pulumi})`
+      : pulumi || undefined,
     fix: `${setup} (or the official installer on hosts that can download); SDK is @pulumi/pulumi ${want}`,
   });
   const host = pulumi ? path.join(path.dirname(realpathSync(pulumi)), "pulumi-language-nodejs") : "";
