@@ -10,9 +10,8 @@
 # is missing compared with the real pulumi-keycloak 6.13.0. Upstream is patched (patches/) so that
 # a login without access to the server's version works on Keycloak 26.4+.
 #
-# Meant to be sourced by providers.sh, which defines GO, CLEANUP, plugin_path, plugin_ok, log
-# and die, then calls build_keycloak (and install_plugin keycloak "$KEYCLOAK_PROVIDER_VERSION").
-# Can also be run on its own: providers-keycloak.sh [--no-install]
+# Sourced by providers.sh, which defines GO, CLEANUP, plugin_path, plugin_ok, log and die, then
+# calls build_keycloak and installs the plugin: run providers.sh.
 # Idempotent: a cached binary of the right version built from the same sources is reused.
 
 # Must equal the version of the @pulumi/keycloak npm package the program pins.
@@ -95,44 +94,3 @@ build_keycloak() {
   mv -T "$stage" "$(dirname "$dest")"
   log "keycloak provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
 }
-
-# Run on its own: set up what providers.sh would have, build, install.
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  set -euo pipefail
-  # shellcheck source=common.sh
-  . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
-  INSTALL=1
-  for arg in "$@"; do
-    case "$arg" in
-      --no-install) INSTALL=0 ;;
-      *) die "unknown argument: $arg" ;;
-    esac
-  done
-  GO="$(command -v go || true)"
-  [ -n "$GO" ] || GO=/usr/local/go/bin/go
-  [ -x "$GO" ] || die "go not found (needed to build provider plugins)"
-  export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-  CLEANUP=()
-  trap 'rm -rf "${CLEANUP[@]}"' EXIT
-  plugin_path() { printf '%s/providers/%s/v%s/pulumi-resource-%s' "$CC_CI_CACHE" "$1" "$2" "$1"; }
-  plugin_ok() { [ -x "$1" ] && [ "$("$1" -version 2>/dev/null)" = "$2" ]; }
-
-  build_keycloak
-
-  if [ "$INSTALL" = 1 ]; then
-    PULUMI="$(command -v pulumi || true)"
-    [ -n "$PULUMI" ] || PULUMI="$CC_CI_CACHE/pulumi/v$PULUMI_VERSION/bin/pulumi"
-    if [ -x "$PULUMI" ]; then
-      bin="$(plugin_path keycloak "$KEYCLOAK_PROVIDER_VERSION")"
-      installed="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-keycloak-v$KEYCLOAK_PROVIDER_VERSION/pulumi-resource-keycloak"
-      if [ -f "$installed" ] && cmp -s "$bin" "$installed"; then
-        log "keycloak plugin v$KEYCLOAK_PROVIDER_VERSION: already installed"
-      else
-        "$PULUMI" plugin install resource keycloak "$KEYCLOAK_PROVIDER_VERSION" --file "$bin" --reinstall
-        log "keycloak plugin v$KEYCLOAK_PROVIDER_VERSION: installed"
-      fi
-    else
-      log "no pulumi CLI found; plugin built but not installed (run again once the CLI exists)"
-    fi
-  fi
-fi
