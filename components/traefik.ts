@@ -174,6 +174,8 @@ export function traefikArgs(
     "--providers.swarm.endpoint=unix:///var/run/docker.sock",
     "--providers.swarm.exposedByDefault=false",
     `--providers.swarm.network=${network}`,
+    // Runs come and go within a minute: notice new services in 2 s rather than the default 15 s.
+    "--providers.swarm.refreshSeconds=2",
     "--ping=true",
     // No internet on many CI hosts; and nobody asked Traefik to phone home.
     "--global.checkNewVersion=false",
