@@ -10,7 +10,8 @@
 # is missing compared with the real pulumi-keycloak 6.13.0. Upstream is patched (patches/) so that
 # a login without access to the server's version works on Keycloak 26.4+.
 #
-# Sourced by providers.sh, which defines GO, CLEANUP, plugin_path, plugin_ok, log and die, then
+# Sourced by providers.sh, which defines GO, CLEANUP, plugin_path, plugin_ok, bridge_build,
+# stage_plugin, log and die, then
 # calls build_keycloak and installs the plugin: run providers.sh.
 # Idempotent: a cached binary of the right version built from the same sources is reused.
 
@@ -63,34 +64,8 @@ build_keycloak() {
     patch -s -p1 -d "$src/upstream" <"$p" || die "keycloak: patch $(basename "$p") does not apply"
   done
 
-  # The generated files are embedded with go:embed, so they must exist before anything compiles:
-  # seed them empty, build tfgen, let it write the real ones, then build the plugin.
-  echo '{}' >"$src/provider/bridge-metadata.json"
-  echo '{}' >"$src/cmd/pulumi-resource-keycloak/schema.json"
-  (cd "$src" && "$GO" build -o "$work/pulumi-tfgen-keycloak" ./cmd/pulumi-tfgen-keycloak)
-  # tfgen reads upstream's docs (upstream/docs) for descriptions. Example conversion
-  # (HCL to Pulumi code in the docs) needs a converter plugin and only feeds documentation, so it
-  # is skipped. "could not find docs" warnings for a dozen resources are expected.
-  (cd "$src" && "$work/pulumi-tfgen-keycloak" schema --skip-examples --out "$work/gen" \
-    >"$work/tfgen.log" 2>&1) ||
-    { cat "$work/tfgen.log" >&2; die "tfgen failed for keycloak"; }
-  cp "$work/gen/schema.json" "$src/cmd/pulumi-resource-keycloak/schema.json"
-  cp "$work/gen/bridge-metadata.json" "$src/provider/bridge-metadata.json"
-  (cd "$src" && "$GO" build -trimpath \
-    -ldflags "-s -w -X cc-ci/pulumi-resource-keycloak/pkg/version.Version=$ver" \
-    -o "$work/pulumi-resource-keycloak" ./cmd/pulumi-resource-keycloak)
-  plugin_ok "$work/pulumi-resource-keycloak" "$ver" || die "built keycloak plugin does not report v$ver"
-
-  # Stage inside the destination's parent so the final rename is atomic (same filesystem).
-  mkdir -p "$(dirname "$(dirname "$dest")")"
-  local stage
-  stage="$(mktemp -d "$(dirname "$(dirname "$dest")")/.v$ver.XXXXXX")"
-  CLEANUP+=("$stage")
-  cp "$work/pulumi-resource-keycloak" "$stage/"
-  cp "$work/gen/schema.json" "$stage/schema.json" # kept for inspection and SDK comparisons
-  printf '%s\n' "$hash" >"$stage/source.sha256"
-  chmod 755 "$stage" "$stage/pulumi-resource-keycloak"
-  rm -rf "$(dirname "$dest")"
-  mv -T "$stage" "$(dirname "$dest")"
-  log "keycloak provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
+  # tfgen reads upstream's docs (upstream/docs); "could not find docs" warnings for a dozen
+  # resources are expected.
+  bridge_build keycloak "$ver" "$src" "$work"
+  stage_plugin keycloak "$ver" "$work" "$dest" "$hash"
 }

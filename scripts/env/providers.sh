@@ -57,42 +57,55 @@ build_docker() {
   src="$work/src"
   cp -r "$ENV_DIR/providers/docker" "$src"
 
+  # no_compose leaves out upstream's docker_compose resource (framework-based, not part of
+  # @pulumi/docker) and the large docker/compose dependency tree with it.
+  bridge_build docker "$ver" "$src" "$work" -tags no_compose
+  stage_plugin docker "$ver" "$work" "$dest"
+}
+
+# Builds a bridged plugin from the module prepared in $src: tfgen generates the schema, which the
+# plugin embeds, then the plugin is built with its version stamped. Both builds share the flags
+# (the second reuses the first's compiled packages); -trimpath makes the plugin reproducible,
+# whatever temp dir it was built in. tfgen reads upstream's docs for descriptions; example
+# conversion (HCL to Pulumi code) needs a CLI and a converter plugin and only feeds documentation,
+# so it is skipped.
+#   bridge_build NAME VERSION SRC WORK [go build flags...]  → $WORK/pulumi-resource-NAME
+bridge_build() {
+  local name="$1" ver="$2" src="$3" work="$4"
+  shift 4
+  local goflags=("$@" -trimpath)
   # The generated files are embedded with go:embed, so they must exist before anything compiles:
   # seed them empty, build tfgen, let it write the real ones, then build the plugin.
   echo '{}' >"$src/provider/bridge-metadata.json"
-  echo '{}' >"$src/cmd/pulumi-resource-docker/schema.json"
-  # no_compose leaves out upstream's docker_compose resource (framework-based, not part of
-  # @pulumi/docker) and the large docker/compose dependency tree with it. Both builds use the
-  # same flags so the second reuses the first's compiled packages; -trimpath also makes the
-  # plugin reproducible, whatever temp dir it was built in.
-  local goflags=(-tags no_compose -trimpath)
-  (cd "$src" && "$GO" build "${goflags[@]}" -o "$work/pulumi-tfgen-docker" ./cmd/pulumi-tfgen-docker)
-  # tfgen reads upstream's docs from the Go module cache for descriptions; it runs in the module
-  # directory so that `go list` resolves the same replaced upstream module. Example conversion
-  # (HCL to Pulumi code in the docs) needs a pulumi CLI and a converter plugin, and only feeds
-  # documentation, so it is skipped.
-  (cd "$src" && "$work/pulumi-tfgen-docker" schema --skip-examples --out "$work/gen" \
+  echo '{}' >"$src/cmd/pulumi-resource-$name/schema.json"
+  (cd "$src" && "$GO" build "${goflags[@]}" -o "$work/pulumi-tfgen-$name" "./cmd/pulumi-tfgen-$name")
+  (cd "$src" && "$work/pulumi-tfgen-$name" schema --skip-examples --out "$work/gen" \
     >"$work/tfgen.log" 2>&1) ||
-    { cat "$work/tfgen.log" >&2; die "tfgen failed for docker"; }
-  cp "$work/gen/schema.json" "$src/cmd/pulumi-resource-docker/schema.json"
+    { cat "$work/tfgen.log" >&2; die "tfgen failed for $name"; }
+  cp "$work/gen/schema.json" "$src/cmd/pulumi-resource-$name/schema.json"
   cp "$work/gen/bridge-metadata.json" "$src/provider/bridge-metadata.json"
   (cd "$src" && "$GO" build "${goflags[@]}" \
-    -ldflags "-s -w -X cc-ci/pulumi-resource-docker/pkg/version.Version=$ver" \
-    -o "$work/pulumi-resource-docker" ./cmd/pulumi-resource-docker)
-  plugin_ok "$work/pulumi-resource-docker" "$ver" || die "built docker plugin does not report v$ver"
+    -ldflags "-s -w -X cc-ci/pulumi-resource-$name/pkg/version.Version=$ver" \
+    -o "$work/pulumi-resource-$name" "./cmd/pulumi-resource-$name")
+  plugin_ok "$work/pulumi-resource-$name" "$ver" || die "built $name plugin does not report v$ver"
+}
 
-  # Stage inside the destination's parent so the final rename is atomic (same filesystem):
-  # a concurrent or interrupted run never sees a half-written plugin directory.
+# Moves a built plugin (with its schema, and the hash of its sources when given) into the cache.
+# Staged inside the destination's parent so the final rename is atomic (same filesystem): a
+# concurrent or interrupted run never sees a half-written plugin directory.
+#   stage_plugin NAME VERSION WORK DEST [SOURCE_HASH]
+stage_plugin() {
+  local name="$1" ver="$2" work="$3" dest="$4" hash="${5:-}" stage
   mkdir -p "$(dirname "$(dirname "$dest")")"
-  local stage
   stage="$(mktemp -d "$(dirname "$(dirname "$dest")")/.v$ver.XXXXXX")"
   CLEANUP+=("$stage")
-  cp "$work/pulumi-resource-docker" "$stage/"
+  cp "$work/pulumi-resource-$name" "$stage/"
   cp "$work/gen/schema.json" "$stage/schema.json" # kept for inspection and SDK comparisons
-  chmod 755 "$stage" "$stage/pulumi-resource-docker"
+  [ -z "$hash" ] || printf '%s\n' "$hash" >"$stage/source.sha256"
+  chmod 755 "$stage" "$stage/pulumi-resource-$name"
   rm -rf "$(dirname "$dest")"
   mv -T "$stage" "$(dirname "$dest")"
-  log "docker provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
+  log "$name provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
 }
 
 # Finds the Pulumi CLI: PATH first, then the cached build from pulumi.sh.
