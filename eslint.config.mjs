@@ -1,8 +1,39 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * The layers point one way: cli → automation → components → lib, with the program's composition
+ * (index.ts, program.ts) on top. A module may import its own layer and the ones below, never above.
+ * Patterns match the import specifier, so relative paths from any depth are caught.
+ */
+const upward = (...layers) => ({
+  "no-restricted-imports": [
+    "error",
+    {
+      patterns: [
+        ...layers.map((layer) => ({
+          group: [`**/${layer}`, `**/${layer}/**`],
+          message: `layers point one way (cli → automation → components → lib): this module may not import ${layer}/`,
+        })),
+        {
+          group: ["../index", "../../index", "../../../index", "**/program"],
+          message: "layers point one way: only the top (index.ts, program.ts, cli/) composes the program",
+        },
+      ],
+    },
+  ],
+});
+
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "coverage/**", "test/fixtures/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      "coverage/**",
+      "test/fixtures/**",
+      "scripts/env/**/node_modules/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,9 +45,12 @@ export default tseslint.config(
   },
   {
     rules: {
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "prefer-const": "error",
       eqeqeq: ["error", "always"],
     },
   },
+  { files: ["lib/**/*.ts"], rules: upward("components", "automation", "cli") },
+  { files: ["components/**/*.ts"], rules: upward("automation", "cli") },
+  { files: ["automation/**/*.ts"], rules: upward("cli") },
 );

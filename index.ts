@@ -1,5 +1,7 @@
-// The cc-ci Pulumi program. The warm stack declares the warm layer, a run stack one CI run; see
-// lib/program.ts. Configuration is parsed once there, and bad config fails before any resource.
-import { program } from "./lib/program";
+// The cc-ci Pulumi program for the CLI (`pulumi up -s warm`): the stack's config is parsed once here
+// (bad config fails with every problem listed, before any resource), then program.ts declares it.
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "./lib/config";
+import { program } from "./program";
 
-export = program();
+export = program(parseStackConfig(pulumi.runtime.allConfig(), pulumi.getStack()));

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import { dockerClient } from "./docker";
 import type { CcciEnv } from "./env";
-import { warmSettings } from "./runDefaults";
+import { readWarmSettings } from "../lib/config";
 
 export interface Check {
   name: string;
@@ -121,13 +121,8 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
     });
   }
 
-  const settings = warmSettings(env.projectDir);
-  const images = [
-    (settings.traefik?.image as string | undefined) ?? "traefik:v3.6",
-    (settings.keycloak?.image as string | undefined) ?? "quay.io/keycloak/keycloak:26.4",
-    ((settings.keycloak?.database as Record<string, unknown> | undefined)?.image as string | undefined) ??
-      "postgres:15",
-  ];
+  const settings = readWarmSettings(path.join(env.projectDir, "Pulumi.warm.yaml"));
+  const images = [settings.traefik.image, settings.keycloak.image, settings.keycloak.database.image];
   for (const image of images) {
     try {
       const i = await docker.getImage(image).inspect();

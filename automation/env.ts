@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { homedir } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
-import { LocalWorkspace, PulumiCommand, type LocalWorkspaceOptions } from "@pulumi/pulumi/automation";
+import { PulumiCommand, type LocalWorkspaceOptions } from "@pulumi/pulumi/automation";
 import { parseOrThrow } from "../lib/errors";
 
 /** The project (Pulumi.yaml, index.ts) this CLI belongs to. */
@@ -120,18 +120,4 @@ export async function workspaceOptions(env: CcciEnv, pulumiHome: string): Promis
     pulumiCommand,
     envVars: pulumiEnvVars(env, pulumiHome),
   };
-}
-
-/** Fully-qualified name of a stack on a DIY (file/s3) backend. */
-export function stackFqn(stack: string): string {
-  return stack.includes("/") ? stack : `organization/cc-ci/${stack}`;
-}
-
-/** Lists the project's stacks on the backend (a workspace on a throwaway home). */
-export async function listStacks(
-  env: CcciEnv,
-): Promise<{ name: string; lastUpdate?: string; resourceCount?: number; updateInProgress?: boolean }[]> {
-  const home = privatePulumiHome(env, "list");
-  const ws = await LocalWorkspace.create(await workspaceOptions(env, home));
-  return ws.listStacks();
 }

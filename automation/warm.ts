@@ -1,19 +1,14 @@
 /** `cc-ci warm up|preview|destroy|status`: thin conveniences over `pulumi up -s warm`. */
 import * as path from "node:path";
-import { LocalWorkspace, Stack, type ConfigMap } from "@pulumi/pulumi/automation";
-import { readStackFile } from "./runDefaults";
+import { Stack } from "@pulumi/pulumi/automation";
+import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
+import { formatProblem } from "../lib/errors";
+import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { dockerClient, labelledObjects, removeObjects } from "./docker";
-import { LABELS } from "../lib/naming";
-import { warmPrefix } from "../components/warmLayer";
-import { readWarmOutputs } from "../lib/contract";
-import { loadEnv, privatePulumiHome, workspaceOptions, type CcciEnv } from "./env";
+import { loadEnv } from "./env";
 import { viaProxy } from "./http";
 import { keycloakAnswers } from "./keycloakAdmin";
-
-async function warmStack(env: CcciEnv, name: string): Promise<Stack> {
-  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "warm")));
-  return Stack.createOrSelect(name, ws);
-}
+import { homeName, previewDrift, readWarm, withWorkspace, type Drift } from "./workspace";
 
 const out = (o: string): void => {
   process.stderr.write(o);
@@ -24,78 +19,78 @@ const out = (o: string): void => {
  * from Pulumi.warm.yaml's settings with `overrides` on top, written to its own stack config.
  */
 export async function warmUp(
-  name = "warm",
+  name = WARM_STACK,
   env = loadEnv(),
   overrides?: Record<string, unknown>,
   onOutput = out,
 ): Promise<void> {
-  const s = await warmStack(env, name);
-  if (overrides) {
-    const settings = { ...readStackFile(path.join(env.projectDir, "Pulumi.warm.yaml")), ...overrides };
-    const config: ConfigMap = {};
-    for (const [k, v] of Object.entries(settings))
-      config[`cc-ci:${k}`] = { value: typeof v === "string" ? v : JSON.stringify(v) };
-    await s.setAllConfig(config);
-  }
-  await s.up({ onOutput, color: "never" });
+  await withWorkspace(env, homeName("warm"), async (ws) => {
+    const s = await Stack.createOrSelect(name, ws);
+    if (overrides) {
+      const file = path.join(env.projectDir, "Pulumi.warm.yaml");
+      readWarmSettings(file, overrides); // every problem of the merged settings, before any change
+      await s.setAllConfig(encodeConfig({ ...readStackFile(file), ...overrides }));
+    }
+    await s.up({ onOutput, color: "never" });
+  });
 }
 
-/** Exit-status-friendly preview: true when the warm layer matches its code and config. */
+/** `pulumi preview` of the warm layer; with `expectNoChanges`, whether it has drifted (refreshing first). */
 export async function warmPreview(
-  name = "warm",
+  name = WARM_STACK,
   env = loadEnv(),
   expectNoChanges = false,
   onOutput = out,
-): Promise<boolean> {
-  const s = await warmStack(env, name);
-  try {
-    await s.preview({ onOutput, color: "never", expectNoChanges });
-    return true;
-  } catch (e) {
-    if (expectNoChanges) return false;
-    throw e;
-  }
+): Promise<Drift> {
+  return withWorkspace(env, homeName("warm"), async (ws) => {
+    const s = await Stack.select(name, ws);
+    if (expectNoChanges) return previewDrift(s, onOutput);
+    await s.preview({ onOutput, color: "never" });
+    return { drift: false };
+  });
 }
 
 export async function warmDestroy(
-  name = "warm",
+  name = WARM_STACK,
   env = loadEnv(),
   remove = false,
   onOutput = out,
 ): Promise<void> {
-  const s = await warmStack(env, name);
-  // An interrupted `up` can leave a created object its state never recorded, which can also keep a
-  // recorded one (a secret, a network) in use: remove such objects — labelled as this layer's and of
-  // no run — and destroy again.
-  const docker = dockerClient();
-  const layer = async () =>
-    (await labelledObjects(docker, `${LABELS.stackNamespace}=${warmPrefix(name)}`)).filter(
-      (o) => o.runId === "",
-    );
-  try {
-    await s.destroy({ onOutput, color: "never" });
-  } catch (e) {
-    onOutput(
-      `destroy failed (${(e as Error).message.split("\n")[0]}); removing the layer's services directly, then retrying\n`,
-    );
-    await removeObjects(
-      docker,
-      (await layer()).filter((o) => o.kind === "service"),
-    );
-    await s.refresh({ onOutput, color: "never" });
-    await s.destroy({ onOutput, color: "never" });
-  }
-  const left = await layer();
-  if (left.length > 0)
-    onOutput(
-      `removing what the state did not record: ${left.map((o) => `${o.kind} ${o.name}`).join(", ")}\n`,
-    );
-  const failed = await removeObjects(docker, left);
-  if (failed.length > 0)
-    throw new Error(
-      `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
-    );
-  if (remove) await s.workspace.removeStack(name);
+  await withWorkspace(env, homeName("warm"), async (ws) => {
+    const s = await Stack.select(name, ws);
+    // An interrupted `up` can leave a created object its state never recorded, which can also keep a
+    // recorded one (a secret, a network) in use: remove such objects — labelled as this layer's and of
+    // no run — and destroy again.
+    const docker = dockerClient();
+    const layer = async () =>
+      (await labelledObjects(docker, `${LABELS.stackNamespace}=${warmPrefix(name)}`)).filter(
+        (o) => o.runId === "",
+      );
+    try {
+      await s.destroy({ onOutput, color: "never" });
+    } catch (e) {
+      onOutput(
+        `destroy failed (${(e as Error).message.split("\n")[0]}); removing the layer's services directly, then retrying\n`,
+      );
+      await removeObjects(
+        docker,
+        (await layer()).filter((o) => o.kind === "service"),
+      );
+      await s.refresh({ onOutput, color: "never" });
+      await s.destroy({ onOutput, color: "never" });
+    }
+    const left = await layer();
+    if (left.length > 0)
+      onOutput(
+        `removing what the state did not record: ${left.map((o) => `${o.kind} ${o.name}`).join(", ")}\n`,
+      );
+    const failed = await removeObjects(docker, left);
+    if (failed.length > 0)
+      throw new Error(
+        `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
+      );
+    if (remove) await ws.removeStack(name);
+  });
 }
 
 export interface WarmStatus {
@@ -107,28 +102,34 @@ export interface WarmStatus {
   domain?: string;
 }
 
-export async function warmStatus(name = "warm", env = loadEnv()): Promise<WarmStatus> {
-  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "warm")));
-  if (!(await ws.listStacks()).some((s) => s.name === name || s.name.endsWith(`/${name}`))) {
+/** Whether the warm layer is there, speaks the contract, and answers (Traefik, Keycloak). */
+export async function warmStatus(name = WARM_STACK, env = loadEnv()): Promise<WarmStatus> {
+  const warm = await withWorkspace(env, homeName("warm"), (ws) => readWarm(ws, name));
+  if (!warm.exists || !warm.read)
     return {
       exists: false,
       problems: [`no stack "${name}": run \`cc-ci warm up\` or \`pulumi up -s ${name}\``],
     };
-  }
-  const outputs = await (await Stack.select(name, ws)).outputs();
-  const read = readWarmOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value])));
-  if (!read.ok) return { exists: true, problems: read.problems.map((p) => `${p.path}: ${p.message}`) };
-  const traefik = await viaProxy(`http://health.${read.proxy.domain}/`, read.proxy).then(
-    () => true,
-    () => false,
-  );
-  const keycloak = read.keycloak ? await keycloakAnswers(read.keycloak.adminUrl) : false;
+  const read = warm.read;
+  if (!read.ok) return { exists: true, problems: read.problems.map(formatProblem) };
   return {
     exists: true,
-    problems: read.problems.map((p) => `${p.path}: ${p.message}`),
-    traefik,
-    keycloak,
+    problems: read.problems.map(formatProblem),
+    traefik: await proxyAnswers(read.proxy),
+    keycloak: read.keycloak ? await keycloakAnswers(read.keycloak.adminUrl) : false,
     keycloakUrl: read.keycloak?.publicUrl,
     domain: read.proxy.domain,
   };
+}
+
+/** Whether Traefik answers on its web entrypoint (any HTTP answer, e.g. its 404, will do). */
+export async function proxyAnswers(proxy: {
+  domain: string;
+  httpPort: number;
+  httpsPort: number;
+}): Promise<boolean> {
+  return viaProxy(`http://cc-ci-health.${proxy.domain}/`, proxy).then(
+    () => true,
+    () => false,
+  );
 }

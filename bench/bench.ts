@@ -18,11 +18,10 @@ import { loadEnv } from "../automation/env";
 import { isTraefikNotFound, viaProxy, waitFor } from "../automation/http";
 import { KeycloakAdmin } from "../automation/keycloakAdmin";
 import { ciRun } from "../automation/run";
-import type { RunReport } from "../automation/report";
+import type { RunReport } from "../automation/run/report";
 import { warmStatus } from "../automation/warm";
 import { newRunHex, runNames } from "../lib/naming";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { privatePulumiHome, workspaceOptions } from "../automation/env";
+import { homeName, readWarm, withWorkspace } from "../automation/workspace";
 
 const args = process.argv.slice(2);
 const REPS = Number(args[args.indexOf("--reps") + 1] || 3) || 3;
@@ -90,20 +89,15 @@ interface WarmView {
 
 async function warmView(): Promise<WarmView> {
   const status = await warmStatus("warm", env);
-  if (!status.exists || !status.keycloak)
+  const w = await withWorkspace(env, homeName("bench"), (ws) => readWarm(ws, "warm"));
+  if (!status.keycloak || !w.read?.ok || !w.read.keycloak)
     throw new Error("the benchmarks need the warm layer (bin/cc-ci warm up)");
-  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "bench")));
-  const out = await (await Stack.select("warm", ws)).outputs();
-  const kc = out.keycloak.value as {
-    publicUrl: string;
-    adminUrl: string;
-    provisioning: WarmView["provisioning"];
-  };
+  const kc = w.read.keycloak;
   return {
     keycloakUrl: kc.publicUrl,
     adminUrl: kc.adminUrl,
     provisioning: kc.provisioning,
-    proxy: out.proxy.value as WarmView["proxy"],
+    proxy: w.read.proxy,
   };
 }
 

@@ -1,11 +1,13 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { audit, auditTable, parseDuration } from "../automation/audit";
+import { audit, auditTable } from "../automation/audit";
 import { doctor, doctorTable } from "../automation/doctor";
 import { loadEnv } from "../automation/env";
 import { ciRun } from "../automation/run";
-import { bytes } from "../lib/recipe/load";
 import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/warm";
+import { SSO_REQUESTS } from "../lib/config";
+import { WARM_STACK } from "../lib/naming";
+import { bytes, durationMs } from "../lib/units";
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -27,12 +29,12 @@ export function cli(): Command {
     .option("--ref <sha>", "commit under test (recorded as a label)")
     .addOption(
       new Option("--sso <mode>", "warm, cold, off, or auto (warm when healthy)")
-        .choices(["auto", "warm", "cold", "off"])
+        .choices([...SSO_REQUESTS])
         .default("auto"),
     )
     .option("--keep-on-failure", "leave the stack up when setup or the tests fail", false)
     .option("--recipe <name>", "recipe name (default: the folder's name)")
-    .option("--warm-stack <name>", "the warm stack", "warm")
+    .option("--warm-stack <name>", "the warm stack", WARM_STACK)
     .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
     .option("--report <file>", "where to write the JSON report")
     .option("--deploy-timeout <seconds>", "time the services get to become healthy during up", positiveInt)
@@ -62,15 +64,19 @@ export function cli(): Command {
     )
     .option("--reap", "destroy stale stacks and remove residue", false)
     .option("--max-age <duration>", "run stacks older than this are stale (e.g. 90m, 6h, 2d)", "6h")
+    .option("--grace <duration>", "nothing younger than this is touched (a run may be starting)", "10m")
+    .option("--parallel <n>", "stale stacks reaped at once", positiveInt, 4)
     .option("--disk-budget <size>", "budget for the Docker data root (e.g. 50g)", "50g")
     .option("--no-drift", "skip the warm layer's drift check (a preview with refresh)")
-    .option("--warm-stack <name>", "the warm stack", "warm")
+    .option("--warm-stack <name>", "the warm stack", WARM_STACK)
     .option("--json", "print the report as JSON", false)
     .action(async (o) => {
       let maxAgeMs: number;
+      let graceMs: number;
       let diskBudgetBytes: number;
       try {
-        maxAgeMs = parseDuration(o.maxAge);
+        maxAgeMs = durationMs(o.maxAge, { days: true });
+        graceMs = durationMs(o.grace, { days: true });
         diskBudgetBytes = bytes(o.diskBudget);
       } catch (e) {
         throw new InvalidArgumentError((e as Error).message);
@@ -78,6 +84,8 @@ export function cli(): Command {
       const r = await audit(loadEnv(), {
         reap: o.reap,
         maxAgeMs,
+        graceMs,
+        parallel: o.parallel,
         diskBudgetBytes,
         drift: o.drift,
         warmStack: o.warmStack,
@@ -98,7 +106,7 @@ export function cli(): Command {
     });
 
   const warm = program.command("warm").description("the warm layer (same as `pulumi up -s warm`)");
-  warm.option("-s, --stack <name>", "the warm stack", "warm");
+  warm.option("-s, --stack <name>", "the warm stack", WARM_STACK);
   warm
     .command("up")
     .description("create or update the warm layer")
@@ -108,8 +116,12 @@ export function cli(): Command {
     .description("show what `up` would change")
     .option("--expect-no-changes", "exit 1 when anything would change (drift)", false)
     .action(async (o) => {
-      const ok = await warmPreview(warm.opts().stack, undefined, o.expectNoChanges);
-      if (!ok) process.exitCode = 1;
+      const d = await warmPreview(warm.opts().stack, undefined, o.expectNoChanges);
+      if ("error" in d) throw new Error(`drift check failed: ${d.error}`);
+      if (d.drift) {
+        process.stderr.write(`the warm layer has drifted:\n${d.summary}\n`);
+        process.exitCode = 1;
+      }
     });
   warm
     .command("destroy")

@@ -8,11 +8,11 @@ import * as keycloak from "@pulumi/keycloak";
 import type { RunConfig } from "../lib/config";
 import type { RecipeModel } from "../lib/recipe/model";
 import { keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
+import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { RecipeApp } from "./recipeApp";
 import { RunRealm } from "./runRealm";
 import { Traefik } from "./traefik";
-import { LABELS } from "../lib/naming";
 
 export interface CiRunArgs {
   plan: RunPlan;
@@ -21,11 +21,50 @@ export interface CiRunArgs {
   provider: docker.Provider;
 }
 
+/** The run stack's outputs: what `cc-ci run` and the recipe's tests read. Secrets stay secret. */
+export interface CiRunOutputs {
+  runId: string;
+  recipe: string;
+  stackName: string;
+  domain: string;
+  appUrl: string;
+  sso: RunPlan["sso"]["mode"];
+  proxy: { own: boolean; network: string; httpPort: number; httpsPort: number; scheme: "http" | "https" };
+  services: Record<string, pulumi.Output<string>>;
+  routers: { service: string; name: string; hosts: string[] }[];
+  oidc?: {
+    realm: string;
+    issuer: string;
+    clientId: string;
+    clientSecret: pulumi.Output<string>;
+    keycloakUrl: string;
+  };
+  testUser?: { username: string; password: pulumi.Output<string> };
+  warnings: string[];
+}
+
+/** The keycloak provider a run's realm is made with: the warm layer's provisioning identity. */
+export function provisioningProviderArgs(kc: {
+  adminUrl: string;
+  provisioning: { realm: string; clientId: string; clientSecret: string };
+}): keycloak.ProviderArgs {
+  return {
+    url: kc.adminUrl,
+    realm: kc.provisioning.realm,
+    clientId: kc.provisioning.clientId,
+    clientSecret: pulumi.secret(kc.provisioning.clientSecret),
+    // The default 5 s lets a slow realm creation time out after Keycloak made it: an orphan.
+    clientTimeout: 120,
+    initialLogin: false,
+  };
+}
+
 export class CiRun extends pulumi.ComponentResource {
   public readonly traefik?: Traefik;
   public readonly keycloak?: Keycloak;
   public readonly realm?: RunRealm;
   public readonly app: RecipeApp;
+  public readonly outputs: CiRunOutputs;
 
   constructor(name: string, args: CiRunArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cc-ci:run:CiRun", name, {}, opts);
@@ -56,28 +95,18 @@ export class CiRun extends pulumi.ComponentResource {
       : docker.getNetworkOutput({ name: plan.proxy.network }, { parent: this, provider }).id;
 
     let kcProvider: keycloak.Provider | undefined;
-    if (plan.sso === "warm") {
-      const warm = plan.warmKeycloak as NonNullable<RunPlan["warmKeycloak"]>;
-      kcProvider = new keycloak.Provider(
-        `${name}-keycloak`,
-        {
-          url: warm.adminUrl,
-          realm: warm.provisioning.realm,
-          clientId: warm.provisioning.clientId,
-          clientSecret: pulumi.secret(warm.provisioning.clientSecret),
-          // The default 5 s lets a slow realm creation time out after Keycloak made it: an orphan.
-          clientTimeout: 120,
-          initialLogin: false,
-        },
-        { parent: this },
-      );
-    } else if (plan.sso === "cold") {
+    const sso = plan.sso;
+    if (sso.mode === "warm") {
+      kcProvider = new keycloak.Provider(`${name}-keycloak`, provisioningProviderArgs(sso.keycloak), {
+        parent: this,
+      });
+    } else if (sso.mode === "cold") {
       this.keycloak = new Keycloak(
         `${name}-keycloak`,
         {
           config: config.keycloak,
           prefix,
-          host: plan.coldKeycloakHost,
+          host: sso.host,
           proxy: {
             ...plan.proxy,
             network: this.traefik ? this.traefik.network.name : plan.proxy.network,
@@ -93,15 +122,15 @@ export class CiRun extends pulumi.ComponentResource {
     }
 
     const runSecrets: Record<string, pulumi.Input<string>> = {};
-    if (kcProvider) {
-      const appUrls = [plan.appUrl];
+    const kcUrl = keycloakUrl(plan);
+    if (kcProvider && kcUrl) {
       this.realm = new RunRealm(
         `${name}-realm`,
         {
           realm: plan.names.realm,
           runId: plan.names.runId,
-          appUrls,
-          keycloakUrl: keycloakUrl(plan) as string,
+          appUrls: [plan.appUrl],
+          keycloakUrl: kcUrl,
           clientId: plan.names.realm,
           testUser: config.testUser,
           provider: kcProvider,
@@ -126,18 +155,14 @@ export class CiRun extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [...deps] },
     );
-    this.registerOutputs({});
-  }
 
-  /** The run stack's outputs: what `cc-ci run` and the recipe's tests read. Secrets stay secret. */
-  outputs(plan: RunPlan, model: RecipeModel): Record<string, pulumi.Input<unknown>> {
-    return {
+    this.outputs = {
       runId: plan.names.runId,
       recipe: plan.recipe,
       stackName: plan.names.stackName,
       domain: plan.domain,
       appUrl: plan.appUrl,
-      sso: plan.sso,
+      sso: sso.mode,
       proxy: {
         own: plan.proxy.own,
         network: plan.proxy.network,
@@ -145,24 +170,24 @@ export class CiRun extends pulumi.ComponentResource {
         httpsPort: plan.proxy.httpsPort,
         scheme: plan.proxy.scheme,
       },
-      services: Object.fromEntries(Object.values(this.app.services).map((s) => [s.name, s.name])),
+      services: Object.fromEntries(Object.entries(this.app.services).map(([k, s]) => [k, s.name])),
       routers: model.services.flatMap((s) =>
         s.routers.map((r) => ({ service: s.name, name: r.name, hosts: r.hosts })),
       ),
-      ...(this.realm
+      ...(this.realm && kcUrl
         ? {
             oidc: {
               realm: plan.names.realm,
               issuer: this.realm.issuer,
               clientId: this.realm.clientId,
               clientSecret: this.realm.clientSecret,
-              keycloakUrl: keycloakUrl(plan),
-              adminUrl: plan.sso === "warm" ? plan.warmKeycloak?.adminUrl : this.keycloak?.adminUrl,
+              keycloakUrl: kcUrl,
             },
             testUser: { username: this.realm.username, password: this.realm.password },
           }
         : {}),
       warnings: [...plan.notes, ...model.warnings],
     };
+    this.registerOutputs(this.outputs);
   }
 }

@@ -17,7 +17,8 @@ import {
   SERVICE_NAME_MAX,
   VOLUME_NAME_MAX,
 } from "../lib/naming";
-import { CONVERGE, restartPolicy, labelList, publicUrl, taskResources } from "./util";
+import { publicUrl } from "../lib/units";
+import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
 
 export interface KeycloakArgs {
   config: KeycloakConfig;

@@ -8,7 +8,8 @@ import * as docker from "@pulumi/docker";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { resolvePlaceholders } from "../lib/placeholders";
 import type { ConfigSpec, RecipeModel, SecretSpec, ServiceSpec } from "../lib/recipe/model";
-import { CONVERGE, goDuration, labelList, optDuration, restartPolicy } from "./util";
+import { goDuration, optDuration } from "../lib/units";
+import { CONVERGE, labelList, restartPolicy } from "./util";
 
 export interface RecipeAppArgs {
   model: RecipeModel;

@@ -6,9 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as keycloak from "@pulumi/keycloak";
 import { GeneratedSecret } from "../lib/generatedSecret";
-import { REALM_MAX } from "../lib/naming";
-
-export const RUN_ATTRIBUTE = "cc-ci.run";
+import { REALM_MAX, RUN_ATTRIBUTE } from "../lib/naming";
 
 export interface RunRealmArgs {
   /** Realm name, at most 36 characters. */

@@ -6,14 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
 import type { WarmConfig } from "../lib/config";
 import { CONTRACT_VERSION, type WarmOutputs } from "../lib/contract";
-import { LABELS } from "../lib/naming";
+import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { ENTRYPOINTS, Traefik } from "./traefik";
-
-/** Prefix of a warm layer's Docker objects: `ccci_warm` for the stack `warm`. */
-export function warmPrefix(stack: string): string {
-  return `ccci_${stack.replace(/[^a-zA-Z0-9_.-]/g, "_")}`;
-}
 
 export interface WarmLayerArgs {
   config: WarmConfig;
@@ -35,7 +30,7 @@ export class WarmLayer extends pulumi.ComponentResource {
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cc-ci:warm:WarmLayer", name, {}, opts);
     const { config, provider } = args;
-    const prefix = args.prefix ?? warmPrefix("warm");
+    const prefix = args.prefix ?? warmPrefix(WARM_STACK);
     const labels = { [LABELS.layer]: "warm", [LABELS.stackNamespace]: prefix };
 
     this.traefik = new Traefik(

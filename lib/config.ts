@@ -1,13 +1,16 @@
 /**
- * The stack configuration (namespace `cc-ci`), parsed once at the program's entry. Each field keeps
- * its type, its description and its default together; unknown keys are errors (a typo in
- * Pulumi.warm.yaml must not silently fall back to a default).
+ * The stack configuration (namespace `cc-ci`), parsed once at the program's entry, and the one codec
+ * between it and Pulumi's flat config map. Each setting keeps its type, its description and its
+ * default together in the schema (Pulumi.warm.yaml documents the same; a unit test compares them);
+ * unknown keys are errors, so a typo in Pulumi.warm.yaml never silently falls back to a default.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { parse } from "yaml";
 import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
-import { RUN_ID_PATTERN } from "./naming";
-
-export const CONFIG_NAMESPACE = "cc-ci";
+import { CONFIG_NAMESPACE, RUN_ID_PATTERN } from "./naming";
+import { BYTE_SIZE } from "./units";
+import { KeycloakContract, ProxyContract } from "./contract";
 
 const hostname = z
   .string()
@@ -16,125 +19,166 @@ const hostname = z
   });
 const port = z.number().int().min(1).max(65535);
 const url = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
-/** Docker's byte sizes: 512m, 1.5g, 1024k or a plain number of bytes. */
+/** Docker's byte sizes (lib/units.ts): 512m, 1.5g, 1GiB or a plain number of bytes. */
 export const byteSize = z
-  .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*[kmg]?b?$/i)])
+  .union([
+    z.number().int().positive(),
+    z.string().regex(BYTE_SIZE, { message: "must be a size such as 512m or 2g" }),
+  ])
   .describe("bytes, or a size such as 512m or 2g");
 
 export const Resources = z
   .strictObject({
-    /** Memory limit of each task (Docker size such as 512m). Default: none. */
-    memoryLimit: byteSize.optional(),
-    /** Memory the scheduler reserves for each task. Default: none. */
-    memoryReservation: byteSize.optional(),
-    /** CPU limit in cores, e.g. 1.5. Default: none. */
-    cpuLimit: z.number().positive().optional(),
+    memoryLimit: byteSize.optional().describe("Memory limit of each task (e.g. 512m). Default: none."),
+    memoryReservation: byteSize
+      .optional()
+      .describe("Memory the scheduler reserves for each task. Default: none."),
+    cpuLimit: z.number().positive().optional().describe("CPU limit in cores, e.g. 1.5. Default: none."),
   })
-  .describe("per-task resource limits");
+  .describe("Per-task resource limits.");
+export type Resources = z.output<typeof Resources>;
 
-/** Swarm placement of a service, for multi-node swarms. Default: no constraint. */
 const Placement = z
   .array(z.string().min(1))
   .default([])
-  .describe("placement constraints, e.g. node.role==manager");
+  .describe("Placement constraints for multi-node swarms, e.g. node.role==manager. Default: [].");
 
 const Tls = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("none") }),
   z.strictObject({
     mode: z.literal("file"),
-    /** Path on the Pulumi host of the wildcard certificate (PEM) for `*.<domain>`. */
-    certFile: z.string().min(1),
-    /** Path on the Pulumi host of its private key (PEM). */
-    keyFile: z.string().min(1),
+    certFile: z
+      .string()
+      .min(1)
+      .describe("Path on the Pulumi host of the wildcard certificate (PEM) for *.<domain>."),
+    keyFile: z.string().min(1).describe("Path on the Pulumi host of its private key (PEM)."),
   }),
   z.strictObject({
     mode: z.literal("acme"),
-    /** Account e-mail for the ACME CA. */
-    email: z.email(),
-    /** ACME directory. Default: Let's Encrypt production. */
-    caServer: url.default("https://acme-v02.api.letsencrypt.org/directory"),
-    /** Challenge type: tls (TLS-ALPN-01 on web-secure) or http (HTTP-01 on web). Default: tls. */
-    challenge: z.enum(["tls", "http"]).default("tls"),
+    email: z.email().describe("Account e-mail for the ACME CA."),
+    caServer: url
+      .default("https://acme-v02.api.letsencrypt.org/directory")
+      .describe("ACME directory. Default: Let's Encrypt production."),
+    challenge: z
+      .enum(["tls", "http"])
+      .default("tls")
+      .describe("tls (TLS-ALPN-01 on web-secure) or http (HTTP-01 on web). Default: tls."),
   }),
 ]);
 export type TlsConfig = z.output<typeof Tls>;
 
 export const TraefikConfig = z.strictObject({
-  /** Traefik v3 image. Default: the official traefik:v3.6 image. */
-  image: z.string().min(1).default("traefik:v3.6"),
-  /** Host port of the `web` entrypoint, published in host mode (the ingress mesh is not used). Default: 80. */
-  httpPort: port.default(80),
-  /** Host port of the `web-secure` entrypoint, published in host mode. Default: 443. */
-  httpsPort: port.default(443),
-  /** TLS for web-secure: none, a wildcard certificate file, or ACME. Default: none. */
-  tls: Tls.default({ mode: "none" }),
-  /** Traefik's log level. Default: INFO. */
-  logLevel: z.enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]).default("INFO"),
-  /** Docker socket on the nodes, mounted read-only for the swarm provider. Default: /var/run/docker.sock. */
-  dockerSocket: z.string().min(1).default("/var/run/docker.sock"),
+  image: z.string().min(1).default("traefik:v3.6").describe("Traefik v3 image. Default: traefik:v3.6."),
+  httpPort: port
+    .default(80)
+    .describe("Host port of the `web` entrypoint, published in host mode. Default: 80."),
+  httpsPort: port
+    .default(443)
+    .describe("Host port of the `web-secure` entrypoint, published in host mode. Default: 443."),
+  tls: Tls.default({ mode: "none" }).describe(
+    "TLS on web-secure: none, a wildcard certificate file, or ACME. Default: {mode: none}.",
+  ),
+  logLevel: z
+    .enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"])
+    .default("INFO")
+    .describe("Traefik's log level. Default: INFO."),
+  dockerSocket: z
+    .string()
+    .min(1)
+    .default("/var/run/docker.sock")
+    .describe(
+      "Docker socket on the managers, mounted read-only for the swarm provider. Default: /var/run/docker.sock.",
+    ),
   resources: Resources.prefault({}),
   placement: Placement,
 });
 export type TraefikConfig = z.output<typeof TraefikConfig>;
 
+const pgName = z.string().regex(/^[a-z_][a-z0-9_]*$/, { message: "must be a lower-case SQL identifier" });
+
 export const DatabaseConfig = z.strictObject({
-  /** PostgreSQL image (the official image's env conventions). Default: postgres:15. */
-  image: z.string().min(1).default("postgres:15"),
-  /** Database name. Default: keycloak. */
-  name: z
+  image: z
     .string()
-    .regex(/^[a-z_][a-z0-9_]*$/)
-    .default("keycloak"),
-  /** Database user. Default: keycloak. */
-  user: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*$/)
-    .default("keycloak"),
+    .min(1)
+    .default("postgres:15")
+    .describe("PostgreSQL image (the official image's POSTGRES_* conventions). Default: postgres:15."),
+  name: pgName.default("keycloak").describe("Database name. Default: keycloak."),
+  user: pgName.default("keycloak").describe("Database user. Default: keycloak."),
   resources: Resources.prefault({}),
   placement: Placement,
 });
 
 export const KeycloakConfig = z.strictObject({
-  /** Keycloak image; must have the official image's layout (/opt/keycloak, kc.sh). Default: the official 26.x image. */
-  image: z.string().min(1).default("quay.io/keycloak/keycloak:26.4"),
-  /** Arguments to kc.sh. Use ["start", "--optimized"] with an image built for PostgreSQL. Default: ["start"]. */
-  command: z.array(z.string()).min(1).default(["start"]),
-  /** Host name label under the CI domain: <hostname>.<domain>. Default: warm-keycloak. */
+  image: z
+    .string()
+    .min(1)
+    .default("quay.io/keycloak/keycloak:26.4")
+    .describe(
+      "Keycloak image with the official image's layout (/opt/keycloak/bin/kc.sh). Default: quay.io/keycloak/keycloak:26.4.",
+    ),
+  command: z
+    .array(z.string())
+    .min(1)
+    .default(["start"])
+    .describe(
+      'Arguments to kc.sh: ["start", "--optimized"] for an image built for PostgreSQL. Default: ["start"].',
+    ),
   hostname: z
     .string()
     .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
-    .default("warm-keycloak"),
-  /**
-   * Host port on which Keycloak's HTTP port is published (host mode) for admin calls from the CI host;
-   * null to not publish. Default: 8180.
-   */
-  adminPort: port.nullable().default(8180),
-  /** The URL the CI host uses for admin calls. Default: http://127.0.0.1:<adminPort>. */
-  adminUrl: url.optional(),
-  /** Admin user created at first start (its password is generated). Default: ccci-admin. */
-  adminUser: z.string().min(1).default("ccci-admin"),
-  /** Client id of the provisioning client (service account with create-realm only). Default: cc-ci-provisioner. */
-  provisioningClientId: z.string().min(1).default("cc-ci-provisioner"),
-  resources: Resources.prefault({ memoryLimit: "1536m" }),
+    .default("warm-keycloak")
+    .describe("Keycloak's host name under the CI domain: <hostname>.<domain>. Default: warm-keycloak."),
+  adminPort: port
+    .nullable()
+    .default(8180)
+    .describe(
+      "Host port for admin calls from the CI host, bound to 127.0.0.1 only; null to not publish it (then set adminUrl). Default: 8180.",
+    ),
+  adminUrl: url
+    .optional()
+    .describe("URL the CI host uses for admin calls. Default: http://127.0.0.1:<adminPort>."),
+  adminUser: z
+    .string()
+    .min(1)
+    .default("ccci-admin")
+    .describe("Master-realm admin created at first start (its password is generated). Default: ccci-admin."),
+  provisioningClientId: z
+    .string()
+    .min(1)
+    .default("cc-ci-provisioner")
+    .describe(
+      "Client id of the provisioning client runs use (its service account may only create realms). Default: cc-ci-provisioner.",
+    ),
+  resources: Resources.prefault({ memoryLimit: "1536m" }).describe(
+    "Per-task limits. Default: memoryLimit 1536m.",
+  ),
   placement: Placement,
   database: DatabaseConfig.prefault({}),
 });
 export type KeycloakConfig = z.output<typeof KeycloakConfig>;
 
 const Common = {
-  /** Docker API the providers use. Default: unix:///var/run/docker.sock. */
-  dockerHost: z.string().min(1).default("unix:///var/run/docker.sock"),
+  dockerHost: z
+    .string()
+    .min(1)
+    .default("unix:///var/run/docker.sock")
+    .describe("Docker API the providers talk to. Default: unix:///var/run/docker.sock."),
 };
 
 export const WarmConfig = z.strictObject({
-  role: z.literal("warm"),
-  /** CI domain: apps of runs live at <run id>.<domain>, Keycloak at <hostname>.<domain>. Default: ci.localhost. */
-  domain: hostname.default("ci.localhost"),
-  /** Name of the shared overlay network Traefik routes on. Default: proxy. */
+  role: z
+    .literal("warm")
+    .describe("Which program this stack runs: warm or run. Default: from the stack's name."),
+  domain: hostname
+    .default("ci.localhost")
+    .describe(
+      "CI domain: a run's app lives at <run id>.<domain>, Keycloak at <keycloak.hostname>.<domain>. Default: ci.localhost.",
+    ),
   proxyNetwork: z
     .string()
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/)
-    .default("proxy"),
+    .default("proxy")
+    .describe("Name of the shared overlay network Traefik routes on. Default: proxy."),
   ...Common,
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),
@@ -142,101 +186,204 @@ export const WarmConfig = z.strictObject({
 export type WarmConfig = z.output<typeof WarmConfig>;
 
 export const RecipePolicy = z.strictObject({
-  /** Allow `privileged: true` services. Default: false. */
-  privileged: z.boolean().default(false),
-  /** Allow host networking and host PID/IPC namespaces. Default: false. */
-  hostNamespaces: z.boolean().default(false),
-  /** Allow mounting the Docker socket. Default: false. */
-  dockerSocket: z.boolean().default(false),
-  /** Allow bind mounts of paths outside the recipe folder. Default: false. */
-  bindMountsOutsideRecipe: z.boolean().default(false),
-  /** Allow added capabilities and devices. Default: false. */
-  capabilities: z.boolean().default(false),
+  privileged: z.boolean().default(false).describe("Allow `privileged: true` services. Default: false."),
+  hostNamespaces: z
+    .boolean()
+    .default(false)
+    .describe("Allow host networking and host PID/IPC namespaces. Default: false."),
+  dockerSocket: z.boolean().default(false).describe("Allow mounting the Docker socket. Default: false."),
+  bindMountsOutsideRecipe: z
+    .boolean()
+    .default(false)
+    .describe("Allow bind mounts of paths outside the recipe folder. Default: false."),
+  capabilities: z
+    .boolean()
+    .default(false)
+    .describe("Allow added capabilities, devices and security options. Default: false."),
 });
 export type RecipePolicy = z.output<typeof RecipePolicy>;
 
+/** SSO modes a run may ask for; `auto` is resolved by planRun (warm when the warm Keycloak answers). */
+export const SSO_REQUESTS = ["auto", "warm", "cold", "off"] as const;
+export type SsoRequest = (typeof SSO_REQUESTS)[number];
+
+/** The part of the warm contract a run stack keeps: the proxy, and Keycloak when the run uses it. */
+export const RunWarmProxy = ProxyContract.describe(
+  "The warm layer's proxy (from its outputs), set by cc-ci run.",
+);
+export const RunWarmKeycloak = KeycloakContract.describe(
+  "The warm Keycloak (from the warm outputs; secret), set by cc-ci run.",
+);
+
+/** Settings a run takes from the operator's run defaults file as well as from the stack config. */
+const RunSettings = {
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+    .default({})
+    .describe(
+      "Values for the recipe's .env (override .env.sample; may refer to the run's CI_* values). Default: none.",
+    ),
+  images: z
+    .record(z.string().min(1), z.string().min(1))
+    .default({})
+    .describe(
+      'Image substitutions, e.g. {"nginx:1.25": "cc-ci/nginx:bookworm"} for offline hosts. Default: none.',
+    ),
+  testUser: z
+    .string()
+    .regex(/^[a-z0-9._-]{1,64}$/)
+    .default("ci-user")
+    .describe("The test user's name in the run's realm. Default: ci-user."),
+  policy: RecipePolicy.prefault({}).describe(
+    "What recipes may do on this shared host. Default: nothing dangerous.",
+  ),
+  deployTimeout: z
+    .number()
+    .int()
+    .positive()
+    .default(600)
+    .describe("Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600."),
+};
+
 export const RunConfig = z.strictObject({
   role: z.literal("run"),
-  /** The run's id, <first 4 of recipe>-<6 hex>. Set by `cc-ci run`. */
-  runId: z.string().regex(RUN_ID_PATTERN, { message: "must look like <first 4 of recipe>-<6 hex>" }),
-  /** Absolute path of the recipe folder. */
-  recipeDir: z.string().regex(/^\//, { message: "must be an absolute path" }),
-  /** Recipe name; default: the folder's name. */
-  recipe: z.string().min(1).optional(),
-  /** Pull request number and commit under test, recorded as labels. */
-  pr: z.number().int().positive().optional(),
+  runId: z
+    .string()
+    .regex(RUN_ID_PATTERN, { message: "must look like <first 4 of recipe>-<6 hex>" })
+    .describe("The run's id, <first 4 of recipe>-<6 hex>. Set by cc-ci run."),
+  recipeDir: z
+    .string()
+    .regex(/^\//, { message: "must be an absolute path" })
+    .describe("Absolute path of the recipe folder."),
+  recipe: z.string().min(1).optional().describe("Recipe name. Default: the folder's name."),
+  pr: z.number().int().positive().optional().describe("Pull request number, recorded as a label."),
   ref: z
     .union([z.string(), z.number()])
     .transform(String)
     .pipe(z.string().regex(/^[0-9a-zA-Z._/-]{1,100}$/))
-    .optional(),
-  /** SSO: auto (warm if the warm stack offers it, else cold), warm, cold, or off. Default: auto. */
-  sso: z.enum(["auto", "warm", "cold", "off"]).default("auto"),
-  /**
-   * Fully-qualified warm stack, or "" when there is none (then the run brings its own Traefik and,
-   * unless sso is off, a cold Keycloak). `cc-ci run` sets "" when the stack does not exist, because a
-   * StackReference to a missing stack fails the whole update. Default: organization/cc-ci/warm.
-   */
-  warmStack: z.string().default("organization/cc-ci/warm"),
-  /** Used only when no warm stack provides one: the CI domain of the run's own Traefik. Default: ci.localhost. */
-  domain: hostname.default("ci.localhost"),
+    .optional()
+    .describe("Commit under test, recorded as a label."),
+  sso: z
+    .enum(SSO_REQUESTS)
+    .default("auto")
+    .describe("auto (warm when warmKeycloak is given, else cold), warm, cold, or off. Default: auto."),
+  warmProxy: RunWarmProxy.optional(),
+  warmKeycloak: RunWarmKeycloak.optional(),
+  domain: hostname
+    .default("ci.localhost")
+    .describe("Only without warmProxy: the CI domain of the run's own Traefik. Default: ci.localhost."),
   ...Common,
-  /** Used only when no warm stack provides a proxy: the run's own Traefik. */
-  traefik: TraefikConfig.prefault({}),
-  /** Used only for a cold Keycloak (inside the run stack). */
-  keycloak: KeycloakConfig.prefault({}),
-  /** Values for the recipe's .env (override .env.sample; may refer to the run's CI_* values). Default: none. */
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
-  /** Image substitutions, e.g. {"nginx:1.25": "cc-ci/nginx:bookworm"} for offline hosts. Default: none. */
-  images: z.record(z.string().min(1), z.string().min(1)).default({}),
-  /** A recipe secret (its compose key) whose content is the OIDC client secret instead of a generated one. */
-  oidcClientSecret: z.string().min(1).optional(),
-  /** The test user's name in the run's realm. Default: ci-user. */
-  testUser: z
+  traefik: TraefikConfig.prefault({}).describe("Only without warmProxy: the run's own Traefik."),
+  keycloak: KeycloakConfig.prefault({}).describe("Only for a cold Keycloak (inside the run stack)."),
+  oidcClientSecret: z
     .string()
-    .regex(/^[a-z0-9._-]{1,64}$/)
-    .default("ci-user"),
-  /** What recipes may do on this shared host. Default: nothing dangerous. */
-  policy: RecipePolicy.prefault({}),
-  /** Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600. */
-  deployTimeout: z.number().int().positive().default(600),
+    .min(1)
+    .optional()
+    .describe(
+      "A recipe secret (its compose key) whose content is the OIDC client secret instead of a generated one.",
+    ),
+  ...RunSettings,
 });
 export type RunConfig = z.output<typeof RunConfig>;
 
 export const StackConfig = z.discriminatedUnion("role", [WarmConfig, RunConfig]);
 export type StackConfig = z.output<typeof StackConfig>;
 
+/** Top-level run config keys that carry secrets: stored as Pulumi secrets. */
+export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak"]);
+
 /**
- * Turns Pulumi's flat config map (`cc-ci:key` → string, objects as JSON) into the stack's config.
- * The role defaults from the stack name: `warm` → warm, `run-…` → run.
+ * The operator's run defaults (`--defaults FILE`): the run settings above, with the same rules and
+ * defaults, plus how long a run waits for its app through Traefik.
  */
-export function parseStackConfig(raw: Record<string, string>, stackName: string): StackConfig {
+export const RunDefaults = z.strictObject({
+  ...RunSettings,
+  readyTimeout: z
+    .number()
+    .int()
+    .positive()
+    .default(300)
+    .describe("Seconds the app gets to answer through Traefik after `up`. Default: 300."),
+});
+export type RunDefaults = z.output<typeof RunDefaults>;
+
+/** One config entry as Pulumi's Automation API takes it (structurally its ConfigValue). */
+export interface ConfigEntry {
+  value: string;
+  secret?: boolean;
+}
+
+/** Pulumi's flat config map for `values`: `cc-ci:<key>` → string, objects and numbers as JSON. */
+export function encodeConfig(values: Record<string, unknown>): Record<string, ConfigEntry> {
+  const out: Record<string, ConfigEntry> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined) continue;
+    out[`${CONFIG_NAMESPACE}:${k}`] = {
+      value: typeof v === "string" ? v : JSON.stringify(v),
+      ...(SECRET_CONFIG_KEYS.has(k) ? { secret: true } : {}),
+    };
+  }
+  return out;
+}
+
+/** The `cc-ci:` keys of Pulumi's flat config map, decoded (JSON where it parses, else the string). */
+export function decodeConfig(raw: Record<string, string>): Record<string, unknown> {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const values: Record<string, unknown> = {};
-  const problems = [];
   for (const [key, text] of Object.entries(raw)) {
     if (!key.startsWith(prefix)) continue;
-    const name = key.slice(prefix.length);
-    values[name] = decode(text);
+    try {
+      values[key.slice(prefix.length)] = JSON.parse(text);
+    } catch {
+      values[key.slice(prefix.length)] = text;
+    }
   }
+  return values;
+}
+
+/** The role a stack has by its name: `warm`/`warm-…` → warm, `run-…` → run. */
+export function roleOfStack(stackName: string): "warm" | "run" | undefined {
+  if (stackName === "warm" || stackName.startsWith("warm-")) return "warm";
+  if (stackName.startsWith("run-")) return "run";
+  return undefined;
+}
+
+/**
+ * Turns Pulumi's flat config map into the stack's config, every problem listed by path. The role
+ * defaults from the stack name.
+ */
+export function parseStackConfig(raw: Record<string, string>, stackName: string): StackConfig {
+  const values = decodeConfig(raw);
   if (values.role === undefined) {
-    if (stackName === "warm" || stackName.startsWith("warm-")) values.role = "warm";
-    else if (stackName.startsWith("run-")) values.role = "run";
-    else
-      problems.push({
-        path: "role",
-        message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role`,
-      });
+    const role = roleOfStack(stackName);
+    if (!role)
+      throw new ValidationError("stack config", [
+        { path: "role", message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role` },
+      ]);
+    values.role = role;
   }
-  if (problems.length > 0) throw new ValidationError("stack config", problems);
   return parseOrThrow(StackConfig, values, "stack config");
 }
 
-/** Pulumi hands every config value over as a string; objects, arrays, numbers and booleans as JSON. */
-function decode(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+/** The `cc-ci:*` values of a stack settings file (Pulumi.<stack>.yaml), without the namespace. */
+export function readStackFile(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc?.config ?? {}))
+    if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+/** The warm layer's settings from its file (Pulumi.warm.yaml), parsed and defaulted by the schema. */
+export function readWarmSettings(file: string, overrides: Record<string, unknown> = {}): WarmConfig {
+  return parseOrThrow(WarmConfig, { ...readStackFile(file), ...overrides, role: "warm" }, file);
+}
+
+/** The operator's run defaults file, or the defaults when there is none. */
+export function readRunDefaults(file: string | undefined): RunDefaults {
+  if (!file) return RunDefaults.parse({});
+  if (!existsSync(file)) throw new Error(`run defaults file ${file} does not exist`);
+  return parseOrThrow(RunDefaults, parse(readFileSync(file, "utf8")) ?? {}, `run defaults ${file}`);
 }

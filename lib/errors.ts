@@ -9,14 +9,26 @@ export interface Problem {
   message: string;
 }
 
+/** `path: message` (or the message alone when it has no path), the one way problems are shown. */
+export function formatProblem(p: Problem): string {
+  return p.path ? `${p.path}: ${p.message}` : p.message;
+}
+
+/** Problems joined for one line of a log or report. */
+export function formatProblems(problems: readonly Problem[], separator = "; "): string {
+  return problems.map(formatProblem).join(separator);
+}
+
 export class ValidationError extends Error {
   constructor(
     /** What was being read: "stack config", "recipe <dir>", "warm stack outputs". */
     readonly subject: string,
     readonly problems: Problem[],
+    /** Warnings found on the way, kept for reports even though the input was refused. */
+    readonly warnings: string[] = [],
   ) {
     super(
-      `invalid ${subject}:\n${problems.map((p) => `  - ${p.path || "(root)"}: ${p.message}`).join("\n")}`,
+      `invalid ${subject}:\n${problems.map((p) => `  - ${p.path ? formatProblem(p) : `(root): ${p.message}`}`).join("\n")}`,
     );
     this.name = "ValidationError";
   }

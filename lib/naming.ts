@@ -12,15 +12,44 @@ export const OBJECT_NAME_MAX = 64; // secrets, configs
 export const NETWORK_NAME_MAX = 64;
 export const VOLUME_NAME_MAX = 64;
 
+/** The Pulumi project (Pulumi.yaml's name); DIY backends file stacks under organization/<project>. */
+export const PROJECT = "cc-ci";
+/** Namespace of the stack config keys (`cc-ci:domain`). */
+export const CONFIG_NAMESPACE = PROJECT;
+
 /** Label keys carried by every Docker object this program creates. */
 export const LABELS = {
+  /** The run id; also the realm attribute that ties a realm to its run. */
   run: "cc-ci.run",
   recipe: "cc-ci.recipe",
   stack: "cc-ci.stack",
   layer: "cc-ci.layer",
+  pr: "cc-ci.pr",
+  ref: "cc-ci.ref",
   /** `docker stack ls/ps` group objects by this label; set it so operators' usual tools work. */
   stackNamespace: "com.docker.stack.namespace",
 } as const;
+
+/** The realm attribute naming a realm's run: the same key as the Docker label. */
+export const RUN_ATTRIBUTE = LABELS.run;
+
+/** The warm layer's default stack. */
+export const WARM_STACK = "warm";
+
+/** Fully-qualified name of a stack on a DIY (file, s3, postgres) backend. */
+export function stackFqn(stack: string): string {
+  return stack.includes("/") ? stack : `organization/${PROJECT}/${stack}`;
+}
+
+/** The short name of a possibly fully-qualified stack name. */
+export function shortStackName(stack: string): string {
+  return stack.split("/").pop() ?? stack;
+}
+
+/** Prefix of a warm layer's Docker objects: `ccci_warm` for the stack `warm`. */
+export function warmPrefix(stack: string): string {
+  return `ccci_${shortStackName(stack).replace(/[^a-zA-Z0-9_.-]/g, "_")}`;
+}
 
 export const RUN_ID_PATTERN = /^[a-z0-9]{1,4}-[0-9a-f]{6}$/;
 export const RUN_STACK_PATTERN = /^run-[a-z0-9]{1,4}-[0-9a-f]{6}$/;
@@ -67,7 +96,7 @@ export function runNames(recipe: string, hex: string = newRunHex()): RunNames {
 
 /** Parses a run id back out of a stack name, or undefined when it is not a run stack. */
 export function runIdOfStack(stack: string): string | undefined {
-  const short = stack.split("/").pop() ?? stack;
+  const short = shortStackName(stack);
   return RUN_STACK_PATTERN.test(short) ? short.slice("run-".length) : undefined;
 }
 

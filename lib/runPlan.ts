@@ -1,15 +1,17 @@
 /**
  * What a run stack will be, decided before any resource is declared: its names, which proxy and
- * which Keycloak it uses (warm, or its own), and the values its recipe and tests see.
+ * which Keycloak it uses (warm, or its own), and the values its recipe and tests see. planRun is the
+ * one place where the SSO mode is resolved; `cc-ci run` calls it with what its warm check found, the
+ * program with what cc-ci handed over in the stack's config.
  */
 import * as path from "node:path";
 import type { RunConfig } from "./config";
-import type { LoadOptions } from "./recipe/load";
-import type { ContractRead, KeycloakContract } from "./contract";
-import { ValidationError } from "./errors";
+import type { ContractRead, KeycloakContract, ProxyContract } from "./contract";
+import { formatProblems, ValidationError } from "./errors";
 import { LABELS, runNames, type RunNames } from "./naming";
 import { placeholder } from "./placeholders";
-import { publicUrl } from "../components/util";
+import { publicUrl } from "./units";
+import type { LoadOptions } from "./recipe/load";
 
 export interface ProxyPlan {
   /** True when the run brings its own Traefik (no usable warm stack). */
@@ -23,6 +25,13 @@ export interface ProxyPlan {
   certResolver?: string;
 }
 
+/** Where the run's realm lives. */
+export type SsoPlan =
+  | { mode: "warm"; keycloak: KeycloakContract }
+  | { mode: "cold"; /** Public host of the run's own Keycloak. */ host: string }
+  | { mode: "off" };
+export type SsoMode = SsoPlan["mode"];
+
 export interface RunPlan {
   names: RunNames;
   recipe: string;
@@ -30,23 +39,58 @@ export interface RunPlan {
   domain: string;
   appUrl: string;
   proxy: ProxyPlan;
-  sso: "warm" | "cold" | "off";
-  /** The warm Keycloak, when sso is warm. */
-  warmKeycloak?: KeycloakContract;
-  /** Keycloak's public host for a cold Keycloak. */
-  coldKeycloakHost: string;
+  sso: SsoPlan;
   labels: Record<string, string>;
   /** Why the plan is not what was asked for (e.g. a cold fallback), for the run's log. */
   notes: string[];
 }
 
+/** What is known of the warm layer when a run is planned. */
+export interface WarmView {
+  /** The warm stack's outputs read against the contract; undefined when there is no warm stack. */
+  read?: ContractRead;
+  /** Whether the warm Keycloak answers (cc-ci checks it; the program trusts what cc-ci handed over). */
+  keycloakHealthy: boolean;
+}
+
+/** The warm layer as a run stack's config describes it (what cc-ci handed over). */
+export function warmViewOfConfig(config: RunConfig): WarmView {
+  if (!config.warmProxy) return { keycloakHealthy: false };
+  return {
+    read: { ok: true, proxy: config.warmProxy, keycloak: config.warmKeycloak, problems: [] },
+    keycloakHealthy: config.warmKeycloak !== undefined,
+  };
+}
+
 /** Run values that are secrets, and only known once the stack deploys. */
 export const RUN_SECRET_VARS = ["CI_OIDC_CLIENT_SECRET", "CI_TEST_PASSWORD"] as const;
 
-export function planRun(config: RunConfig, warm: ContractRead | undefined): RunPlan {
+function ownProxy(config: RunConfig, names: RunNames): ProxyPlan {
+  return {
+    own: true,
+    ciDomain: config.domain,
+    network: `${names.stackName}_proxy`,
+    entrypoints: { web: "web", webSecure: "web-secure" },
+    scheme: config.traefik.tls.mode === "none" ? "http" : "https",
+    httpPort: config.traefik.httpPort,
+    httpsPort: config.traefik.httpsPort,
+  };
+}
+
+function warmProxy(p: ProxyContract): ProxyPlan {
+  return { own: false, ciDomain: p.domain, ...p };
+}
+
+/** Why the warm Keycloak cannot be used, for notes and errors. */
+function unusable(warm: WarmView): string {
+  if (!warm.read) return "no warm stack";
+  if (!warm.read.ok || !warm.read.keycloak) return formatProblems(warm.read.problems) || "no Keycloak";
+  return "it does not answer";
+}
+
+export function planRun(config: RunConfig, warm: WarmView): RunPlan {
   const recipe = config.recipe ?? path.basename(config.recipeDir);
-  const hex = config.runId.split("-")[1];
-  const names = runNames(recipe, hex);
+  const names = runNames(recipe, config.runId.split("-")[1]);
   if (names.runId !== config.runId) {
     throw new ValidationError("stack config", [
       {
@@ -56,61 +100,48 @@ export function planRun(config: RunConfig, warm: ContractRead | undefined): RunP
     ]);
   }
   const notes: string[] = [];
-  let proxy: ProxyPlan;
-  if (warm?.ok) {
-    proxy = { own: false, ciDomain: warm.proxy.domain, ...warm.proxy };
-  } else {
-    if (warm)
-      notes.push(
-        `warm stack unusable (${warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}); the run brings its own Traefik`,
-      );
-    const tls = config.traefik.tls;
-    proxy = {
-      own: true,
-      ciDomain: config.domain,
-      network: `${names.stackName}_proxy`,
-      entrypoints: { web: "web", webSecure: "web-secure" },
-      scheme: tls.mode === "none" ? "http" : "https",
-      httpPort: config.traefik.httpPort,
-      httpsPort: config.traefik.httpsPort,
-    };
-  }
-  let sso: RunPlan["sso"];
-  const warmKeycloak = warm?.ok ? warm.keycloak : undefined;
+  const read = warm.read;
+  const proxy = read?.ok ? warmProxy(read.proxy) : ownProxy(config, names);
+  if (read && !read.ok)
+    notes.push(`warm stack unusable (${formatProblems(read.problems)}); the run brings its own Traefik`);
+  const domain = `${names.runId}.${proxy.ciDomain}`;
+  const warmKeycloak = read?.ok && warm.keycloakHealthy ? read.keycloak : undefined;
+  const cold: SsoPlan = { mode: "cold", host: `keycloak.${domain}` };
+  let sso: SsoPlan;
   switch (config.sso) {
     case "off":
-      sso = "off";
+      sso = { mode: "off" };
       break;
     case "cold":
-      sso = "cold";
+      sso = cold;
       break;
     case "warm":
-      if (!warmKeycloak) {
-        const why = warm
-          ? warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ")
-          : "no warm stack configured";
+      if (!warmKeycloak)
         throw new ValidationError("run", [
-          { path: "sso", message: `warm SSO was asked for, but the warm Keycloak is unusable: ${why}` },
+          {
+            path: "sso",
+            message: `warm SSO was asked for, but the warm Keycloak is unusable: ${unusable(warm)}`,
+          },
         ]);
-      }
-      sso = "warm";
+      sso = { mode: "warm", keycloak: warmKeycloak };
       break;
     case "auto":
-      sso = warmKeycloak ? "warm" : "cold";
-      if (!warmKeycloak) {
-        const why = warm ? warm.problems.map((p) => `${p.path}: ${p.message}`).join("; ") : "no warm stack";
-        notes.push(`no usable warm Keycloak (${why}); falling back to a cold Keycloak in the run stack`);
+      if (warmKeycloak) sso = { mode: "warm", keycloak: warmKeycloak };
+      else {
+        notes.push(
+          `no usable warm Keycloak (${unusable(warm)}); falling back to a cold Keycloak in the run stack`,
+        );
+        sso = cold;
       }
       break;
   }
-  const domain = `${names.runId}.${proxy.ciDomain}`;
   const labels: Record<string, string> = {
     [LABELS.run]: names.runId,
     [LABELS.recipe]: recipe,
     [LABELS.stack]: names.stack,
     [LABELS.stackNamespace]: names.stackName,
-    ...(config.pr !== undefined ? { "cc-ci.pr": String(config.pr) } : {}),
-    ...(config.ref !== undefined ? { "cc-ci.ref": config.ref } : {}),
+    ...(config.pr !== undefined ? { [LABELS.pr]: String(config.pr) } : {}),
+    ...(config.ref !== undefined ? { [LABELS.ref]: config.ref } : {}),
   };
   return {
     names,
@@ -119,18 +150,21 @@ export function planRun(config: RunConfig, warm: ContractRead | undefined): RunP
     appUrl: publicUrl(proxy.scheme, domain, proxy.httpPort, proxy.httpsPort),
     proxy,
     sso,
-    warmKeycloak: sso === "warm" ? warmKeycloak : undefined,
-    coldKeycloakHost: `keycloak.${domain}`,
     labels,
     notes,
   };
 }
 
-/** Keycloak's public base URL for this run. */
+/** Keycloak's public base URL for this run, when it has SSO. */
 export function keycloakUrl(plan: RunPlan): string | undefined {
-  if (plan.sso === "off") return undefined;
-  if (plan.sso === "warm") return plan.warmKeycloak?.publicUrl;
-  return publicUrl(plan.proxy.scheme, plan.coldKeycloakHost, plan.proxy.httpPort, plan.proxy.httpsPort);
+  switch (plan.sso.mode) {
+    case "off":
+      return undefined;
+    case "warm":
+      return plan.sso.keycloak.publicUrl;
+    case "cold":
+      return publicUrl(plan.proxy.scheme, plan.sso.host, plan.proxy.httpPort, plan.proxy.httpsPort);
+  }
 }
 
 /** The values a recipe (and its tests) see: CI_* variables; secret ones as placeholders. */
@@ -138,6 +172,7 @@ export function runVars(plan: RunPlan, testUser: string): Record<string, string>
   const vars: Record<string, string> = {
     CI_RUN_ID: plan.names.runId,
     CI_STACK: plan.names.stack,
+    CI_STACK_NAME: plan.names.stackName,
     CI_DOMAIN: plan.domain,
     CI_APP_URL: plan.appUrl,
   };

@@ -5,7 +5,7 @@
  */
 import { audit } from "../../automation/audit";
 import { dockerClient, runObjects } from "../../automation/docker";
-import { listStacks } from "../../automation/env";
+import { listStacks } from "../../automation/workspace";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { warmStatus } from "../../automation/warm";
 import { LABELS, runNames } from "../../lib/naming";

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { loadEnv, type CcciEnv } from "../../automation/env";
 import { ciRun, type RunArgs } from "../../automation/run";
-import type { RunReport } from "../../automation/report";
+import type { RunReport } from "../../automation/run/report";
 import { warmUp } from "../../automation/warm";
 
 export const ROOT = path.join(__dirname, "..", "..");

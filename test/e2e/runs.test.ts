@@ -9,7 +9,8 @@ import { runObjects, dockerClient } from "../../automation/docker";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { viaProxy } from "../../automation/http";
 import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
-import { listStacks } from "../../automation/env";
+import { listStacks } from "../../automation/workspace";
+import { warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import {
   E2E_HOME,
@@ -189,10 +190,24 @@ describeE2E("cold fallback", () => {
   });
 });
 
+/**
+ * The master admin's password, which the warm stack does not export: read as an operator would in
+ * an emergency, from the Docker secret inside the Keycloak container.
+ */
 async function adminPassword(): Promise<string> {
-  const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
-  const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
-  const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-admin")));
-  const out = await (await Stack.select(WARM, ws)).outputs();
-  return (out.keycloakAdmin.value as { password: string }).password;
+  const [c] = await docker.listContainers({
+    filters: JSON.stringify({ label: [`com.docker.swarm.service.name=${warmPrefix(WARM)}_keycloak`] }),
+  });
+  const exec = await docker.getContainer(c.Id).exec({
+    Cmd: ["cat", "/run/secrets/admin_password"],
+    AttachStdout: true,
+  });
+  const stream = await exec.start({});
+  const chunks: Buffer[] = [];
+  await new Promise((r) => {
+    stream.on("data", (d: Buffer) => chunks.push(d));
+    stream.on("end", r);
+  });
+  // The stream is multiplexed: 8-byte frame headers before each chunk of output.
+  return Buffer.concat(chunks).subarray(8).toString().trim();
 }

@@ -2,7 +2,10 @@
  * Pulumi runtime mocks for unit tests of what the program declares. The mock records every resource
  * with its resolved inputs; `call` throws on any function the program is not expected to invoke.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "../../lib/config";
+import { program } from "../../program";
 
 export interface Declared {
   type: string;
@@ -34,26 +37,37 @@ function unwrap(v: unknown, path: string, secrets: string[]): unknown {
 
 export interface MockWorld {
   declared: Declared[];
-  /** Outputs a StackReference to the warm stack sees; undefined makes the reference fail. */
-  warmOutputs?: Record<string, unknown>;
+  /** Values the mock generated for GeneratedSecrets, by resource name. */
+  generated?: Record<string, string>;
+}
+
+/**
+ * What a GeneratedSecret's provider would make: `length` characters of `charset`, distinct per
+ * resource name (a hash stream), so a test can tell one secret from another and check the hints.
+ */
+export function mockSecret(name: string, length: number, charset: string): string {
+  let out = "";
+  for (let i = 0; out.length < length; i++) {
+    for (const byte of createHash("sha256").update(`${name}:${i}`).digest()) {
+      if (out.length < length) out += charset[byte % charset.length];
+    }
+  }
+  return out;
 }
 
 export function installMocks(world: MockWorld, stack: string): void {
   pulumi.runtime.setMocks(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
-        if (args.type === "pulumi:pulumi:StackReference") {
-          if (!world.warmOutputs) throw new Error(`unknown stack ${args.inputs.name}`);
-          return {
-            id: String(args.inputs.name),
-            state: { name: args.inputs.name, outputs: world.warmOutputs, secretOutputNames: [] },
-          };
-        }
         const secretPaths: string[] = [];
         const inputs = unwrap(args.inputs, "", secretPaths) as Record<string, unknown>;
         world.declared.push({ type: args.type, name: args.name, inputs, secretPaths });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.startsWith("pulumi-nodejs:dynamic")) state.value = `generated-${args.name}`;
+        if (args.type.startsWith("pulumi-nodejs:dynamic")) {
+          const value = mockSecret(args.name, Number(inputs.length), String(inputs.charset));
+          state.value = value;
+          world.generated = { ...world.generated, [args.name]: value };
+        }
         if (args.type === "keycloak:openid/client:Client") state.serviceAccountUserId = `sa-${args.name}`;
         return { id: `${args.name}-id`, state };
       },
@@ -97,4 +111,20 @@ export function labelMap(list: unknown): Record<string, string> {
   return Object.fromEntries(
     ((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]),
   );
+}
+
+/** Outputs as tests reach into them. */
+type AnyOutputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Installs the mocks, sets the stack's config and runs the program as index.ts does. */
+export async function declareStack(
+  world: MockWorld,
+  stack: string,
+  values: Record<string, unknown>,
+): Promise<AnyOutputs> {
+  installMocks(world, stack);
+  setConfig(values);
+  const outputs = program(parseStackConfig(pulumi.runtime.allConfig(), stack), stack);
+  await settle();
+  return outputs;
 }

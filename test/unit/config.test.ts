@@ -53,10 +53,10 @@ describe("stack config", () => {
 
   test("a configured 0 or empty value is a value, not a default", () => {
     const c = parseStackConfig(
-      flat({ "cc-ci:runId": "web-abc123", "cc-ci:recipeDir": "/r", "cc-ci:warmStack": "" }),
+      flat({ "cc-ci:runId": "web-abc123", "cc-ci:recipeDir": "/r", "cc-ci:env": { X: "" } }),
       "run-web-abc123",
     );
-    expect(c.role === "run" && c.warmStack).toBe("");
+    expect(c.role === "run" && c.env).toEqual({ X: "" });
   });
 
   test("every problem listed by path, unknown keys included", () => {

@@ -1,21 +1,10 @@
 /** What a run stack declares: realm, labels, router rules, OIDC wiring, and the cold fallback. */
 import * as pulumi from "@pulumi/pulumi";
-import {
-  installMocks,
-  setConfig,
-  settle,
-  ofType,
-  labelMap,
-  promiseOf,
-  type MockWorld,
-} from "../helpers/mocks";
+import { declareStack, settle, ofType, labelMap, promiseOf, type MockWorld } from "../helpers/mocks";
 import { fixture } from "../helpers/recipes";
-import { program } from "../../lib/program";
 import { ValidationError } from "../../lib/errors";
-import { CONTRACT_VERSION } from "../../lib/contract";
 
 const WARM = {
-  contractVersion: CONTRACT_VERSION,
   proxy: {
     domain: "ci.example.org",
     network: "proxy",
@@ -34,21 +23,26 @@ const WARM = {
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** A run stack as cc-ci configures it: the warm contract's proxy and (when used) Keycloak in its config. */
 async function runStack(
   config: Record<string, unknown>,
-  warmOutputs: Record<string, unknown> | undefined = WARM,
+  warm: { proxy?: unknown; keycloak?: unknown } = WARM,
 ) {
-  const world: MockWorld = { declared: [], warmOutputs };
-  installMocks(world, "run-sso-abc123");
-  setConfig({
+  const world: MockWorld = { declared: [] };
+  const outputs = (await declareStack(world, "run-sso-abc123", {
     runId: "sso-abc123",
     recipeDir: fixture("sso"),
     oidcClientSecret: "oidc_client_secret",
+    ...(warm.proxy ? { warmProxy: warm.proxy } : {}),
+    ...(warm.keycloak ? { warmKeycloak: warm.keycloak } : {}),
     ...config,
-  });
-  const outputs = (await program()) as Any;
-  await settle();
+  })) as Any;
   return { world, outputs };
+}
+
+/** The value the mock generated for the run's OIDC client secret. */
+function clientSecret(world: MockWorld): string {
+  return world.generated?.["run-realm-client-secret"] as string;
 }
 
 function dockerObjects(world: MockWorld) {
@@ -118,9 +112,11 @@ describe("run stack on the warm layer", () => {
     const env = svc.taskSpec.containerSpec.env;
     expect(env.OIDC_ISSUER).toBe("http://warm-keycloak.ci.example.org/realms/sso-abc123");
     expect(env.OIDC_CLIENT_ID).toBe("sso-abc123");
-    expect(env.OIDC_CLIENT_SECRET).toBe("generated-run-realm-client-secret");
-    const secret = ofType(world, "docker:index/secret:Secret")[0].inputs;
-    expect(Buffer.from(String(secret.data), "base64").toString()).toBe("generated-run-realm-client-secret");
+    expect(clientSecret(world)).toHaveLength(40);
+    expect(env.OIDC_CLIENT_SECRET).toBe(clientSecret(world));
+    const secret = ofType(world, "docker:index/secret:Secret")[0];
+    expect(Buffer.from(String(secret.inputs.data), "base64").toString()).toBe(clientSecret(world));
+    expect(secret.secretPaths).toContain("data");
   });
 
   test("waits up to the deploy timeout for the recipe's services", async () => {
@@ -133,7 +129,7 @@ describe("run stack on the warm layer", () => {
   test("exports the run's values, secrets kept secret", async () => {
     expect(outputs.appUrl).toBe("http://sso-abc123.ci.example.org");
     expect(outputs.sso).toBe("warm");
-    expect(await promiseOf(outputs.oidc.clientSecret)).toBe("generated-run-realm-client-secret");
+    expect(await promiseOf(outputs.oidc.clientSecret)).toBe(clientSecret(world));
     expect(await pulumi.isSecret(outputs.oidc.clientSecret)).toBe(true);
     expect(await pulumi.isSecret(outputs.testUser.password)).toBe(true);
   });
@@ -159,17 +155,15 @@ describe("cold fallback", () => {
     expect(env.OIDC_ISSUER).toBe("http://keycloak.sso-abc123.ci.example.org/realms/sso-abc123");
   });
 
-  test("falls back when the warm stack's Keycloak part is incomplete", async () => {
+  test("refuses an incomplete warm Keycloak contract in its config, naming the missing field", async () => {
     const broken = { ...WARM, keycloak: { ...WARM.keycloak, provisioning: { realm: "master" } } };
-    const { outputs } = await runStack({}, broken);
-    expect(outputs.sso).toBe("cold");
-    expect(outputs.warnings.join("\n")).toMatch(/keycloak\.provisioning\.clientId/);
+    await expect(runStack({}, broken)).rejects.toThrow(/warmKeycloak\.provisioning\.clientId/);
   });
 
   test("brings its own Traefik, routing only its run, without a warm stack", async () => {
     const { world, outputs } = await runStack(
-      { warmStack: "", domain: "ci.local", traefik: { httpPort: 18080, httpsPort: 18443 } },
-      undefined,
+      { domain: "ci.local", traefik: { httpPort: 18080, httpsPort: 18443 } },
+      {},
     );
     expect(outputs.sso).toBe("cold");
     expect(outputs.appUrl).toBe("http://sso-abc123.ci.local:18080");
@@ -198,15 +192,13 @@ describe("cold fallback", () => {
 
 describe("bad input", () => {
   test("lists every config problem by path before declaring anything", async () => {
-    const world: MockWorld = { declared: [], warmOutputs: WARM };
-    installMocks(world, "run-sso-abc123");
-    setConfig({
+    const world: MockWorld = { declared: [] };
+    const err = await declareStack(world, "run-sso-abc123", {
       runId: "SSO_1",
       recipeDir: "relative/path",
       sso: "sometimes",
       traefik: { httpPort: 0, colour: "blue" },
-    });
-    const err = await program().then(
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -220,18 +212,23 @@ describe("bad input", () => {
   });
 
   test("rejects a broken recipe before declaring any resource", async () => {
-    const world: MockWorld = { declared: [], warmOutputs: WARM };
-    installMocks(world, "run-brok-abc123");
-    setConfig({ runId: "brok-abc123", recipeDir: fixture("broken-policy"), recipe: "broken-policy" });
-    await expect(program()).rejects.toThrow(/privileged/);
+    const world: MockWorld = { declared: [] };
+    await expect(
+      declareStack(world, "run-brok-abc123", {
+        runId: "brok-abc123",
+        recipeDir: fixture("broken-policy"),
+        recipe: "broken-policy",
+        warmProxy: WARM.proxy,
+      }),
+    ).rejects.toThrow(/privileged/);
     await settle();
     expect(world.declared).toHaveLength(0);
   });
 
   test("rejects a run id that is not the recipe's", async () => {
-    const world: MockWorld = { declared: [], warmOutputs: WARM };
-    installMocks(world, "run-web-abc123");
-    setConfig({ runId: "webx-abc123", recipeDir: fixture("web") });
-    await expect(program()).rejects.toThrow(/expected web-abc123/);
+    const world: MockWorld = { declared: [] };
+    await expect(
+      declareStack(world, "run-web-abc123", { runId: "webx-abc123", recipeDir: fixture("web") }),
+    ).rejects.toThrow(/expected web-abc123/);
   });
 });

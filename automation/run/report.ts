@@ -18,7 +18,7 @@ export interface RunReport {
   appUrl?: string;
   startedAt: string;
   durationMs: number;
-  outcome: "passed" | "failed" | "setup-failed" | "teardown-failed" | "invalid";
+  outcome: "passed" | "failed" | "setup-failed" | "teardown-failed" | "interrupted" | "invalid";
   exitCode: number;
   testExitCode?: number;
   phases: Phase[];

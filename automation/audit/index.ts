@@ -1,0 +1,310 @@
+/**
+ * `cc-ci audit`: what runs left behind. Compares the state backend with what really exists in the
+ * swarm and in Keycloak. Without --reap it only reports. With --reap it reaps stale run stacks
+ * (refresh clearing pending creates, destroy, remove; once more after a refresh on failure; several
+ * at once) and removes residue no live run owns. Safety: nothing younger than the grace period and
+ * nothing a live run holds a lease on is touched, stacks and leases are read again right before each
+ * removal, and the warm layer's objects carry no run label. Exit non-zero while anything is left.
+ */
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import type { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { formatProblem } from "../../lib/errors";
+import { REALM_PATTERN, RUN_ATTRIBUTE, runIdOfStack, shortStackName, WARM_STACK } from "../../lib/naming";
+import { dockerClient, removeObjects, runObjects, type DockerObject } from "../docker";
+import type { CcciEnv } from "../env";
+import { KeycloakAdmin, keycloakAnswers } from "../keycloakAdmin";
+import { LeaseStore, type Lease } from "../leases";
+import { proxyAnswers } from "../warm";
+import { homeName, previewDrift, readWarm, selectStack, withWorkspace } from "../workspace";
+import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
+import { readLock, removeLock, stackFileTime } from "./locks";
+import { diskUse } from "./disk";
+
+export interface AuditOptions {
+  /** Remove what is stale. Default: false (report only, no side effects). */
+  reap?: boolean;
+  /** Run stacks older than this are stale. Default: 6 h. */
+  maxAgeMs?: number;
+  /** Nothing younger than this is touched. Default: 10 min. */
+  graceMs?: number;
+  /** Budget for the Docker data root. Default: 50 GiB. */
+  diskBudgetBytes?: number;
+  /** Check the warm layer for drift (a preview with refresh; slow). Default: true. */
+  drift?: boolean;
+  warmStack?: string;
+  /** Stacks reaped at once. Default: 4. */
+  parallel?: number;
+  log?: (line: string) => void;
+}
+
+export interface StackAudit {
+  name: string;
+  runId: string;
+  lastUpdate?: string;
+  ageMs?: number;
+  resourceCount?: number;
+  lock?: LockInfo;
+  lease?: Lease;
+  stale: boolean;
+  reason?: string;
+  reaped?: boolean;
+  error?: string;
+}
+
+export interface RealmResidue {
+  realm: string;
+  runId?: string;
+  removed?: boolean;
+}
+
+export interface AuditReport {
+  at: string;
+  durationMs: number;
+  stacks: StackAudit[];
+  residue: { docker: (DockerObject & { ageMs?: number; removed?: boolean })[]; realms: RealmResidue[] };
+  warm: {
+    exists: boolean;
+    traefik?: boolean;
+    keycloak?: boolean;
+    drift?: boolean | "skipped" | "error";
+    problems: string[];
+  };
+  disk: { dataRoot?: string; usedBytes?: number; budgetBytes: number; over: boolean };
+  errors: string[];
+  clean: boolean;
+}
+
+const MINUTE = 60_000;
+
+export function leaseStore(env: CcciEnv): LeaseStore {
+  return new LeaseStore(path.join(env.home, "leases"));
+}
+
+export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<AuditReport> {
+  const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const limits = (): AuditLimits => ({
+    maxAgeMs: opts.maxAgeMs ?? 360 * MINUTE,
+    graceMs: opts.graceMs ?? 10 * MINUTE,
+    now: Date.now(),
+  });
+  const errors: string[] = [];
+  const docker = dockerClient();
+  const leases = leaseStore(env);
+  return withWorkspace(env, homeName("audit"), async (ws) => {
+    const stacks = await judgeStacks(env, ws, leases.list(), limits());
+    if (opts.reap) await reapStacks(env, ws, stacks, leases, limits, opts.parallel ?? 4, log, errors);
+
+    // Docker objects of runs no live stack or lease owns. Read again right before removing.
+    const residueNow = async () => {
+      const live = liveRunIds(stacks, leases.list(), Date.now());
+      const l = limits();
+      return (await runObjects(docker))
+        .map((o) => ({ ...o, ageMs: o.createdAt ? l.now - Date.parse(o.createdAt) : undefined }))
+        .filter((o) => isResidue(o, live, l));
+    };
+    let dockerResidue: AuditReport["residue"]["docker"] = await residueNow();
+    if (opts.reap && dockerResidue.length > 0) {
+      const again = await residueNow();
+      log(`removing ${again.length} Docker objects of runs no stack owns`);
+      for (const f of await removeObjects(docker, again))
+        errors.push(`${f.object.kind} ${f.object.name}: ${f.error}`);
+      // What is still there after removal (a task may take a moment to stop) is what remains.
+      const still = new Set((await residueNow()).map((o) => o.id));
+      dockerResidue = dockerResidue.map((o) => ({ ...o, removed: !still.has(o.id) }));
+    }
+
+    const { warm, realms } = await auditWarm(ws, opts, stacks, leases, errors, log);
+    if (opts.reap) cleanOrphanFiles(env, liveRunIds(stacks, leases.list(), Date.now()));
+    const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
+    const staleLeft = stacks.some((s) => s.stale && !s.reaped);
+    const residueLeft = dockerResidue.some((o) => !o.removed) || realms.some((r) => !r.removed);
+    const warmBad =
+      warm.exists &&
+      (warm.traefik === false || warm.keycloak === false || warm.drift === true || warm.problems.length > 0);
+    return {
+      at: new Date(started).toISOString(),
+      durationMs: Date.now() - started,
+      stacks,
+      residue: { docker: dockerResidue, realms },
+      warm,
+      disk,
+      errors,
+      clean: !staleLeft && !residueLeft && !warmBad && !disk.over && errors.length === 0,
+    };
+  });
+}
+
+async function judgeStacks(
+  env: CcciEnv,
+  ws: LocalWorkspace,
+  leases: Lease[],
+  l: AuditLimits,
+): Promise<StackAudit[]> {
+  const out: StackAudit[] = [];
+  for (const s of await ws.listStacks()) {
+    const runId = runIdOfStack(s.name);
+    if (!runId) continue;
+    const name = shortStackName(s.name);
+    const lock = readLock(env, name);
+    const updated = s.lastUpdate ? Date.parse(s.lastUpdate) : stackFileTime(env, name);
+    const ageMs = updated ? l.now - updated : undefined;
+    const lease = leases.find((x) => x.runId === runId);
+    const v = judgeStack({ ageMs, lock, lease }, l);
+    out.push({
+      name,
+      runId,
+      lastUpdate: s.lastUpdate,
+      ageMs,
+      resourceCount: s.resourceCount,
+      lock,
+      lease,
+      ...v,
+    });
+  }
+  return out;
+}
+
+/** Reaps stale stacks, `parallel` at a time, judging each again right before it is touched. */
+async function reapStacks(
+  env: CcciEnv,
+  ws: LocalWorkspace,
+  stacks: StackAudit[],
+  leases: LeaseStore,
+  limits: () => AuditLimits,
+  parallel: number,
+  log: (l: string) => void,
+  errors: string[],
+): Promise<void> {
+  const queue = stacks.filter((s) => s.stale);
+  const worker = async () => {
+    for (let s = queue.shift(); s; s = queue.shift()) {
+      const again = judgeStack(
+        {
+          ageMs: s.ageMs,
+          lock: readLock(env, s.name),
+          lease: leases.list().find((x) => x.runId === s.runId),
+        },
+        limits(),
+      );
+      if (!again.stale) {
+        Object.assign(s, again);
+        continue;
+      }
+      log(`reaping stack ${s.name} (${s.reason})`);
+      try {
+        await reapStack(env, ws, s, log);
+        s.reaped = true;
+      } catch (e) {
+        s.error = (e as Error).message.split("\n").slice(0, 3).join(" ");
+        errors.push(`stack ${s.name}: ${s.error}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+}
+
+/** Stale lock gone, pending creates cleared, destroy, remove; one retry after a refresh. */
+async function reapStack(
+  env: CcciEnv,
+  ws: LocalWorkspace,
+  s: StackAudit,
+  log: (l: string) => void,
+): Promise<void> {
+  const stack = await selectStack(ws, s.name);
+  if (!stack) return; // removed meanwhile (by its run, or another audit)
+  if (s.lock && !s.lock.alive) {
+    // `pulumi cancel` removes the lock on a DIY backend; the file is the fallback if it cannot.
+    await stack.cancel().catch(() => removeLock(env, s.name));
+  }
+  const destroy = async () => {
+    await stack.refresh({ clearPendingCreates: true, color: "never" });
+    await stack.destroy({ color: "never" });
+  };
+  try {
+    await destroy();
+  } catch (e) {
+    log(`  ${s.name}: ${(e as Error).message.split("\n")[0]}; refreshing and retrying once`);
+    await destroy();
+  }
+  await ws.removeStack(s.name);
+}
+
+/** The warm layer: its contract, health, realms of runs no live stack owns, drift. */
+async function auditWarm(
+  ws: LocalWorkspace,
+  opts: AuditOptions,
+  stacks: StackAudit[],
+  leases: LeaseStore,
+  errors: string[],
+  log: (l: string) => void,
+): Promise<{ warm: AuditReport["warm"]; realms: RealmResidue[] }> {
+  const name = opts.warmStack ?? WARM_STACK;
+  const w = await readWarm(ws, name);
+  const warm: AuditReport["warm"] = { exists: w.exists, problems: w.read?.problems.map(formatProblem) ?? [] };
+  const realms: RealmResidue[] = [];
+  const read = w.read;
+  if (read?.ok) {
+    warm.traefik = await proxyAnswers(read.proxy);
+    if (read.keycloak) {
+      warm.keycloak = await keycloakAnswers(read.keycloak.adminUrl);
+      if (warm.keycloak) {
+        const p = read.keycloak.provisioning;
+        // The provisioning identity sees only the realms it created, i.e. runs' realms.
+        const kc = new KeycloakAdmin({
+          url: read.keycloak.adminUrl,
+          realm: p.realm,
+          clientId: p.clientId,
+          clientSecret: p.clientSecret,
+        });
+        try {
+          // Realms have no creation time here: a live lease or stack is what protects a young run.
+          const live = liveRunIds(stacks, leases.list(), Date.now());
+          for (const r of await kc.realms()) {
+            if (r.realm === "master" || !REALM_PATTERN.test(r.realm)) continue;
+            const runId = r.attributes?.[RUN_ATTRIBUTE] ?? /^cc-ci run (\S+)$/.exec(r.displayName ?? "")?.[1];
+            if (!runId || live.has(runId)) continue;
+            const residue: RealmResidue = { realm: r.realm, runId };
+            if (opts.reap) {
+              await kc.deleteRealm(r.realm);
+              residue.removed = true;
+              log(`removed realm ${r.realm}`);
+            }
+            realms.push(residue);
+          }
+        } catch (e) {
+          errors.push(`keycloak realms: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+  const stack = w.exists && opts.drift !== false ? await selectStack(ws, name) : undefined;
+  if (stack) {
+    const d = await previewDrift(stack);
+    if ("error" in d) {
+      warm.drift = "error";
+      errors.push(`warm drift check: ${d.error}`);
+    } else warm.drift = d.drift;
+  } else warm.drift = "skipped";
+  return { warm, realms };
+}
+
+/** Stack settings files and Pulumi homes of runs that are gone (only with --reap: an audit reports, it does not touch). */
+function cleanOrphanFiles(env: CcciEnv, live: ReadonlySet<string>): void {
+  const run = (name: string) => /^run-([a-z0-9]+-[0-9a-f]{6})/.exec(name)?.[1];
+  for (const f of readdirSync(env.projectDir)) {
+    const id = /^Pulumi\.(run-[a-z0-9]+-[0-9a-f]{6})\.yaml$/.test(f)
+      ? run(f.slice("Pulumi.".length))
+      : undefined;
+    if (id && !live.has(id)) rmSync(path.join(env.projectDir, f), { force: true });
+  }
+  const homes = path.join(env.home, "homes");
+  if (!existsSync(homes)) return;
+  for (const d of readdirSync(homes)) {
+    const id = run(d);
+    if (id && !live.has(id)) rmSync(path.join(homes, d), { recursive: true, force: true });
+  }
+}
+
+export { auditTable } from "./table";

@@ -1,0 +1,36 @@
+/** The audit report as a table for people (the JSON report is for machines). */
+import type { AuditReport } from "./index";
+
+export function auditTable(r: AuditReport): string {
+  const min = (ms?: number) => (ms === undefined ? "?" : `${Math.round(ms / 60000)}m`);
+  const lines: string[] = [
+    `cc-ci audit at ${r.at} (${(r.durationMs / 1000).toFixed(1)} s): ${r.clean ? "CLEAN" : "NOT CLEAN"}`,
+  ];
+  lines.push(`run stacks: ${r.stacks.length}`);
+  for (const s of r.stacks) {
+    const lock = s.lock ? `lock ${s.lock.host}:${s.lock.pid} ${s.lock.alive ? "alive" : "DEAD"}` : "no lock";
+    lines.push(
+      `  ${s.name.padEnd(24)} age ${min(s.ageMs).padStart(5)}  ${String(s.resourceCount ?? "?").padStart(3)} res  ${lock}  ${s.stale ? `STALE: ${s.reason}${s.reaped ? " → reaped" : ""}` : "ok"}${s.error ? `  error: ${s.error}` : ""}`,
+    );
+  }
+  lines.push(`residue in the swarm (no live stack): ${r.residue.docker.length}`);
+  for (const o of r.residue.docker)
+    lines.push(
+      `  ${o.kind.padEnd(9)} ${o.name.padEnd(48)} run ${o.runId} recipe ${o.recipe ?? "?"} age ${min(o.ageMs)}${o.removed ? " → removed" : ""}`,
+    );
+  lines.push(`residue in Keycloak (no live stack): ${r.residue.realms.length}`);
+  for (const x of r.residue.realms)
+    lines.push(`  realm ${x.realm}${x.runId ? ` run ${x.runId}` : ""}${x.removed ? " → removed" : ""}`);
+  const w = r.warm;
+  lines.push(
+    w.exists
+      ? `warm layer: traefik ${w.traefik ? "ok" : "DOWN"}, keycloak ${w.keycloak ? "ok" : "DOWN"}, drift ${w.drift === false ? "none" : w.drift}${w.problems.length ? `, problems: ${w.problems.join("; ")}` : ""}`
+      : "warm layer: absent",
+  );
+  const gib = (b?: number) => (b === undefined ? "?" : `${(b / 1024 ** 3).toFixed(1)} GiB`);
+  lines.push(
+    `disk: ${gib(r.disk.usedBytes)} used by Docker (${r.disk.dataRoot ?? "?"}) of a ${gib(r.disk.budgetBytes)} budget${r.disk.over ? " — OVER" : ""}`,
+  );
+  for (const e of r.errors) lines.push(`error: ${e}`);
+  return lines.join("\n");
+}

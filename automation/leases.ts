@@ -1,0 +1,84 @@
+/**
+ * Leases: a running `cc-ci run` says so from its first moment until its last, so an audit never
+ * mistakes a starting run (no stack yet) or a long one for residue. A lease is a small record with
+ * a heartbeat; a lease whose heartbeat is older than LEASE_TTL_MS belongs to an agent that is gone,
+ * whatever host it ran on — no PID is read, so agents on other hosts are judged alike.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import * as path from "node:path";
+
+/** A lease not renewed for this long is dead. */
+export const LEASE_TTL_MS = 90_000;
+/** How often a live run renews its lease. */
+export const HEARTBEAT_MS = 20_000;
+
+export interface Lease {
+  runId: string;
+  stack: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  heartbeatAt: string;
+}
+
+export function leaseAlive(lease: Lease, now = Date.now()): boolean {
+  return now - Date.parse(lease.heartbeatAt) < LEASE_TTL_MS;
+}
+
+/** Where leases are kept: a folder every agent sharing the state can read (default: under CC_CI_HOME). */
+export class LeaseStore {
+  constructor(private readonly dir: string) {}
+
+  private file(runId: string): string {
+    return path.join(this.dir, `${runId}.json`);
+  }
+
+  write(lease: Lease): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file(lease.runId)}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(lease));
+    // rename is atomic: a reader sees the old or the new record, never half of one.
+    renameSync(tmp, this.file(lease.runId));
+  }
+
+  remove(runId: string): void {
+    rmSync(this.file(runId), { force: true });
+  }
+
+  list(): Lease[] {
+    if (!existsSync(this.dir)) return [];
+    const out: Lease[] = [];
+    for (const f of readdirSync(this.dir).filter((x) => x.endsWith(".json"))) {
+      try {
+        out.push(JSON.parse(readFileSync(path.join(this.dir, f), "utf8")) as Lease);
+      } catch {
+        continue; // a record being replaced; the next audit reads it
+      }
+    }
+    return out;
+  }
+}
+
+/** Holds a run's lease from now until `release()`, renewing it in the background. */
+export function holdLease(store: LeaseStore, runId: string, stack: string): { release(): void } {
+  const startedAt = new Date().toISOString();
+  const renew = () =>
+    store.write({
+      runId,
+      stack,
+      host: hostname(),
+      pid: process.pid,
+      startedAt,
+      heartbeatAt: new Date().toISOString(),
+    });
+  renew();
+  const timer = setInterval(renew, HEARTBEAT_MS);
+  timer.unref();
+  return {
+    release() {
+      clearInterval(timer);
+      store.remove(runId);
+    },
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * The CI's entry point: one recipe run from a clean, isolated environment to nothing left behind.
+ * warm-check → validate → stack-create → up → reachable → sso-ready → test → destroy → stack-remove
+ * → verify. The phases live in their own modules; this orchestrator keeps only the order, the
+ * `try/finally` that makes teardown happen whatever failed, and the signals (a second SIGINT/SIGTERM
+ * does not abandon the teardown).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
+import { ValidationError } from "../../lib/errors";
+import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
+import type { RunPlan } from "../../lib/runPlan";
+import { loadEnv, type CcciEnv } from "../env";
+import { openWorkspace, type OpenWorkspace } from "../workspace";
+import { createRunStack, deployRun, streamLines } from "./deploy";
+import { runOutcome } from "./outcome";
+import { checkWarm, freeRunPorts, prepareRun } from "./prepare";
+import { waitReachable, waitSsoReady } from "./ready";
+import { PhaseClock, summary, type RunReport } from "./report";
+import { defaultTest, runTest, testEnv } from "./tests";
+import { describeResidue, destroyRun, findResidue } from "./teardown";
+
+export { EXIT } from "./outcome";
+
+export interface RunArgs {
+  /** The recipe folder. */
+  recipeDir: string;
+  /** Recipe name. Default: the folder's name. */
+  recipe?: string;
+  pr?: number;
+  ref?: string;
+  /** auto: warm when the warm Keycloak is healthy, else cold. Default: auto. */
+  sso?: SsoRequest;
+  /** Leave the stack up when setup or the tests fail (for debugging). Default: false. */
+  keepOnFailure?: boolean;
+  /** The test command; default: the recipe's executable .cc-ci/test, if any. */
+  testCommand?: string[];
+  /** The warm stack's name. Default: warm. */
+  warmStack?: string;
+  /** Run defaults file (images, env, policy). */
+  defaultsFile?: string;
+  /** Where to write the JSON report. Default: $CC_CI_HOME/runs/<run id>/report.json. */
+  reportFile?: string;
+  /** Seconds the recipe's services get to become healthy during `up`. Default: the run defaults' (600). */
+  deployTimeout?: number;
+  /** Fixed run hex (tests); default: random. */
+  hex?: string;
+  /** Progress lines. Default: stderr. */
+  log?: (line: string) => void;
+  /** Aborts the run as SIGTERM would (tests). */
+  signal?: AbortSignal;
+  /** Install SIGINT/SIGTERM handlers. Default: true. */
+  handleSignals?: boolean;
+}
+
+function newReport(
+  recipe: string,
+  names: RunNames | undefined,
+  started: number,
+  clock: PhaseClock,
+): RunReport {
+  return {
+    runId: names?.runId ?? "",
+    recipe,
+    stack: names?.stack ?? "",
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    outcome: "passed",
+    exitCode: 0,
+    phases: clock.phases,
+    residue: { docker: [] },
+    warnings: [],
+  };
+}
+
+export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<RunReport> {
+  const log = args.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const started = Date.now();
+  const clock = new PhaseClock();
+  const recipeDir = path.resolve(args.recipeDir);
+  const recipe = args.recipe ?? path.basename(recipeDir);
+  let names: RunNames;
+  try {
+    names = runNames(recipe, args.hex);
+  } catch (e) {
+    const report = newReport(recipe, undefined, started, clock);
+    Object.assign(report, { outcome: "invalid", exitCode: 2, error: (e as Error).message });
+    return finish(report, args, env, log);
+  }
+  const say = (l: string) => log(`[${names.runId}] ${l}`);
+  const report = newReport(recipe, names, started, clock);
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      say(`${sig}: stopping and tearing down`);
+      abort.abort();
+    } else say(`${sig} again: teardown continues (it must, or the run leaves residue)`);
+  };
+  const handleSignals = args.handleSignals ?? true;
+  if (handleSignals) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  args.signal?.addEventListener("abort", () => onSignal("SIGTERM"), { once: true });
+
+  let work: OpenWorkspace | undefined;
+  let stack: Stack | undefined;
+  let plan: RunPlan | undefined;
+  let invalid = false;
+  let setupFailed = false;
+  try {
+    work = await openWorkspace(env, names.stack);
+    const ws = work.ws;
+    const sso = args.sso ?? "auto";
+    const warm = await clock.run("warm-check", () => checkWarm(ws, args.warmStack ?? WARM_STACK, sso));
+    for (const n of warm.notes) say(n);
+    report.warnings.push(...warm.notes);
+
+    const prepared = await clock.run("validate", async () => {
+      const defaults = readRunDefaults(args.defaultsFile);
+      const settings = readWarmSettings(path.join(env.projectDir, "Pulumi.warm.yaml"));
+      const req = {
+        names,
+        recipeDir,
+        recipe,
+        pr: args.pr,
+        ref: args.ref,
+        sso,
+        deployTimeout: args.deployTimeout,
+      };
+      return { ...prepareRun(req, warm.view, settings, defaults, await freeRunPorts()), defaults };
+    });
+    plan = prepared.plan;
+    report.warnings.push(...plan.notes, ...prepared.model.warnings);
+    Object.assign(report, { mode: plan.sso.mode, domain: plan.domain, appUrl: plan.appUrl });
+    say(`SSO ${plan.sso.mode}; app at ${plan.appUrl}`);
+
+    if (abort.signal.aborted) throw new Error("interrupted");
+    stack = await clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig));
+    const s = stack;
+    const outputs: OutputMap = await clock.run("up", () => deployRun(s, say, abort.signal));
+    if (abort.signal.aborted) throw new Error("interrupted");
+
+    const readyMs = prepared.defaults.readyTimeout * 1000;
+    const proxy = { httpPort: plan.proxy.httpPort, httpsPort: plan.proxy.httpsPort };
+    const p = plan;
+    if (((outputs.routers?.value ?? []) as unknown[]).length > 0)
+      await clock.run("reachable", () => waitReachable(p.appUrl, proxy, readyMs, abort.signal));
+    else clock.skip("reachable", "the recipe routes nothing through Traefik");
+    const oidc = outputs.oidc?.value as { issuer: string } | undefined;
+    if (oidc) await clock.run("sso-ready", () => waitSsoReady(oidc.issuer, proxy, readyMs, abort.signal));
+    else clock.skip("sso-ready", "SSO is off");
+
+    const command =
+      args.testCommand && args.testCommand.length > 0 ? args.testCommand : defaultTest(recipeDir);
+    if (command) {
+      const code = await clock.run("test", () =>
+        runTest(command, recipeDir, testEnv(outputs, p), abort.signal, say),
+      );
+      report.testExitCode = code;
+      if (code !== 0) clock.phases[clock.phases.length - 1].outcome = "failed";
+    } else clock.skip("test", "no test command and no executable .cc-ci/test in the recipe");
+  } catch (e) {
+    setupFailed = true;
+    invalid = e instanceof ValidationError;
+    report.error = (e as Error).message;
+    if (e instanceof ValidationError) report.warnings.push(...e.warnings);
+    say(`setup failed: ${(e as Error).message.split("\n")[0]}`);
+  } finally {
+    const failed = setupFailed || (report.testExitCode ?? 0) !== 0;
+    const keep = args.keepOnFailure === true && failed && stack !== undefined;
+    if (keep) {
+      say(
+        `kept for debugging: destroy with \`cc-ci audit --reap\` or \`pulumi destroy -s ${names.stack} --remove\``,
+      );
+      clock.skip("destroy", "--keep-on-failure");
+    } else if (stack && work) {
+      const s = stack;
+      const ws = work.ws;
+      await clock
+        .run("destroy", () => destroyRun(s, say))
+        .then(() => clock.run("stack-remove", () => ws.removeStack(names.stack)))
+        .catch((e: Error) => {
+          report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
+        });
+    }
+    if (!keep && work && !invalid) {
+      const ws = work.ws;
+      await clock
+        .run("verify", async () => {
+          report.residue = await findResidue(ws, names, plan?.sso);
+          const left = describeResidue(report.residue);
+          if (left) throw new Error(`the run left residue: ${left}`);
+        })
+        .catch((e: Error) => {
+          report.error = [report.error, `verify: ${e.message}`].filter(Boolean).join("\n");
+        });
+    }
+    if (!keep) work?.close();
+    if (handleSignals) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  }
+
+  Object.assign(
+    report,
+    runOutcome({
+      phases: clock.phases,
+      invalid,
+      setupFailed,
+      signals,
+      testExitCode: report.testExitCode,
+      residue: report.residue,
+    }),
+  );
+  report.durationMs = Date.now() - started;
+  return finish(report, args, env, log);
+}
+
+function finish(report: RunReport, args: RunArgs, env: CcciEnv, log: (l: string) => void): RunReport {
+  const file = args.reportFile ?? path.join(env.home, "runs", report.runId || "invalid", "report.json");
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  log(summary(report));
+  log(`  report: ${file}`);
+  return report;
+}
+
+export { streamLines };

@@ -1,0 +1,140 @@
+/**
+ * The phases before anything exists: the warm check (is there a warm layer, does its Keycloak
+ * answer) and validation (the run's config parsed, the run planned, the recipe loaded). A broken
+ * recipe or bad settings fail here, with every problem listed, before any stack or resource.
+ */
+import * as net from "node:net";
+import type { LocalWorkspace } from "@pulumi/pulumi/automation";
+import {
+  RunConfig,
+  encodeConfig,
+  type ConfigEntry,
+  type RunDefaults,
+  type SsoRequest,
+  type WarmConfig,
+} from "../../lib/config";
+import { parseOrThrow, formatProblems } from "../../lib/errors";
+import type { RunNames } from "../../lib/naming";
+import { loadRecipe } from "../../lib/recipe/load";
+import type { RecipeModel } from "../../lib/recipe/model";
+import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../lib/runPlan";
+import { keycloakAnswers } from "../keycloakAdmin";
+import { readWarm } from "../workspace";
+
+export interface WarmCheck {
+  view: WarmView;
+  notes: string[];
+}
+
+/** Reads the warm stack (if any) and checks whether its Keycloak answers. */
+export async function checkWarm(ws: LocalWorkspace, warmStack: string, sso: SsoRequest): Promise<WarmCheck> {
+  const notes: string[] = [];
+  const warm = await readWarm(ws, warmStack);
+  if (!warm.exists || !warm.read) {
+    notes.push(
+      `no warm stack "${warmStack}": the run brings its own Traefik${sso === "off" ? "" : " and a cold Keycloak"}`,
+    );
+    return { view: { keycloakHealthy: false }, notes };
+  }
+  const read = warm.read;
+  if (!read.ok) {
+    notes.push(`warm stack "${warmStack}" is unusable: ${formatProblems(read.problems)}`);
+    return { view: { read, keycloakHealthy: false }, notes };
+  }
+  let keycloakHealthy = false;
+  if (read.keycloak && sso !== "off" && sso !== "cold") {
+    keycloakHealthy = await keycloakAnswers(read.keycloak.adminUrl);
+    if (!keycloakHealthy) notes.push(`the warm Keycloak at ${read.keycloak.adminUrl} does not answer`);
+  }
+  return { view: { read, keycloakHealthy }, notes };
+}
+
+/** What a run asks for, from the command line. */
+export interface RunRequest {
+  names: RunNames;
+  recipeDir: string;
+  recipe: string;
+  pr?: number;
+  ref?: string;
+  sso: SsoRequest;
+  deployTimeout?: number;
+}
+
+export interface Prepared {
+  config: RunConfig;
+  plan: RunPlan;
+  model: RecipeModel;
+  /** The run stack's config: the parsed config, SSO resolved, the warm Keycloak only when used. */
+  stackConfig: Record<string, ConfigEntry>;
+}
+
+/** Host ports a run may need for its own Traefik and a cold Keycloak's admin port. */
+export interface RunPorts {
+  http: number;
+  https: number;
+  keycloakAdmin: number;
+}
+
+export async function freeRunPorts(): Promise<RunPorts> {
+  return { http: await freePort(), https: await freePort(), keycloakAdmin: await freePort() };
+}
+
+/**
+ * Parses the run's config from the operator's warm settings, run defaults and the request; plans the
+ * run; loads the recipe. Throws a ValidationError listing every problem.
+ */
+export function prepareRun(
+  req: RunRequest,
+  warm: WarmView,
+  settings: WarmConfig,
+  defaults: RunDefaults,
+  ports: RunPorts,
+): Prepared {
+  const own = !warm.read?.ok;
+  const { readyTimeout: _ready, ...runDefaults } = defaults;
+  const config = parseOrThrow(
+    RunConfig,
+    {
+      role: "run",
+      runId: req.names.runId,
+      recipeDir: req.recipeDir,
+      recipe: req.recipe,
+      pr: req.pr,
+      ref: req.ref,
+      sso: req.sso,
+      warmProxy: warm.read?.ok ? warm.read.proxy : undefined,
+      warmKeycloak: warm.read?.ok && warm.keycloakHealthy ? warm.read.keycloak : undefined,
+      domain: settings.domain,
+      dockerHost: settings.dockerHost,
+      // A cold Keycloak must not take the warm one's admin port, nor another run's.
+      keycloak: { ...settings.keycloak, adminPort: ports.keycloakAdmin, adminUrl: undefined },
+      traefik: own ? { ...settings.traefik, httpPort: ports.http, httpsPort: ports.https } : settings.traefik,
+      ...runDefaults,
+      deployTimeout: req.deployTimeout ?? defaults.deployTimeout,
+    },
+    "run config",
+  );
+  const plan = planRun(config, warm);
+  // The program loads the recipe again; loading it here fails a broken recipe before any stack exists.
+  const model = loadRecipe(recipeOptions(plan, config));
+  const stackConfig = encodeConfig({
+    ...config,
+    sso: plan.sso.mode,
+    // Need to know: the provisioning identity goes into the run's state only when the run uses it.
+    warmKeycloak: plan.sso.mode === "warm" ? plan.sso.keycloak : undefined,
+  });
+  return { config, plan, model, stackConfig };
+}
+
+/** A free TCP port on this host (for a cold Keycloak's admin port or a run's own Traefik). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,64 @@
+/**
+ * After a run, whatever happened: destroy its stack (once more after a refresh if that fails),
+ * remove the stack, and verify that nothing of the run is left — no Docker object with its label,
+ * no realm, no stack.
+ */
+import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import type { RunNames } from "../../lib/naming";
+import type { SsoPlan } from "../../lib/runPlan";
+import { dockerClient, runObjects } from "../docker";
+import { KeycloakAdmin } from "../keycloakAdmin";
+import { findStack } from "../workspace";
+import { streamLines } from "./deploy";
+import type { RunReport } from "./report";
+
+/** Destroys the stack; on failure, cancels a stale lock, refreshes (clearing pending creates) and retries once. */
+export async function destroyRun(stack: Stack, say: (l: string) => void): Promise<void> {
+  const onOutput = (o: string) => streamLines(o, say);
+  try {
+    await stack.destroy({ onOutput, color: "never" });
+  } catch (e) {
+    say(`destroy failed (${(e as Error).message.split("\n")[0]}); refreshing and retrying once`);
+    await stack.cancel().catch(() => undefined);
+    await stack.refresh({ clearPendingCreates: true, color: "never" }).catch(() => undefined);
+    await stack.destroy({ onOutput, color: "never" });
+  }
+}
+
+/** What is left of a run; empty when the teardown was complete. */
+export async function findResidue(
+  ws: LocalWorkspace,
+  names: RunNames,
+  sso: SsoPlan | undefined,
+  waitMs = 30_000,
+): Promise<RunReport["residue"]> {
+  const docker = dockerClient();
+  // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
+  const deadline = Date.now() + waitMs;
+  let left = await runObjects(docker, names.runId);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    left = await runObjects(docker, names.runId);
+  }
+  const residue: RunReport["residue"] = { docker: left.map((o) => ({ kind: o.kind, name: o.name })) };
+  if (sso?.mode === "warm") {
+    const p = sso.keycloak.provisioning;
+    const kc = new KeycloakAdmin({
+      url: sso.keycloak.adminUrl,
+      realm: p.realm,
+      clientId: p.clientId,
+      clientSecret: p.clientSecret,
+    });
+    if (await kc.realm(names.realm)) residue.realm = names.realm;
+  }
+  residue.stack = (await findStack(ws, names.stack)) !== undefined;
+  return residue;
+}
+
+export function describeResidue(r: RunReport["residue"]): string {
+  return [
+    ...r.docker.map((d) => `${d.kind} ${d.name}`),
+    ...(r.realm ? [`realm ${r.realm}`] : []),
+    ...(r.stack ? ["stack"] : []),
+  ].join(", ");
+}

@@ -1,0 +1,136 @@
+/**
+ * The Automation API plumbing every command shares: a workspace in a private Pulumi home that is
+ * always removed afterwards, finding and selecting stacks (typed errors caught by class), reading
+ * the warm layer's contract, and the drift check. Commands (run, warm, audit, doctor, bench) use
+ * these instead of talking to LocalWorkspace themselves.
+ */
+import {
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  Stack,
+  StackAlreadyExistsError,
+  StackNotFoundError,
+  type StackSummary,
+} from "@pulumi/pulumi/automation";
+import { readWarmOutputs, type ContractRead } from "../lib/contract";
+import { shortStackName, stackFqn } from "../lib/naming";
+import { privatePulumiHome, removePulumiHome, workspaceOptions, type CcciEnv } from "./env";
+
+export { ConcurrentUpdateError, StackAlreadyExistsError, StackNotFoundError };
+
+/** A workspace in a Pulumi home of its own, and how to give that home back. */
+export interface OpenWorkspace {
+  ws: LocalWorkspace;
+  home: string;
+  close(): void;
+}
+
+/**
+ * Opens a workspace in the private Pulumi home `name` (parallel commands never share a
+ * workspace.json). The caller must `close()` it, in a `finally`.
+ */
+export async function openWorkspace(env: CcciEnv, name: string): Promise<OpenWorkspace> {
+  const home = privatePulumiHome(env, name);
+  try {
+    const ws = await LocalWorkspace.create(await workspaceOptions(env, home));
+    return { ws, home, close: () => removePulumiHome(env, name) };
+  } catch (e) {
+    removePulumiHome(env, name);
+    throw e;
+  }
+}
+
+/** Runs `fn` with a workspace in a private Pulumi home, removed afterwards whatever happens. */
+export async function withWorkspace<T>(
+  env: CcciEnv,
+  name: string,
+  fn: (ws: LocalWorkspace) => Promise<T>,
+): Promise<T> {
+  const open = await openWorkspace(env, name);
+  try {
+    return await fn(open.ws);
+  } finally {
+    open.close();
+  }
+}
+
+/** A unique home name for a one-off command, so two at once never share one. */
+export function homeName(purpose: string): string {
+  return `${purpose}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** True when `summary` is the stack `name` (short or fully qualified). */
+export function isStack(summary: { name: string }, name: string): boolean {
+  return summary.name === name || summary.name === stackFqn(name) || shortStackName(summary.name) === name;
+}
+
+/** The stack's summary in the backend, or undefined when there is no such stack. */
+export async function findStack(ws: LocalWorkspace, name: string): Promise<StackSummary | undefined> {
+  return (await ws.listStacks()).find((s) => isStack(s, name));
+}
+
+/** Selects a stack, or undefined when it does not exist. */
+export async function selectStack(ws: LocalWorkspace, name: string): Promise<Stack | undefined> {
+  try {
+    return await Stack.select(name, ws);
+  } catch (e) {
+    if (e instanceof StackNotFoundError) return undefined;
+    throw e;
+  }
+}
+
+/** The warm stack as a run or an audit sees it: whether it exists, and its outputs against the contract. */
+export interface WarmRead {
+  stack: string;
+  exists: boolean;
+  read?: ContractRead;
+}
+
+/** Reads the warm stack's outputs and checks them against the contract (lib/contract.ts). */
+export async function readWarm(ws: LocalWorkspace, name: string): Promise<WarmRead> {
+  const stack = await selectStack(ws, name);
+  if (!stack) return { stack: name, exists: false };
+  const outputs = await stack.outputs();
+  return {
+    stack: name,
+    exists: true,
+    read: readWarmOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]))),
+  };
+}
+
+/** What a drift check found: nothing, changes, or an error that kept it from telling. */
+export type Drift = { drift: false } | { drift: true; summary: string } | { error: string };
+
+/**
+ * Whether a stack still matches its code, config and the world: a preview with refresh that
+ * expects no changes. Used by `cc-ci warm preview --expect-no-changes` and the audit alike.
+ */
+export async function previewDrift(stack: Stack, onOutput?: (out: string) => void): Promise<Drift> {
+  let log = "";
+  try {
+    await stack.preview({
+      refresh: true,
+      expectNoChanges: true,
+      color: "never",
+      onOutput: (o) => {
+        log += o;
+        onOutput?.(o);
+      },
+    });
+    return { drift: false };
+  } catch (e) {
+    const m = `${(e as Error).message}\n${log}`;
+    if (/expected no changes|no changes were expected/i.test(m)) {
+      const changes = log
+        .split("\n")
+        .filter((l) => /^\s*[~+-]{1,2}\s|^\s*Resources:|to (update|create|delete|replace)/.test(l));
+      return { drift: true, summary: changes.slice(0, 20).join("\n").trim() };
+    }
+    return { error: (e as Error).message.split("\n").slice(-3).join(" ") };
+  }
+}
+
+/** The project's stacks on the backend. */
+export async function listStacks(env: CcciEnv): Promise<StackSummary[]> {
+  return withWorkspace(env, homeName("list"), (ws) => ws.listStacks());
+}
