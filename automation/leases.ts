@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
+import type { CcciEnv } from "./env";
 
 /** A lease not renewed for this long is dead. */
 export const LEASE_TTL_MS = 90_000;
@@ -58,6 +59,11 @@ export class LeaseStore {
     }
     return out;
   }
+}
+
+/** The leases of the agents sharing this state (a folder under CC_CI_HOME). */
+export function leaseStore(env: CcciEnv): LeaseStore {
+  return new LeaseStore(path.join(env.home, "leases"));
 }
 
 /** Holds a run's lease from now until `release()`, renewing it in the background. */

@@ -14,7 +14,7 @@ import { REALM_PATTERN, RUN_ATTRIBUTE, runIdOfStack, shortStackName, WARM_STACK 
 import { dockerClient, removeObjects, runObjects, type DockerObject } from "../docker";
 import type { CcciEnv } from "../env";
 import { KeycloakAdmin, keycloakAnswers } from "../keycloakAdmin";
-import { LeaseStore, type Lease } from "../leases";
+import { leaseStore, type Lease, type LeaseStore } from "../leases";
 import { proxyAnswers } from "../warm";
 import { homeName, previewDrift, readWarm, selectStack, withWorkspace } from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
@@ -76,10 +76,6 @@ export interface AuditReport {
 }
 
 const MINUTE = 60_000;
-
-export function leaseStore(env: CcciEnv): LeaseStore {
-  return new LeaseStore(path.join(env.home, "leases"));
-}
 
 export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<AuditReport> {
   const started = Date.now();

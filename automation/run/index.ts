@@ -13,6 +13,7 @@ import { ValidationError } from "../../lib/errors";
 import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import type { RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
+import { holdLease, leaseStore } from "../leases";
 import { openWorkspace, type OpenWorkspace } from "../workspace";
 import { createRunStack, deployRun, streamLines } from "./deploy";
 import { runOutcome } from "./outcome";
@@ -91,6 +92,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   }
   const say = (l: string) => log(`[${names.runId}] ${l}`);
   const report = newReport(recipe, names, started, clock);
+  // From its first moment the run holds a lease, so no audit mistakes it for residue.
+  const lease = holdLease(leaseStore(env), names.runId, names.stack);
 
   const abort = new AbortController();
   let signals = 0;
@@ -202,6 +205,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         });
     }
     if (!keep) work?.close();
+    // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
+    lease.release();
     if (handleSignals) {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);

@@ -1,0 +1,77 @@
+/** The audit's decisions: stale stacks, residue, and what is never touched (young, leased, unlabelled). */
+import { isResidue, judgeStack, liveRunIds, type AuditLimits } from "../../automation/audit/judge";
+import { LEASE_TTL_MS, type Lease } from "../../automation/leases";
+
+const NOW = Date.parse("2026-11-29T12:00:00Z");
+const MIN = 60_000;
+const limits: AuditLimits = { maxAgeMs: 360 * MIN, graceMs: 10 * MIN, now: NOW };
+const lease = (runId: string, heartbeatAgoMs: number): Lease => ({
+  runId,
+  stack: `run-${runId}`,
+  host: "agent-2",
+  pid: 4242,
+  startedAt: new Date(NOW - 60 * MIN).toISOString(),
+  heartbeatAt: new Date(NOW - heartbeatAgoMs).toISOString(),
+});
+const deadLock = { pid: 1, host: "here", alive: false };
+const liveLock = { pid: 2, host: "here", alive: true };
+
+describe("judgeStack", () => {
+  test.each<[string, Parameters<typeof judgeStack>[0], boolean, RegExp | null]>([
+    ["young, unlocked", { ageMs: 5 * MIN }, false, null],
+    ["old, unlocked", { ageMs: 400 * MIN }, true, /last updated 400 min ago/],
+    ["old, locked by a live process", { ageMs: 400 * MIN, lock: liveLock }, false, /live process/],
+    ["locked by a dead process", { ageMs: 30 * MIN, lock: deadLock }, true, /which is gone/],
+    [
+      "locked by a dead process, but younger than the grace",
+      { ageMs: 2 * MIN, lock: deadLock },
+      false,
+      /grace/,
+    ],
+    [
+      "old, dead lock, but a fresh lease (another agent)",
+      { ageMs: 400 * MIN, lock: deadLock, lease: lease("a-000001", 5_000) },
+      false,
+      /live run on agent-2/,
+    ],
+    [
+      "old, lease gone stale",
+      { ageMs: 400 * MIN, lease: lease("a-000001", LEASE_TTL_MS + 1) },
+      true,
+      /400 min/,
+    ],
+    ["age unknown", {}, false, null],
+  ])("%s", (_, facts, stale, reason) => {
+    const v = judgeStack(facts, limits);
+    expect(v.stale).toBe(stale);
+    if (reason) expect(v.reason).toMatch(reason);
+  });
+});
+
+describe("isResidue", () => {
+  const live = new Set(["web-aaaaaa"]);
+  test.each<[string, { runId: string; ageMs?: number }, boolean]>([
+    ["an old object of a run without stack", { runId: "web-bbbbbb", ageMs: 60 * MIN }, true],
+    ["an object of a live run", { runId: "web-aaaaaa", ageMs: 60 * MIN }, false],
+    ["a young object (a run may be starting)", { runId: "web-bbbbbb", ageMs: 2 * MIN }, false],
+    ["an object without a run label (the warm layer)", { runId: "", ageMs: 60 * MIN }, false],
+    ["an object of unknown age", { runId: "web-bbbbbb" }, true],
+  ])("%s", (_, o, want) => {
+    expect(isResidue(o, live, limits)).toBe(want);
+  });
+});
+
+describe("liveRunIds", () => {
+  test("stacks not reaped and fresh leases are live; reaped stacks and dead leases are not", () => {
+    const live = liveRunIds(
+      [
+        { runId: "a-000001", stale: false },
+        { runId: "a-000002", stale: true },
+        { runId: "a-000003", stale: true, reaped: true },
+      ],
+      [lease("a-000004", 1000), lease("a-000005", LEASE_TTL_MS * 2)],
+      NOW,
+    );
+    expect([...live].sort()).toEqual(["a-000001", "a-000002", "a-000004"]);
+  });
+});
