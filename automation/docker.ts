@@ -37,9 +37,42 @@ function fromLabels(
   return { kind, id, name, runId, recipe: labels?.[LABELS.recipe], stack: labels?.[LABELS.stack], createdAt };
 }
 
-/** Every Docker object with a run label (of one run, when `runId` is given). */
-export async function runObjects(docker: Docker, runId?: string): Promise<DockerObject[]> {
-  return labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run);
+/**
+ * Every Docker object with a run label (of one run, when `runId` is given). With `namePrefix`, also
+ * the objects named with the run's prefix that lack the label (made outside the program, or by a
+ * version that did not label them), so a run's residue check sees every kind it could leave.
+ */
+export async function runObjects(docker: Docker, runId?: string, namePrefix?: string): Promise<DockerObject[]> {
+  const labelled = await labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run);
+  if (!namePrefix) return labelled;
+  const seen = new Set(labelled.map((o) => `${o.kind}:${o.id}`));
+  const named = (await namedObjects(docker, namePrefix)).filter((o) => !seen.has(`${o.kind}:${o.id}`));
+  return [...labelled, ...named.map((o) => ({ ...o, runId: runId ?? o.runId }))];
+}
+
+/** Every Docker object whose name starts with `prefix` (Docker's name filter matches substrings; kept exact here). */
+export async function namedObjects(docker: Docker, prefix: string): Promise<DockerObject[]> {
+  const filters = JSON.stringify({ name: [prefix] });
+  const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
+    docker.listServices({ filters }),
+    docker.listContainers({ all: true, filters }),
+    docker.listNetworks({ filters }),
+    docker.listVolumes({ filters }),
+    docker.listSecrets({ filters }),
+    docker.listConfigs({ filters }),
+  ]);
+  const all = [
+    ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
+    ...containers.map((c) =>
+      fromLabels("container", c.Id, (c.Names?.[0] ?? c.Id).replace(/^\//, ""), c.Labels, new Date(c.Created * 1000).toISOString()),
+    ),
+    ...networks.map((n) => fromLabels("network", n.Id, n.Name, n.Labels, n.Created)),
+    ...(volumes.Volumes ?? []).map((v) => fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt)),
+    ...secrets.map((s) => fromLabels("secret", s.ID, s.Spec?.Name ?? s.ID, (s.Spec as Labelled)?.Labels, s.CreatedAt)),
+    ...configs.map((c) => fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt)),
+  ];
+  // A service's task containers are named <service>.<slot>.<task id>, so they start with the prefix too.
+  return all.filter((o) => o.name.startsWith(prefix));
 }
 
 /** Every Docker object carrying `label` (`key` or `key=value`); runId is "" on objects of no run. */

@@ -89,7 +89,7 @@ export class RecipeApp extends pulumi.ComponentResource {
         c.key,
         new docker.ServiceConfig(
           `${name}-config-${c.key}`,
-          { name: c.name, data: configData(c, this.secretValues) },
+          { name: c.name, data: configData(c, this.secretValues), labels: labelArgs },
           child,
         ),
       );

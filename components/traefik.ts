@@ -81,6 +81,7 @@ export class Traefik extends pulumi.ComponentResource {
         {
           name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX),
           data: Buffer.from(dynamic).toString("base64"),
+          labels: labelList(labels),
         },
         child,
       );

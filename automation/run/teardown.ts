@@ -35,10 +35,11 @@ export async function findResidue(
   const docker = dockerClient();
   // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
   const deadline = Date.now() + waitMs;
-  let left = await runObjects(docker, names.runId);
+  const prefix = `${names.stackName}_`;
+  let left = await runObjects(docker, names.runId, prefix);
   while (left.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
-    left = await runObjects(docker, names.runId);
+    left = await runObjects(docker, names.runId, prefix);
   }
   const residue: RunReport["residue"] = { docker: left.map((o) => ({ kind: o.kind, name: o.name })) };
   if (sso?.mode === "warm") {

@@ -30,8 +30,10 @@ import { tempRecipe } from "../helpers/recipes";
 const env = e2eEnv();
 const docker = dockerClient();
 
+/** Nothing of the run: no object with its label or its name prefix, no stack. */
 async function expectNoResidue(runId: string): Promise<void> {
-  expect((await runObjects(docker, runId)).map((o) => `${o.kind} ${o.name}`)).toEqual([]);
+  const prefix = `run_${runId.replace(/-/g, "_")}_`;
+  expect((await runObjects(docker, runId, prefix)).map((o) => `${o.kind} ${o.name}`)).toEqual([]);
   expect((await listStacks(env)).map((s) => s.name).filter((n) => n.includes(runId))).toEqual([]);
 }
 
