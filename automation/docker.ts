@@ -42,7 +42,11 @@ function fromLabels(
  * the objects named with the run's prefix that lack the label (made outside the program, or by a
  * version that did not label them), so a run's residue check sees every kind it could leave.
  */
-export async function runObjects(docker: Docker, runId?: string, namePrefix?: string): Promise<DockerObject[]> {
+export async function runObjects(
+  docker: Docker,
+  runId?: string,
+  namePrefix?: string,
+): Promise<DockerObject[]> {
   const labelled = await labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run);
   if (!namePrefix) return labelled;
   const seen = new Set(labelled.map((o) => `${o.kind}:${o.id}`));
@@ -64,12 +68,24 @@ export async function namedObjects(docker: Docker, prefix: string): Promise<Dock
   const all = [
     ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
     ...containers.map((c) =>
-      fromLabels("container", c.Id, (c.Names?.[0] ?? c.Id).replace(/^\//, ""), c.Labels, new Date(c.Created * 1000).toISOString()),
+      fromLabels(
+        "container",
+        c.Id,
+        (c.Names?.[0] ?? c.Id).replace(/^\//, ""),
+        c.Labels,
+        new Date(c.Created * 1000).toISOString(),
+      ),
     ),
     ...networks.map((n) => fromLabels("network", n.Id, n.Name, n.Labels, n.Created)),
-    ...(volumes.Volumes ?? []).map((v) => fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt)),
-    ...secrets.map((s) => fromLabels("secret", s.ID, s.Spec?.Name ?? s.ID, (s.Spec as Labelled)?.Labels, s.CreatedAt)),
-    ...configs.map((c) => fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt)),
+    ...(volumes.Volumes ?? []).map((v) =>
+      fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt),
+    ),
+    ...secrets.map((s) =>
+      fromLabels("secret", s.ID, s.Spec?.Name ?? s.ID, (s.Spec as Labelled)?.Labels, s.CreatedAt),
+    ),
+    ...configs.map((c) =>
+      fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt),
+    ),
   ];
   // A service's task containers are named <service>.<slot>.<task id>, so they start with the prefix too.
   return all.filter((o) => o.name.startsWith(prefix));

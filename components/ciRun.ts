@@ -151,7 +151,8 @@ export class CiRun extends pulumi.ComponentResource {
         runSecrets,
         provider,
         proxyNetworkId,
-        deployTimeout: config.deployTimeout,
+        // The recipe's own timeout label (abra's), within the operator's bound.
+        deployTimeout: Math.min(model.deployTimeout ?? config.deployTimeout, config.deployTimeout),
       },
       { parent: this, dependsOn: [...deps] },
     );

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { GeneratedSecret } from "../lib/generatedSecret";
-import { resolvePlaceholders } from "../lib/placeholders";
+import { hasPlaceholder, resolvePlaceholders } from "../lib/placeholders";
 import type { ConfigSpec, RecipeModel, SecretSpec, ServiceSpec } from "../lib/recipe/model";
 import { goDuration, optDuration } from "../lib/units";
 import { CONVERGE, labelList, restartPolicy } from "./util";
@@ -89,7 +89,7 @@ export class RecipeApp extends pulumi.ComponentResource {
         c.key,
         new docker.ServiceConfig(
           `${name}-config-${c.key}`,
-          { name: c.name, data: configData(c, this.secretValues), labels: labelArgs },
+          { name: c.name, data: configData(c, this.secretValues, args.runSecrets), labels: labelArgs },
           child,
         ),
       );
@@ -131,7 +131,7 @@ export class RecipeApp extends pulumi.ComponentResource {
       case "generate":
         return new GeneratedSecret(
           `${name}-value-${s.key}`,
-          { length: Math.max(8, s.source.length), charset: s.source.charset },
+          { length: s.source.length, charset: s.source.alphabet, words: s.source.passphrase },
           { parent: this },
         ).value;
       case "file":
@@ -145,12 +145,21 @@ export class RecipeApp extends pulumi.ComponentResource {
   }
 }
 
-function configData(
+/**
+ * A config's content: rendered text, the recipe's secrets where the template named them, and the run's
+ * secret values (OIDC client secret, test password) where the text carries their placeholders. A
+ * config holding any secret is a Pulumi secret.
+ */
+export function configData(
   c: ConfigSpec,
   secretValues: Record<string, pulumi.Output<string>>,
+  runSecrets: Record<string, pulumi.Input<string>>,
 ): pulumi.Input<string> {
-  if (!c.sensitive) return Buffer.from(c.parts.join("")).toString("base64");
-  const values = c.parts.map((p) => (typeof p === "string" ? pulumi.output(p) : secretValues[p.secret]));
+  const sensitive = c.sensitive || c.parts.some((p) => typeof p === "string" && hasPlaceholder(p));
+  if (!sensitive) return Buffer.from(c.parts.join("")).toString("base64");
+  const values = c.parts.map((p) =>
+    typeof p === "string" ? pulumi.output(resolvePlaceholders(p, runSecrets)) : secretValues[p.secret],
+  );
   return pulumi.secret(pulumi.all(values).apply((vs) => Buffer.from(vs.join("")).toString("base64")));
 }
 
@@ -173,6 +182,7 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
     target: m.target,
     readOnly: m.readOnly,
     source: m.type === "volume" ? refs.volumes.get(m.source as string)?.name : m.source,
+    ...(m.noCopy ? { volumeOptions: { noCopy: true } } : {}),
     ...(m.type === "tmpfs" && m.tmpfsSizeBytes !== undefined
       ? { tmpfsOptions: { sizeBytes: m.tmpfsSizeBytes } }
       : {}),

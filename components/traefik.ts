@@ -182,6 +182,7 @@ export function traefikArgs(
     "--global.checkNewVersion=false",
     "--global.sendAnonymousUsage=false",
     `--log.level=${config.logLevel}`,
+    `--core.defaultRuleSyntax=${config.defaultRuleSyntax}`,
   ];
   if (constraintLabels && Object.keys(constraintLabels).length > 0) {
     const expr = Object.entries(constraintLabels)

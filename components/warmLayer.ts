@@ -45,6 +45,7 @@ export class WarmLayer extends pulumi.ComponentResource {
       scheme: this.traefik.scheme,
       httpPort: config.traefik.httpPort,
       httpsPort: config.traefik.httpsPort,
+      defaultRuleSyntax: config.traefik.defaultRuleSyntax,
       ...(this.traefik.certResolver ? { certResolver: this.traefik.certResolver } : {}),
     };
     this.keycloak = new Keycloak(

@@ -78,6 +78,12 @@ export const TraefikConfig = z.strictObject({
   tls: Tls.default({ mode: "none" }).describe(
     "TLS on web-secure: none, a wildcard certificate file, or ACME. Default: {mode: none}.",
   ),
+  defaultRuleSyntax: z
+    .enum(["v2", "v3"])
+    .default("v2")
+    .describe(
+      "Rule syntax of routers that name none (core.defaultRuleSyntax): v2 as Co-op Cloud's Traefik runs, so recipes' multi-host Host() rules (EXTRA_DOMAINS) route. Default: v2.",
+    ),
   logLevel: z
     .enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"])
     .default("INFO")
@@ -203,6 +209,44 @@ export const RecipePolicy = z.strictObject({
 });
 export type RecipePolicy = z.output<typeof RecipePolicy>;
 
+/** What one run's services may use at most on a shared host, and what they get when they say nothing. */
+export const RunLimits = z.strictObject({
+  maxReplicas: z
+    .number()
+    .int()
+    .positive()
+    .default(3)
+    .describe("Most replicas a recipe's service may ask for. Default: 3."),
+  memory: byteSize.default("512m").describe("Memory limit of a task whose recipe sets none. Default: 512m."),
+  maxMemory: byteSize
+    .default("2g")
+    .describe("Largest memory limit or reservation a task may ask for. Default: 2g."),
+  cpus: z
+    .number()
+    .positive()
+    .default(1)
+    .describe("CPU limit (cores) of a task whose recipe sets none. Default: 1."),
+  maxCpus: z
+    .number()
+    .positive()
+    .default(2)
+    .describe("Largest CPU limit or reservation a task may ask for. Default: 2."),
+  maxTmpfs: byteSize
+    .default("256m")
+    .describe("Largest tmpfs a mount may ask for; a tmpfs without a size gets this. Default: 256m."),
+  maxStopGracePeriod: z
+    .string()
+    .default("60s")
+    .describe("Longest stop_grace_period a service may ask for. Default: 60s."),
+  loggingDrivers: z
+    .array(z.string().min(1))
+    .default(["json-file", "local", "none"])
+    .describe(
+      "Logging drivers a recipe may choose (others could send logs off the host). Default: json-file, local, none.",
+    ),
+});
+export type RunLimits = z.output<typeof RunLimits>;
+
 /** SSO modes a run may ask for; `auto` is resolved by planRun (warm when the warm Keycloak answers). */
 export const SSO_REQUESTS = ["auto", "warm", "cold", "off"] as const;
 export type SsoRequest = (typeof SSO_REQUESTS)[number];
@@ -237,6 +281,7 @@ const RunSettings = {
   policy: RecipePolicy.prefault({}).describe(
     "What recipes may do on this shared host. Default: nothing dangerous.",
   ),
+  limits: RunLimits.prefault({}).describe("Defaults and maxima of a run's resources."),
   deployTimeout: z
     .number()
     .int()

@@ -23,6 +23,8 @@ export const ProxyContract = z.object({
   httpsPort: z.number().int(),
   /** Name of the certificate resolver run routers must use, if any (ACME mode). */
   certResolver: z.string().optional(),
+  /** Traefik's core.defaultRuleSyntax (warm stacks from before it was exported ran Traefik's default, v3). */
+  defaultRuleSyntax: z.enum(["v2", "v3"]).default("v3"),
 });
 export type ProxyContract = z.output<typeof ProxyContract>;
 

@@ -5,13 +5,18 @@
 import { z } from "zod";
 
 export interface Problem {
+  /** Dotted path of what is wrong (`services.app.image`, `traefik.httpPort`), "" for the whole input. */
   path: string;
   message: string;
+  /** The file (relative to the recipe) and line where it is written, when known. */
+  file?: string;
+  line?: number;
 }
 
 /** `path: message` (or the message alone when it has no path), the one way problems are shown. */
 export function formatProblem(p: Problem): string {
-  return p.path ? `${p.path}: ${p.message}` : p.message;
+  const where = p.file ? `${p.file}${p.line ? `:${p.line}` : ""}: ` : "";
+  return `${where}${p.path ? `${p.path}: ` : ""}${p.message}`;
 }
 
 /** Problems joined for one line of a log or report. */
@@ -28,7 +33,7 @@ export class ValidationError extends Error {
     readonly warnings: string[] = [],
   ) {
     super(
-      `invalid ${subject}:\n${problems.map((p) => `  - ${p.path ? formatProblem(p) : `(root): ${p.message}`}`).join("\n")}`,
+      `invalid ${subject}:\n${problems.map((p) => `  - ${p.path || p.file ? formatProblem(p) : `(root): ${p.message}`}`).join("\n")}`,
     );
     this.name = "ValidationError";
   }

@@ -11,6 +11,8 @@ export const DEFAULT_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 interface Inputs {
   length: number;
   charset: string;
+  /** A passphrase of `length` words instead of `length` characters. */
+  words?: boolean;
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {
@@ -18,12 +20,24 @@ const provider: pulumi.dynamic.ResourceProvider = {
     // Required here, not imported, because Pulumi serialises this function into the state.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { randomInt, randomUUID } = require("node:crypto") as typeof import("node:crypto");
-    let value = "";
-    for (let i = 0; i < inputs.length; i++) value += inputs.charset[randomInt(inputs.charset.length)];
+    const pick = (alphabet: string, n: number) => {
+      let out = "";
+      for (let i = 0; i < n; i++) out += alphabet[randomInt(alphabet.length)];
+      return out;
+    };
+    // abra's passphrase: words joined by "-" (its generator draws from the EFF word list; words of
+    // lower-case letters have the same alphabet and shape).
+    const value = inputs.words
+      ? Array.from({ length: inputs.length }, () =>
+          pick("abcdefghijklmnopqrstuvwxyz", 4 + randomInt(5)),
+        ).join("-")
+      : pick(inputs.charset, inputs.length);
     return { id: randomUUID(), outs: { ...inputs, value } };
   },
   async diff(_id: string, olds: Inputs, news: Inputs) {
-    const replaces = (["length", "charset"] as const).filter((k) => olds[k] !== news[k]);
+    const replaces = (["length", "charset", "words"] as const).filter(
+      (k) => (olds[k] ?? false) !== (news[k] ?? false),
+    );
     return { changes: replaces.length > 0, replaces, deleteBeforeReplace: false };
   },
 };
@@ -33,6 +47,8 @@ export interface GeneratedSecretArgs {
   length?: number;
   /** Characters to draw from. Default: letters and digits. */
   charset?: string;
+  /** `length` words joined by "-" (abra's passphrase) instead of characters. Default: false. */
+  words?: boolean;
 }
 
 export class GeneratedSecret extends pulumi.dynamic.Resource {
@@ -42,14 +58,17 @@ export class GeneratedSecret extends pulumi.dynamic.Resource {
   constructor(name: string, args: GeneratedSecretArgs = {}, opts?: pulumi.CustomResourceOptions) {
     const length = args.length ?? 32;
     const charset = args.charset ?? DEFAULT_CHARSET;
-    if (!Number.isInteger(length) || length < 8 || length > 4096) {
-      throw new Error(`GeneratedSecret ${name}: length must be an integer from 8 to 4096, got ${length}`);
+    const min = args.words ? 1 : 5; // abra's generator's minimum password length is 5
+    if (!Number.isInteger(length) || length < min || length > 4096) {
+      throw new Error(
+        `GeneratedSecret ${name}: length must be an integer from ${min} to 4096, got ${length}`,
+      );
     }
     if (charset.length < 2) throw new Error(`GeneratedSecret ${name}: charset needs at least 2 characters`);
     super(
       provider,
       name,
-      { length, charset, value: undefined },
+      { length, charset, ...(args.words ? { words: true } : {}), value: undefined },
       { ...opts, additionalSecretOutputs: ["value"] },
       "cc-ci",
       "GeneratedSecret",

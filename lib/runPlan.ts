@@ -23,6 +23,8 @@ export interface ProxyPlan {
   httpPort: number;
   httpsPort: number;
   certResolver?: string;
+  /** The rule syntax Traefik gives routers that name none. */
+  defaultRuleSyntax: "v2" | "v3";
 }
 
 /** Where the run's realm lives. */
@@ -74,6 +76,7 @@ function ownProxy(config: RunConfig, names: RunNames): ProxyPlan {
     scheme: config.traefik.tls.mode === "none" ? "http" : "https",
     httpPort: config.traefik.httpPort,
     httpsPort: config.traefik.httpsPort,
+    defaultRuleSyntax: config.traefik.defaultRuleSyntax,
   };
 }
 
@@ -202,11 +205,13 @@ export function recipeOptions(plan: RunPlan, config: RunConfig): LoadOptions {
     proxyNetwork: plan.proxy.network,
     entrypoints: plan.proxy.entrypoints,
     certResolver: plan.proxy.certResolver,
+    ruleSyntax: plan.proxy.defaultRuleSyntax,
     plainHttp: plan.proxy.scheme === "http",
     runVars: runVars(plan, config.testUser),
     env: config.env,
     images: config.images,
     policy: config.policy,
+    limits: config.limits,
     labels: plan.labels,
     secretFromVar: config.oidcClientSecret
       ? { [config.oidcClientSecret]: "CI_OIDC_CLIENT_SECRET" }

@@ -5,7 +5,7 @@
  * (not a device, a FIFO or a socket) of bounded size, and a problem never quotes the file's content
  * (a symlink to a host file must not leak it into an error message or a report).
  */
-import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import * as path from "node:path";
 
 /** Largest file a recipe may have the loader read. */
@@ -25,7 +25,7 @@ export class RecipeFiles {
   resolve(rel: string): Resolved {
     if (rel.includes("\0")) return { ok: false, message: "is not a valid path" };
     const abs = path.resolve(this.root, rel);
-    let real = abs;
+    let real: string;
     try {
       real = existsSync(abs) ? realpathSync(abs) : realParent(abs);
     } catch {
@@ -35,6 +35,16 @@ export class RecipeFiles {
     if (r !== "" && (r.startsWith("..") || path.isAbsolute(r)))
       return { ok: false, message: `${rel} is outside the recipe folder` };
     return { ok: true, path: real };
+  }
+
+  /** Whether the recipe has an entry `rel` at all (a symlink pointing anywhere counts: reading it says why not). */
+  present(rel: string): boolean {
+    try {
+      lstatSync(path.resolve(this.root, rel));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Whether `rel` is inside the recipe and exists. */
@@ -47,13 +57,17 @@ export class RecipeFiles {
    * The text of the regular file `rel` inside the recipe, at most `maxBytes`; otherwise why not
    * (never with the content).
    */
-  read(rel: string, maxBytes = MAX_RECIPE_FILE_BYTES): { ok: true; text: string; path: string } | { ok: false; message: string } {
+  read(
+    rel: string,
+    maxBytes = MAX_RECIPE_FILE_BYTES,
+  ): { ok: true; text: string; path: string } | { ok: false; message: string } {
     const r = this.resolve(rel);
     if (!r.ok) return r;
     if (!existsSync(r.path)) return { ok: false, message: `${rel} does not exist` };
     const st = statSync(r.path);
     if (!st.isFile()) return { ok: false, message: `${rel} is not a regular file` };
-    if (st.size > maxBytes) return { ok: false, message: `${rel} is ${st.size} bytes; at most ${maxBytes} are read` };
+    if (st.size > maxBytes)
+      return { ok: false, message: `${rel} is ${st.size} bytes; at most ${maxBytes} are read` };
     // Read at most maxBytes + 1 even if the file grows between stat and read.
     const fd = openSync(r.path, "r");
     try {

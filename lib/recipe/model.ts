@@ -6,6 +6,8 @@ export type Text = string;
 
 export interface MountSpec {
   type: "volume" | "bind" | "tmpfs";
+  /** Volume mounts: do not copy the image's content into a new volume. */
+  noCopy?: boolean;
   /** Volume key (of RecipeModel.volumes) or absolute host path. */
   source?: string;
   target: string;
@@ -97,7 +99,16 @@ export interface VolumeSpec {
 }
 
 export type SecretSource =
-  | { kind: "generate"; length: number; charset?: string; hinted: boolean }
+  | {
+      kind: "generate";
+      /** Characters (a password), or words (abra's passphrase when no length is hinted). */
+      length: number;
+      /** The alphabet of a password (abra's charset modifier resolved). */
+      alphabet: string;
+      /** A passphrase of `length` words, as abra makes when the env file hints no length. */
+      passphrase: boolean;
+      hinted: boolean;
+    }
   | { kind: "file"; content: string }
   | { kind: "run"; variable: string };
 
@@ -132,5 +143,7 @@ export interface RecipeModel {
   volumes: VolumeSpec[];
   secrets: SecretSpec[];
   configs: ConfigSpec[];
+  /** Seconds the recipe asks abra to wait for convergence (its `coop-cloud.<stack>.timeout` label). */
+  deployTimeout?: number;
   warnings: string[];
 }

@@ -1,62 +1,69 @@
 /**
- * Configs with `template_driver: golang` are rendered by Docker when a task starts. The docker
- * provider cannot set a template driver, so the loader renders them itself, for the functions recipes
- * use: `{{ env "NAME" }}` (the service's environment) and `{{ secret "name" }}` (a secret mounted in
- * the service), with Go's `{{-`/`-}}` trimming. Anything else in `{{ }}` is refused by name rather than
- * deployed unrendered.
+ * Configs with `template_driver: golang`, rendered as dockerd renders them when a task starts, by
+ * dockerd's own code (swarmkit's template package, through `ccci-compose render`): `{{ env "X" }}`
+ * from the service's environment ("" when unset), `{{ secret "x" }}` and `{{ config "x" }}` by target,
+ * `{{ .Service.Name }}`, and every text/template built-in (`if`, `eq`, `range`, …). The docker provider
+ * cannot set a template driver, so configs are deployed rendered. A secret's value is only known at
+ * deploy time: the renderer gets a token for it, and the rendered text is split around the tokens.
  */
+import { callHelper } from "./helpers";
 
+/** Rendered content: text, and the secrets (by recipe key) filled in at deploy time. */
 export type TemplatePart = string | { secret: string };
 
-export interface Rendered {
-  parts: TemplatePart[];
-  errors: string[];
+export interface RenderItem {
+  id: string;
+  template: string;
+  /** The container's environment as `K=V`. */
+  env: string[];
+  /** Mounted secrets: target → recipe key. */
+  secrets: Record<string, string>;
+  /** Mounted configs: target → content. */
+  configs: Record<string, string>;
+  service: { name: string; labels: Record<string, string> };
 }
 
-const ACTION = /\{\{(-?)\s*([\s\S]*?)\s*(-?)\}\}/g;
+// The token is made of characters no template output has by accident (control characters are
+// exactly what a rendered text file does not contain).
+const MARK = String.fromCharCode(1);
+const token = (key: string) => `${MARK}cc-ci-secret:${key}${MARK}`;
+const TOKEN = new RegExp(`${MARK}cc-ci-secret:([^${MARK}]*)${MARK}`, "g");
 
-export function renderTemplate(
-  text: string,
-  env: Readonly<Record<string, string>>,
-  secrets: ReadonlySet<string>,
-): Rendered {
+/** Renders every item in one call; parts per id, or the error dockerd would report. */
+export function renderTemplates(
+  items: RenderItem[],
+): Map<string, { parts: TemplatePart[] } | { error: string }> {
+  const out = new Map<string, { parts: TemplatePart[] } | { error: string }>();
+  if (items.length === 0) return out;
+  const res = callHelper<{ items: ({ id: string; content: string } | { id: string; error: string })[] }>(
+    "compose",
+    "render",
+    {
+      items: items.map((i) => ({
+        id: i.id,
+        template: i.template,
+        env: i.env,
+        secrets: Object.fromEntries(Object.entries(i.secrets).map(([target, key]) => [target, token(key)])),
+        configs: i.configs,
+        service: { id: i.service.name, name: i.service.name, labels: i.service.labels },
+        node: { id: "ci-node", hostname: "", platform: { os: "linux", architecture: "x86_64" } },
+        task: { id: "ci-task", name: "", slot: 1 },
+      })),
+    },
+  );
+  for (const r of res.items)
+    out.set(r.id, "error" in r ? { error: r.error } : { parts: splitTokens(r.content) });
+  return out;
+}
+
+function splitTokens(text: string): TemplatePart[] {
   const parts: TemplatePart[] = [];
-  const errors: string[] = [];
   let last = 0;
-  let trimNext = false;
-  const pushText = (s: string) => {
-    if (s === "") return;
-    const tail = parts[parts.length - 1];
-    if (typeof tail === "string") parts[parts.length - 1] = tail + s;
-    else parts.push(s);
-  };
-  for (const m of text.matchAll(ACTION)) {
-    let literal = text.slice(last, m.index);
-    if (trimNext) literal = literal.replace(/^\s+/, "");
-    if (m[1] === "-") literal = literal.replace(/\s+$/, "");
-    pushText(literal);
-    trimNext = m[3] === "-";
-    last = (m.index ?? 0) + m[0].length;
-    const action = m[2];
-    if (action.startsWith("/*")) continue; // a comment
-    const call = /^(env|secret)\s+"([^"]*)"$/.exec(action);
-    if (!call) {
-      errors.push(`unsupported template action {{ ${action} }} (supported: env "NAME", secret "name")`);
-      continue;
-    }
-    const [, fn, arg] = call;
-    if (fn === "env") {
-      const v = env[arg];
-      if (v === undefined) errors.push(`{{ env "${arg}" }}: ${arg} is not in the service's environment`);
-      pushText(v ?? "");
-    } else {
-      if (!secrets.has(arg))
-        errors.push(`{{ secret "${arg}" }}: no secret "${arg}" is mounted in the service`);
-      else parts.push({ secret: arg });
-    }
+  for (const m of text.matchAll(TOKEN)) {
+    if (m.index > last) parts.push(text.slice(last, m.index));
+    parts.push({ secret: m[1] });
+    last = m.index + m[0].length;
   }
-  let rest = text.slice(last);
-  if (trimNext) rest = rest.replace(/^\s+/, "");
-  pushText(rest);
-  return { parts, errors };
+  if (last < text.length) parts.push(text.slice(last));
+  return parts;
 }

@@ -5,6 +5,7 @@
 #   3. the Pulumi CLI and Node.js language host                    (pulumi.sh)
 #   4. the docker and keycloak provider plugins                    (providers.sh)
 #   5. the container images: Traefik, Keycloak, PostgreSQL, …      (images.sh)
+#   6. the Go helpers the recipe loader calls                      (compose-helper.sh, traefik-helper.sh)
 # A first run on a fresh machine builds for many minutes; later runs take seconds.
 #
 #   scripts/env/setup.sh            all of it
@@ -47,4 +48,9 @@ if [ "$images" = 1 ]; then
   step "container images"
   "$ENV_DIR/images.sh"
 fi
+
+# After the images: ccci-traefik compiles Traefik's packages, which the Traefik image build just did.
+step "Go helpers: Docker's compose loader and templates, Traefik's label decoder and rule parser"
+"$ENV_DIR/compose-helper.sh" >/dev/null
+"$ENV_DIR/traefik-helper.sh" >/dev/null
 log "environment ready in $(($(date +%s) - t0)) s"

@@ -106,10 +106,16 @@ export function ofType(world: MockWorld, type: string): Declared[] {
   return world.declared.filter((d) => d.type === type);
 }
 
-/** Label lists ({label, value}[]) as a map. */
+/**
+ * Label lists ({label, value}[]) as a map. Traefik's keys are lower-cased: Traefik reads them
+ * case-insensitively and its encoder writes Go field names (`traefik.HTTP.Routers.x.Rule`).
+ */
 export function labelMap(list: unknown): Record<string, string> {
   return Object.fromEntries(
-    ((list as { label: string; value: string }[]) ?? []).map((l) => [l.label, l.value]),
+    ((list as { label: string; value: string }[]) ?? []).map((l) => [
+      /^traefik\./i.test(l.label) ? l.label.toLowerCase() : l.label,
+      l.value,
+    ]),
   );
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { RecipePolicy } from "../../lib/config";
 import { loadRecipe, type LoadOptions } from "../../lib/recipe/load";
-import { ValidationError } from "../../lib/errors";
+import { ValidationError, formatProblem } from "../../lib/errors";
 import { runNames } from "../../lib/naming";
 
 export const FIXTURES = path.join(__dirname, "..", "fixtures", "recipes");
@@ -35,7 +35,7 @@ export function problemsOf(dir: string, over: Partial<LoadOptions> = {}): string
   try {
     load(dir, over);
   } catch (e) {
-    if (e instanceof ValidationError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    if (e instanceof ValidationError) return e.problems.map(formatProblem);
     throw e;
   }
   throw new Error(`recipe ${dir} loaded without error`);

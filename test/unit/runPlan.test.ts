@@ -12,6 +12,7 @@ const proxy = {
   scheme: "http" as const,
   httpPort: 8080,
   httpsPort: 8443,
+  defaultRuleSyntax: "v2" as const,
 };
 const keycloak = {
   publicUrl: "http://kc.ci.example.org:8080",
