@@ -1,0 +1,104 @@
+/**
+ * The sandbox a run's tests execute in: a container, never a process on the CI host. It gets exactly
+ * the run's CI_* values, the run's private copy of the recipe read-only at /recipe, no Docker socket
+ * and no other host path, a non-root user with no capabilities, limits on memory, CPU and processes,
+ * a network that reaches the run through Traefik (and the run's own services), and a deadline. On
+ * timeout or a signal the container is killed, and with it every process the tests started.
+ */
+import type Docker from "dockerode";
+import { PassThrough } from "node:stream";
+import { streamLines } from "./deploy";
+
+export interface SandboxSpec {
+  image: string;
+  command: string[];
+  env: Record<string, string>;
+  /** The run's private recipe copy, mounted read-only at /recipe. */
+  recipeDir: string;
+  /** Docker network the container joins. */
+  network: string;
+  /** Resolvers the container uses (the CI's wildcard DNS), when set. */
+  dns?: string[];
+  /** Labels (the run's, so a leftover container is residue the checks find). */
+  labels: Record<string, string>;
+  name: string;
+  timeoutMs: number;
+  memoryBytes: number;
+  nanoCpus: number;
+  pids: number;
+}
+
+export const SANDBOX_IMAGE = "cc-ci/sandbox:1";
+export const SANDBOX_RECIPE_DIR = "/recipe";
+/** Exit status of a test killed at its deadline (as `timeout` reports it). */
+export const TEST_TIMEOUT_EXIT = 124;
+
+/** The container's create options: what the sandbox may and may not do, in one place. */
+export function sandboxOptions(s: SandboxSpec): Docker.ContainerCreateOptions {
+  return {
+    name: s.name,
+    Image: s.image,
+    Cmd: s.command,
+    Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
+    WorkingDir: SANDBOX_RECIPE_DIR,
+    User: "1000:1000",
+    Labels: s.labels,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: {
+      Binds: [`${s.recipeDir}:${SANDBOX_RECIPE_DIR}:ro`],
+      NetworkMode: s.network,
+      ...(s.dns?.length ? { Dns: s.dns } : {}),
+      Memory: s.memoryBytes,
+      MemorySwap: s.memoryBytes,
+      NanoCpus: s.nanoCpus,
+      PidsLimit: s.pids,
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges"],
+      ReadonlyRootfs: true,
+      // Writable scratch space for the tests (and a browser's profile), in memory and bounded.
+      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m", "/home/ci": "rw,nosuid,nodev,size=64m" },
+      ShmSize: 64 * 1024 * 1024,
+      Init: true,
+      Privileged: false,
+      AutoRemove: false,
+    },
+  };
+}
+
+/**
+ * Runs the tests; their exit status (TEST_TIMEOUT_EXIT at the deadline). The container is removed
+ * afterwards whatever happened.
+ */
+export async function runSandbox(
+  docker: Docker,
+  s: SandboxSpec,
+  signal: AbortSignal,
+  say: (line: string) => void,
+): Promise<number> {
+  say(`test: ${s.command.join(" ")} (in ${s.image})`);
+  const container = await docker.createContainer(sandboxOptions(s));
+  let timedOut = false;
+  const kill = () => container.kill({ signal: "SIGKILL" }).catch(() => undefined);
+  const onAbort = () => void kill();
+  const timer = setTimeout(() => {
+    timedOut = true;
+    say(`test: no result after ${Math.round(s.timeoutMs / 1000)} s; the sandbox is killed`);
+    void kill();
+  }, s.timeoutMs);
+  try {
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const out = new PassThrough();
+    container.modem.demuxStream(stream, out, out);
+    out.on("data", (d: Buffer) => streamLines(d.toString(), (l) => say(`test| ${l}`)));
+    signal.addEventListener("abort", onAbort, { once: true });
+    await container.start();
+    if (signal.aborted) await kill();
+    const r = (await container.wait()) as { StatusCode: number };
+    return timedOut ? TEST_TIMEOUT_EXIT : r.StatusCode;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort);
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Hostile recipes, one per attack a pull request could try on the shared host, each refused by the
+ * loader with a named problem before anything is deployed. Traefik's own decoder reads the labels,
+ * so spelling tricks (key case, v2/v3 syntax, escapes) meet the same checks as plain labels.
+ */
+import { problemsOf, names, tempRecipe } from "../helpers/recipes";
+
+const D = `${names.runId}.ci.test`;
+
+/** A one-service recipe with these deploy labels (list form, as recipes write them). */
+function withLabels(...labels: string[]): string {
+  const list = labels.map((l) => `        - ${JSON.stringify(l)}`).join("\n");
+  return tempRecipe({
+    "compose.yml": `version: "3.8"\nservices:\n  app:\n    image: x\n    networks: [proxy]\n    deploy:\n      labels:\n        - "traefik.enable=true"\n        - "traefik.http.services.app.loadbalancer.server.port=80"\n${list}\nnetworks:\n  proxy:\n    external: true\n`,
+  });
+}
+
+/** A one-service recipe with this YAML under the service. */
+function withService(yaml: string): string {
+  return tempRecipe({ "compose.yml": `version: "3.8"\nservices:\n  app:\n    image: x\n${yaml}` });
+}
+
+const refusedLabels: [string, string[], RegExp][] = [
+  [
+    "a catch-all TCP router",
+    [
+      "traefik.tcp.routers.t.rule=HostSNI(`*`)",
+      "traefik.tcp.routers.t.entrypoints=web",
+      "traefik.tcp.services.t.loadbalancer.server.port=80",
+    ],
+    /tcp\.routers\.t/,
+  ],
+  [
+    "a TCP router confined but without TLS",
+    [`traefik.tcp.routers.t.rule=HostSNI(\`${D}\`)`, "traefik.tcp.services.t.loadbalancer.server.port=80"],
+    /without TLS/,
+  ],
+  [
+    "an || escape with a high priority",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`) || PathPrefix(\`/\`)`,
+      "traefik.http.routers.a.priority=2147483000",
+    ],
+    /can match hosts outside/,
+  ],
+  ["a negated host", [`traefik.http.routers.a.rule=!Host(\`${D}\`)`], /can match hosts outside/],
+  [
+    "a rule in other case, outside the domain",
+    ["traefik.HTTP.Routers.a.Rule=Host(`warm-keycloak.ci.test`)"],
+    /routes warm-keycloak\.ci\.test, outside/,
+  ],
+  [
+    "a matcher in other case without host",
+    ["traefik.http.routers.a.rule=PATHPREFIX(`/`)"],
+    /can match hosts outside/,
+  ],
+  [
+    "a label root in other case",
+    ["Traefik.http.routers.a.rule=Host(`x`)"],
+    /Traefik refuses it|unknown to Traefik/,
+  ],
+  [
+    "an unanchored HostRegexp",
+    ["traefik.http.routers.a.rule=HostRegexp(`[a-z]+\\.ci\\.test`)", "traefik.http.routers.a.ruleSyntax=v3"],
+    /can match hosts outside|outside/,
+  ],
+  [
+    "a HostRegexp matching the empty string",
+    [
+      `traefik.http.routers.a.rule=HostRegexp(\`^(${D.replace(/\./g, "\\.")})?$$\`)`,
+      "traefik.http.routers.a.ruleSyntax=v3",
+    ],
+    /empty string|can match hosts outside/,
+  ],
+  [
+    "a v2 HostRegexp open at both ends",
+    [`traefik.http.routers.a.rule=HostRegexp(\`{x:.*}.${D}{y:.*}\`)`, "traefik.http.routers.a.ruleSyntax=v2"],
+    /can match hosts outside/,
+  ],
+  [
+    "forwardAuth to anywhere",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`)`,
+      "traefik.http.routers.a.middlewares=fa",
+      "traefik.http.middlewares.fa.forwardauth.address=http://169.254.169.254/",
+    ],
+    /middleware type forwardAuth is not allowed/,
+  ],
+  [
+    "a service by URL",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`)`,
+      "traefik.http.routers.a.service=u",
+      "traefik.http.services.u.loadbalancer.server.url=http://ccci_warm_keycloak:8080",
+    ],
+    /servers by URL/,
+  ],
+  [
+    "TLS domains",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`)`,
+      "traefik.http.routers.a.tls.domains[0].main=bank.example.com",
+    ],
+    /TLS domains are the CI's/,
+  ],
+  [
+    "another run's service",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.service=run_web_bbbbbb"],
+    /is not one of this recipe's/,
+  ],
+  [
+    "the warm layer's Keycloak service",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.service=ccci_warm-keycloak@swarm"],
+    /is not one of this recipe's/,
+  ],
+  [
+    "Traefik's own API",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.service=api@internal"],
+    /internal provider/,
+  ],
+  [
+    "a middleware of the file provider",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.middlewares=auth@file"],
+    /file provider/,
+  ],
+  [
+    "the default TLS store",
+    ["traefik.tls.stores.default.defaultgeneratedcert.resolver=x"],
+    /TLS stores|unknown to Traefik/,
+  ],
+  [
+    "an unknown traefik key",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.frobnicate=1"],
+    /Traefik refuses it|unknown to Traefik/,
+  ],
+  [
+    "a UDP router",
+    ["traefik.udp.routers.u.entrypoints=web", "traefik.udp.services.u.loadbalancer.server.port=53"],
+    /UDP routers/,
+  ],
+  [
+    "a plugin middleware",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`)`,
+      "traefik.http.routers.a.middlewares=p",
+      "traefik.http.middlewares.p.plugin.evil.x=1",
+    ],
+    /plugin|not allowed/,
+  ],
+  [
+    "basicAuth users from a file on Traefik's disk",
+    [
+      `traefik.http.routers.a.rule=Host(\`${D}\`)`,
+      "traefik.http.routers.a.middlewares=b",
+      "traefik.http.middlewares.b.basicauth.usersfile=/etc/shadow",
+    ],
+    /usersFile/,
+  ],
+  [
+    "an entrypoint the CI does not have",
+    [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.entrypoints=traefik"],
+    /entrypoint "traefik" does not exist/,
+  ],
+];
+
+describe("hostile Traefik labels are refused, naming what", () => {
+  test.each(refusedLabels)("%s", (_, labels, why) => {
+    expect(problemsOf("web", { dir: withLabels(...labels) }).join("\n")).toMatch(why);
+  });
+});
+
+const refusedServices: [string, string, RegExp][] = [
+  ["500 replicas", "    deploy:\n      replicas: 500\n", /500 replicas are over the run's limit of 3/],
+  [
+    "a 64-CPU reservation",
+    "    deploy:\n      resources:\n        reservations:\n          cpus: '64'\n",
+    /64 CPUs are over/,
+  ],
+  [
+    "a 64 GiB memory limit",
+    "    deploy:\n      resources:\n        limits:\n          memory: 64g\n",
+    /bytes are over the run's limit/,
+  ],
+  ["a 240 h grace period", "    stop_grace_period: 240h\n", /240h0m0s is over the run's limit of 60s/],
+  [
+    "logs sent to a syslog server",
+    "    logging:\n      driver: syslog\n      options:\n        syslog-address: tcp://192.0.2.9:514\n",
+    /logging driver "syslog" is not allowed/,
+  ],
+  ["sysctls", "    sysctls:\n      net.ipv4.ip_forward: 1\n", /sysctls change the host's kernel/],
+  [
+    "placement on a manager",
+    "    deploy:\n      placement:\n        constraints: [node.role==manager]\n",
+    /placement constraints are the CI's/,
+  ],
+  [
+    "a huge tmpfs",
+    "    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n          size: 68719476736\n",
+    /over the run's limit/,
+  ],
+  ["the Docker socket's folder", "    volumes:\n      - /var/run:/host-run\n", /Docker socket/],
+  ["a host device", "    devices: ['/dev/sda:/dev/sda']\n", /devices/],
+  ["the host's PID namespace", "    pid: host\n", /pid: host is refused/],
+];
+
+describe("hostile services are refused, naming the limit or the switch", () => {
+  test.each(refusedServices)("%s", (_, yaml, why) => {
+    expect(problemsOf("web", { dir: withService(yaml) }).join("\n")).toMatch(why);
+  });
+
+  test("a volume bound to a host path through driver options", () => {
+    const dir = tempRecipe({
+      "compose.yml":
+        "version: '3.8'\nservices:\n  app:\n    image: x\n    volumes: [v:/v]\nvolumes:\n  v:\n    driver_opts:\n      type: none\n      o: bind\n      device: /etc\n",
+    });
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(
+      /a volume bound to a host device or path is refused/,
+    );
+  });
+
+  test("an external network other than the proxy (another run's, or the host's)", () => {
+    const dir = tempRecipe({
+      "compose.yml":
+        "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [other, h]\nnetworks:\n  other:\n    external: true\n    name: run_web_bbbbbb_internal\n  h:\n    external: true\n    name: host\n",
+    });
+    const p = problemsOf("web", { dir }).join("\n");
+    expect(p).toMatch(/external network "run_web_bbbbbb_internal" is not offered by the CI/);
+    expect(p).toMatch(/the host network is refused/);
+  });
+});
