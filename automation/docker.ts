@@ -177,3 +177,49 @@ async function removeVolume(docker: Docker, name: string): Promise<void> {
     }
   }
 }
+
+/**
+ * Who uses a network: the services whose tasks join it and the containers attached to it (on this
+ * node), by name — leaving out those `except` names (the proxy itself).
+ */
+export async function networkUsers(
+  docker: Docker,
+  network: string,
+  except: (name: string) => boolean,
+): Promise<string[]> {
+  let id: string;
+  let containers: Record<string, { Name?: string }>;
+  try {
+    const info = (await docker.getNetwork(network).inspect()) as {
+      Id: string;
+      Containers?: Record<string, { Name?: string }>;
+    };
+    id = info.Id;
+    containers = info.Containers ?? {};
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return [];
+    throw e;
+  }
+  const services = (await docker.listServices()).filter((s) =>
+    (s.Spec?.TaskTemplate as { Networks?: { Target?: string }[] } | undefined)?.Networks?.some(
+      (n) => n.Target === id || n.Target === network,
+    ),
+  );
+  const names = [
+    ...services.map((s) => s.Spec?.Name ?? s.ID),
+    ...Object.values(containers).map((c) => c.Name ?? ""),
+  ].filter((n) => n !== "" && !n.endsWith("-endpoint") && !except(n));
+  return [...new Set(names)];
+}
+
+/** The address containers reach the host at (docker_gwbridge's gateway): where Traefik's host ports answer them. */
+export async function hostAddressForContainers(docker: Docker): Promise<string> {
+  try {
+    const info = (await docker.getNetwork("docker_gwbridge").inspect()) as {
+      IPAM?: { Config?: { Gateway?: string }[] };
+    };
+    return info.IPAM?.Config?.[0]?.Gateway ?? "172.18.0.1";
+  } catch {
+    return "172.18.0.1";
+  }
+}

@@ -31,6 +31,11 @@ export function leaseAlive(lease: Lease, now = Date.now()): boolean {
 export class LeaseStore {
   constructor(private readonly dir: string) {}
 
+  /** The folder the leases (and slot claims) live in. */
+  get root(): string {
+    return this.dir;
+  }
+
   private file(runId: string): string {
     return path.join(this.dir, `${runId}.json`);
   }
@@ -87,4 +92,65 @@ export function holdLease(store: LeaseStore, runId: string, stack: string): { re
       store.remove(runId);
     },
   };
+}
+
+/**
+ * Claims one of the warm proxy's slot networks for a run, so no two runs ever share a network. A
+ * claim is a file created exclusively (the first creator wins); a claim whose run no longer holds a
+ * live lease is taken over, but only once nothing is attached to its network any more (a run killed
+ * outright, or kept for debugging, may still have services there).
+ */
+export async function claimSlot(
+  store: LeaseStore,
+  runId: string,
+  slots: readonly string[],
+  attached: (slot: string) => Promise<string[]>,
+): Promise<string> {
+  const dir = path.join(store.root, "slots");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const live = new Set(
+    store
+      .list()
+      .filter((l) => leaseAlive(l))
+      .map((l) => l.runId),
+  );
+  const busy: string[] = [];
+  for (const slot of slots) {
+    const file = path.join(dir, `${slot}.claim`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(file, runId, { flag: "wx", mode: 0o600 });
+        return slot;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      let owner: string;
+      try {
+        owner = readFileSync(file, "utf8").trim();
+      } catch {
+        continue; // released meanwhile: try again
+      }
+      if (owner === runId) return slot;
+      if (live.has(owner)) break;
+      const users = await attached(slot);
+      if (users.length > 0) {
+        busy.push(`${slot} (run ${owner} is gone, but ${users.slice(0, 3).join(", ")} still use it)`);
+        break;
+      }
+      rmSync(file, { force: true }); // a dead run's claim on an empty network; race the others for it
+    }
+  }
+  throw new Error(
+    `all ${slots.length} slot networks of the warm proxy are in use${busy.length ? `: ${busy.join("; ")}` : " by live runs"}; wait, raise the warm layer's \`slots\`, or reap with \`cc-ci audit --reap\``,
+  );
+}
+
+/** Gives a slot back (only the claimant can). */
+export function releaseSlot(store: LeaseStore, runId: string, slot: string): void {
+  const file = path.join(store.root, "slots", `${slot}.claim`);
+  try {
+    if (readFileSync(file, "utf8").trim() === runId) rmSync(file, { force: true });
+  } catch {
+    // already gone
+  }
 }

@@ -97,7 +97,7 @@ async function warmView(): Promise<WarmView> {
     keycloakUrl: kc.publicUrl,
     adminUrl: kc.adminUrl,
     provisioning: kc.provisioning,
-    proxy: w.read.proxy,
+    proxy: { ...w.read.proxy, network: w.read.proxy.networks[0] },
   };
 }
 

@@ -79,7 +79,7 @@ export class CiRun extends pulumi.ComponentResource {
         {
           config: config.traefik,
           prefix,
-          networkName: plan.proxy.network,
+          networkNames: [plan.proxy.network],
           labels: plan.labels,
           constraintLabels: { [LABELS.run]: plan.names.runId },
           provider,

@@ -18,6 +18,7 @@ import {
   VOLUME_NAME_MAX,
 } from "../lib/naming";
 import { publicUrl } from "../lib/units";
+import { haproxyConfig } from "./traefik";
 import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
 
 export interface KeycloakArgs {
@@ -160,28 +161,27 @@ export class Keycloak extends pulumi.ComponentResource {
       child,
     );
 
-    const router = args.routerName;
-    const traefik: Record<string, string> = {
-      "traefik.enable": "true",
-      [`traefik.http.services.${router}.loadbalancer.server.port`]: "8080",
-      [`traefik.http.routers.${router}.rule`]: `Host(\`${args.host}\`)`,
-      [`traefik.http.routers.${router}.entrypoints`]: proxy.entrypoints.web,
-      [`traefik.http.routers.${router}.service`]: router,
-      [`traefik.http.routers.${router}-secure.rule`]: `Host(\`${args.host}\`)`,
-      [`traefik.http.routers.${router}-secure.entrypoints`]: proxy.entrypoints.webSecure,
-      [`traefik.http.routers.${router}-secure.tls`]: "true",
-      [`traefik.http.routers.${router}-secure.service`]: router,
-      ...(proxy.certResolver
-        ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver }
-        : {}),
-    };
+    const traefik = keycloakRouterLabels(args.routerName, args.host, proxy);
     const serviceLabels = pulumi
       .output(proxy.network)
       .apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels }));
+    // The admin API's way in from the CI host: a network of Keycloak's that only the gateway shares.
+    const adminNet = new docker.Network(
+      `${name}-admin-network`,
+      {
+        name: prefixedName(prefix, "keycloak_admin", NETWORK_NAME_MAX),
+        driver: "overlay",
+        internal: true,
+        attachable: true,
+        labels: labelList(labels),
+      },
+      child,
+    );
+    const serviceName = prefixedName(prefix, "keycloak", SERVICE_NAME_MAX);
     this.service = new docker.Service(
       `${name}-service`,
       {
-        name: prefixedName(prefix, "keycloak", SERVICE_NAME_MAX),
+        name: serviceName,
         labels: serviceLabels,
         mode: { replicated: { replicas: 1 } },
         taskSpec: {
@@ -228,32 +228,30 @@ export class Keycloak extends pulumi.ComponentResource {
             },
             stopGracePeriod: "20s",
           },
-          networksAdvanceds: [{ id: internal.id }, { id: proxy.networkId }],
+          networksAdvanceds: [{ id: internal.id }, { id: proxy.networkId }, { id: adminNet.id }],
           placement: { constraints: config.placement },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),
         },
-        endpointSpec: {
-          mode: "dnsrr",
-          ports:
-            config.adminPort === null
-              ? []
-              : [
-                  {
-                    targetPort: 8080,
-                    publishedPort: config.adminPort,
-                    publishMode: "host",
-                    protocol: "tcp",
-                    name: "admin",
-                  },
-                ],
-        },
+        endpointSpec: { mode: "dnsrr" },
         updateConfig: { order: "stop-first", failureAction: "rollback" },
         convergeConfig: CONVERGE,
       },
       { ...child, dependsOn: [database] },
     );
 
+    const gateway =
+      config.adminPort === null
+        ? undefined
+        : adminGateway(`${name}-admin-gateway`, {
+            prefix,
+            image: config.gatewayImage,
+            port: config.adminPort,
+            target: `${serviceName}:8080`,
+            networkName: adminNet.name,
+            labels,
+            opts: child,
+          });
     // The service converges only when its healthcheck passes, so the provider logs in to a ready server.
     this.adminProvider = new keycloak.Provider(
       `${name}-admin`,
@@ -266,7 +264,7 @@ export class Keycloak extends pulumi.ComponentResource {
         clientTimeout: args.clientTimeout ?? 120,
         initialLogin: false,
       },
-      { parent: this, dependsOn: [this.service] },
+      { parent: this, dependsOn: [this.service, ...(gateway ? [gateway] : [])] },
     );
     const provisioningSecret = new GeneratedSecret(
       `${name}-provisioning-secret`,
@@ -322,5 +320,79 @@ function dockerSecret(
       labels: labelList(labels),
     },
     opts,
+  );
+}
+
+/**
+ * Keycloak's routers on the proxy: its public endpoints at <host>, on both entrypoints. The admin
+ * console and API (/admin) and the master realm are not routed: a run reaches the realms it uses,
+ * and the CI host administers Keycloak through the admin gateway on 127.0.0.1.
+ */
+export function keycloakRouterLabels(
+  router: string,
+  host: string,
+  proxy: { entrypoints: { web: string; webSecure: string }; certResolver?: string },
+): Record<string, string> {
+  const rule = `Host(\`${host}\`) && !PathPrefix(\`/admin\`) && !PathPrefix(\`/realms/master\`)`;
+  return {
+    "traefik.enable": "true",
+    [`traefik.http.services.${router}.loadbalancer.server.port`]: "8080",
+    [`traefik.http.routers.${router}.rule`]: rule,
+    [`traefik.http.routers.${router}.entrypoints`]: proxy.entrypoints.web,
+    [`traefik.http.routers.${router}.service`]: router,
+    [`traefik.http.routers.${router}-secure.rule`]: rule,
+    [`traefik.http.routers.${router}-secure.entrypoints`]: proxy.entrypoints.webSecure,
+    [`traefik.http.routers.${router}-secure.tls`]: "true",
+    [`traefik.http.routers.${router}-secure.service`]: router,
+    ...(proxy.certResolver
+      ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver }
+      : {}),
+  };
+}
+
+/**
+ * The admin gateway: a plain container (swarm cannot bind a port to one address) that forwards
+ * 127.0.0.1:<port> to Keycloak's HTTP port. Its published port comes from a bridge of its own with
+ * inter-container traffic off, so no container on the host — neither a run's nor a neighbour on that
+ * bridge — can reach it; only the CI host's own processes can.
+ */
+function adminGateway(
+  name: string,
+  a: {
+    prefix: string;
+    image: string;
+    port: number;
+    target: string;
+    networkName: pulumi.Input<string>;
+    labels: Record<string, string>;
+    opts: pulumi.CustomResourceOptions;
+  },
+): docker.Container {
+  const bridge = new docker.Network(
+    `${name}-bridge`,
+    {
+      name: prefixedName(a.prefix, "keycloak_gw", NETWORK_NAME_MAX),
+      driver: "bridge",
+      options: { "com.docker.network.bridge.enable_icc": "false" },
+      labels: labelList(a.labels),
+    },
+    a.opts,
+  );
+  return new docker.Container(
+    name,
+    {
+      name: prefixedName(a.prefix, "keycloak_gw", SERVICE_NAME_MAX),
+      image: a.image,
+      command: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+      envs: ["LISTEN_PORT=8080", `TARGET=${a.target}`],
+      uploads: [{ file: "/usr/local/etc/haproxy/haproxy.cfg", content: haproxyConfig("tcp-forward.cfg") }],
+      ports: [{ internal: 8080, external: a.port, ip: "127.0.0.1", protocol: "tcp" }],
+      // The bridge first (the published port comes from it), then Keycloak's admin network.
+      networksAdvanced: [{ name: bridge.name }, { name: a.networkName }],
+      restart: "unless-stopped",
+      labels: labelList(a.labels),
+      memory: 64,
+    },
+    a.opts,
   );
 }

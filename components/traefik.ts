@@ -1,25 +1,43 @@
 /**
- * Traefik v3 on the swarm: the shared overlay network it routes on, entrypoints `web` and
- * `web-secure` published in host mode (the ingress routing mesh is not relied on), the swarm provider
- * with exposedByDefault off, and TLS from a wildcard certificate file or ACME.
+ * Traefik as a swarm service: attached from the start to every network it will ever route on (the
+ * warm layer's slot networks, one per concurrent run, and the network Keycloak is on), so it never
+ * restarts because a run starts or ends; entrypoints `web` and `web-secure` published in host mode;
+ * the swarm provider (exposedByDefault off) reading the swarm through a read-only Docker API proxy,
+ * never the raw socket; ping only on its own loopback; TLS from a wildcard certificate file or ACME.
  */
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
-import { contentHash, prefixedName, OBJECT_NAME_MAX } from "../lib/naming";
+import {
+  contentHash,
+  prefixedName,
+  NETWORK_NAME_MAX,
+  OBJECT_NAME_MAX,
+  SERVICE_NAME_MAX,
+} from "../lib/naming";
 import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
+/** Traefik's ping, on its own loopback only: nothing on any network it shares can reach it. */
+const PING = ["--entrypoints.ping.address=127.0.0.1:8082", "--ping=true", "--ping.entrypoint=ping"];
+/** The read-only Docker API's port on its private network. */
+const API_PORT = 2375;
+
+/** HAProxy configurations shipped with the project (images/haproxy), mounted into stock images too. */
+export function haproxyConfig(name: "docker-api-readonly.cfg" | "tcp-forward.cfg"): string {
+  return readFileSync(path.join(__dirname, "..", "images", "haproxy", name), "utf8");
+}
 
 export interface TraefikArgs {
   /** Traefik's settings (image, ports, TLS, resources, placement). */
   config: TraefikConfig;
   /** Prefix of every Docker name (the stack's). */
   prefix: string;
-  /** Name of the overlay network Traefik creates and routes on. */
-  networkName: string;
+  /** The overlay networks Traefik creates and routes on, all attached from the start; the first is its default. */
+  networkNames: string[];
   /** Labels on every Docker object. */
   labels: Record<string, string>;
   /** Only route services with these labels (a run's own Traefik routes only its run). Default: all. */
@@ -28,8 +46,13 @@ export interface TraefikArgs {
 }
 
 export class Traefik extends pulumi.ComponentResource {
+  /** The routed networks, by name, in the order given. */
+  public readonly networks: Record<string, docker.Network> = {};
+  /** The first routed network. */
   public readonly network: docker.Network;
   public readonly service: docker.Service;
+  /** The read-only Docker API proxy Traefik reads the swarm through. */
+  public readonly apiProxy: docker.Service;
   /** Name of the certificate resolver routers should use (ACME mode only). */
   public readonly certResolver: string | undefined;
   public readonly scheme: "http" | "https";
@@ -38,24 +61,89 @@ export class Traefik extends pulumi.ComponentResource {
     super("cc-ci:proxy:Traefik", name, {}, opts);
     const { config, prefix, labels, provider } = args;
     const child = { parent: this, provider };
+    const labelArgs = labelList(labels);
+    if (args.networkNames.length === 0)
+      throw new pulumi.InputPropertiesError({
+        message: `Traefik ${name}: no network to route on`,
+        errors: [{ propertyPath: "networkNames", reason: "is empty" }],
+      });
 
-    this.network = new docker.Network(
-      `${name}-network`,
+    args.networkNames.forEach((n, i) => {
+      this.networks[n] = new docker.Network(
+        `${name}-network${i === 0 ? "" : `-${i}`}`,
+        { name: n, driver: "overlay", attachable: true, labels: labelArgs },
+        child,
+      );
+    });
+    this.network = this.networks[args.networkNames[0]];
+
+    // The Docker API as Traefik's swarm provider needs it (GET of services, tasks, networks, nodes,
+    // version) and nothing else, on a network only Traefik shares.
+    const apiNet = new docker.Network(
+      `${name}-api-network`,
       {
-        name: args.networkName,
+        name: prefixedName(prefix, "docker_api", NETWORK_NAME_MAX),
         driver: "overlay",
-        attachable: true,
-        labels: labelList(labels),
+        internal: true,
+        labels: labelArgs,
+      },
+      child,
+    );
+    const apiConfigText = haproxyConfig("docker-api-readonly.cfg");
+    const apiConfig = new docker.ServiceConfig(
+      `${name}-api-config`,
+      {
+        name: prefixedName(prefix, `docker_api_cfg_${contentHash(apiConfigText)}`, OBJECT_NAME_MAX),
+        data: Buffer.from(apiConfigText).toString("base64"),
+        labels: labelArgs,
+      },
+      child,
+    );
+    const apiName = prefixedName(prefix, "docker_api", SERVICE_NAME_MAX);
+    this.apiProxy = new docker.Service(
+      `${name}-api`,
+      {
+        name: apiName,
+        labels: labelArgs,
+        mode: { replicated: { replicas: 1 } },
+        taskSpec: {
+          containerSpec: {
+            image: config.apiProxyImage,
+            args: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
+            // The socket is root:docker 660; the proxy itself publishes nothing.
+            user: "root",
+            labels: labelArgs,
+            mounts: [
+              { type: "bind", source: config.dockerSocket, target: "/var/run/docker.sock", readOnly: true },
+            ],
+            configs: [
+              {
+                configId: apiConfig.id,
+                configName: apiConfig.name,
+                fileName: "/usr/local/etc/haproxy/haproxy.cfg",
+              },
+            ],
+          },
+          networksAdvanceds: [{ id: apiNet.id }],
+          placement: { constraints: ["node.role==manager"] },
+          resources: { limits: { memoryBytes: 64 * 1024 * 1024 } },
+          restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
+        },
+        endpointSpec: { mode: "dnsrr" },
+        convergeConfig: CONVERGE,
       },
       child,
     );
 
-    const cliArgs = traefikArgs(config, args.networkName, args.constraintLabels);
+    const cliArgs = traefikArgs(
+      config,
+      args.networkNames[0],
+      `tcp://${apiName}:${API_PORT}`,
+      args.constraintLabels,
+    );
     const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [];
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
-    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = [
-      { type: "bind", source: config.dockerSocket, target: "/var/run/docker.sock", readOnly: true },
-    ];
+    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = [];
     const tls = config.tls;
     if (tls.mode === "file") {
       const cert = readFileSync(tls.certFile, "utf8");
@@ -81,7 +169,7 @@ export class Traefik extends pulumi.ComponentResource {
         {
           name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX),
           data: Buffer.from(dynamic).toString("base64"),
-          labels: labelList(labels),
+          labels: labelArgs,
         },
         child,
       );
@@ -98,7 +186,7 @@ export class Traefik extends pulumi.ComponentResource {
     if (tls.mode === "acme") {
       acmeVolume = new docker.Volume(
         `${name}-acme`,
-        { name: `${prefix}_traefik_acme`, labels: labelList(labels) },
+        { name: `${prefix}_traefik_acme`, labels: labelArgs },
         child,
       );
       mounts.push({ type: "volume", source: acmeVolume.name, target: "/data" });
@@ -110,25 +198,27 @@ export class Traefik extends pulumi.ComponentResource {
       `${name}-service`,
       {
         name: `${prefix}_traefik`,
-        labels: labelList(labels),
+        labels: labelArgs,
         mode: { replicated: { replicas: 1 } },
         taskSpec: {
           containerSpec: {
             image: config.image,
             args: cliArgs,
-            labels: labelList(labels),
+            labels: labelArgs,
             mounts,
             configs,
             secrets,
             healthcheck: {
-              tests: ["CMD", "traefik", "healthcheck", "--ping"],
+              // The healthcheck runs a second traefik, which reads its static configuration from
+              // flags alone: it must be told where the ping entrypoint is.
+              tests: ["CMD", "traefik", "healthcheck", ...PING],
               interval: "5s",
               timeout: "3s",
               retries: 10,
               startPeriod: "5s",
             },
           },
-          networksAdvanceds: [{ id: this.network.id }],
+          networksAdvanceds: [...Object.values(this.networks).map((n) => ({ id: n.id })), { id: apiNet.id }],
           placement: { constraints: ["node.role==manager", ...config.placement] },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
@@ -155,9 +245,9 @@ export class Traefik extends pulumi.ComponentResource {
         updateConfig: { order: "stop-first", failureAction: "rollback" },
         convergeConfig: CONVERGE,
       },
-      { ...child, dependsOn: acmeVolume ? [acmeVolume] : [] },
+      { ...child, dependsOn: [this.apiProxy, ...(acmeVolume ? [acmeVolume] : [])] },
     );
-    this.registerOutputs({ network: this.network.name, service: this.service.name });
+    this.registerOutputs({ networks: Object.keys(this.networks), service: this.service.name });
   }
 }
 
@@ -165,6 +255,7 @@ export class Traefik extends pulumi.ComponentResource {
 export function traefikArgs(
   config: TraefikConfig,
   network: string,
+  endpoint: string,
   constraintLabels?: Record<string, string>,
 ): string[] {
   const a = [
@@ -172,12 +263,12 @@ export function traefikArgs(
     `--entrypoints.${ENTRYPOINTS.webSecure}.address=:443`,
     `--entrypoints.${ENTRYPOINTS.webSecure}.http.tls=true`,
     "--providers.swarm=true",
-    "--providers.swarm.endpoint=unix:///var/run/docker.sock",
+    `--providers.swarm.endpoint=${endpoint}`,
     "--providers.swarm.exposedByDefault=false",
     `--providers.swarm.network=${network}`,
     // Runs come and go within a minute: notice new services in 2 s rather than the default 15 s.
     "--providers.swarm.refreshSeconds=2",
-    "--ping=true",
+    ...PING,
     // No internet on many CI hosts; and nobody asked Traefik to phone home.
     "--global.checkNewVersion=false",
     "--global.sendAnonymousUsage=false",

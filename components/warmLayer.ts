@@ -6,9 +6,14 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as docker from "@pulumi/docker";
 import type { WarmConfig } from "../lib/config";
 import { CONTRACT_VERSION, type WarmOutputs } from "../lib/contract";
-import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
+import { LABELS, NETWORK_NAME_MAX, prefixedName, warmPrefix, WARM_STACK } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { ENTRYPOINTS, Traefik } from "./traefik";
+
+/** The names of the warm proxy's slot networks: `<base>_0` … `<base>_<n-1>`. */
+export function slotNetworks(base: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${base}_${i}`);
+}
 
 export interface WarmLayerArgs {
   config: WarmConfig;
@@ -33,14 +38,17 @@ export class WarmLayer extends pulumi.ComponentResource {
     const prefix = args.prefix ?? warmPrefix(WARM_STACK);
     const labels = { [LABELS.layer]: "warm", [LABELS.stackNamespace]: prefix };
 
+    // Keycloak's network with Traefik (no run joins it), and one slot network per concurrent run.
+    const edge = prefixedName(prefix, "edge", NETWORK_NAME_MAX);
+    const slots = slotNetworks(config.proxyNetwork, config.slots);
     this.traefik = new Traefik(
       `${name}-traefik`,
-      { config: config.traefik, prefix, networkName: config.proxyNetwork, labels, provider },
+      { config: config.traefik, prefix, networkNames: [edge, ...slots], labels, provider },
       { parent: this },
     );
     const proxy = {
       domain: config.domain,
-      network: config.proxyNetwork,
+      networks: slots,
       entrypoints: { web: ENTRYPOINTS.web, webSecure: ENTRYPOINTS.webSecure },
       scheme: this.traefik.scheme,
       httpPort: config.traefik.httpPort,
@@ -54,7 +62,11 @@ export class WarmLayer extends pulumi.ComponentResource {
         config: config.keycloak,
         prefix,
         host: `${config.keycloak.hostname}.${config.domain}`,
-        proxy: { ...proxy, network: this.traefik.network.name, networkId: this.traefik.network.id },
+        proxy: {
+          ...proxy,
+          network: this.traefik.networks[edge].name,
+          networkId: this.traefik.networks[edge].id,
+        },
         routerName: `${prefix}-keycloak`,
         labels,
         provider,

@@ -95,6 +95,13 @@ export const TraefikConfig = z.strictObject({
     .describe(
       "Docker socket on the managers, mounted read-only for the swarm provider. Default: /var/run/docker.sock.",
     ),
+  apiProxyImage: z
+    .string()
+    .min(1)
+    .default("haproxy:2.6")
+    .describe(
+      "HAProxy image of the read-only Docker API proxy Traefik reads the swarm through (config mounted from images/haproxy). Default: haproxy:2.6.",
+    ),
   resources: Resources.prefault({}),
   placement: Placement,
 });
@@ -143,6 +150,13 @@ export const KeycloakConfig = z.strictObject({
   adminUrl: url
     .optional()
     .describe("URL the CI host uses for admin calls. Default: http://127.0.0.1:<adminPort>."),
+  gatewayImage: z
+    .string()
+    .min(1)
+    .default("haproxy:2.6")
+    .describe(
+      "HAProxy image of the admin gateway that publishes Keycloak's admin port on 127.0.0.1 only. Default: haproxy:2.6.",
+    ),
   adminUser: z
     .string()
     .min(1)
@@ -176,15 +190,26 @@ export const WarmConfig = z.strictObject({
     .literal("warm")
     .describe("Which program this stack runs: warm or run. Default: from the stack's name."),
   domain: hostname
-    .default("ci.localhost")
+    .default("ci.test")
     .describe(
-      "CI domain: a run's app lives at <run id>.<domain>, Keycloak at <keycloak.hostname>.<domain>. Default: ci.localhost.",
+      "CI domain: a run's app lives at <run id>.<domain>, Keycloak at <keycloak.hostname>.<domain>. Default: ci.test.",
     ),
   proxyNetwork: z
     .string()
-    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/)
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,55}$/)
     .default("proxy")
-    .describe("Name of the shared overlay network Traefik routes on. Default: proxy."),
+    .describe(
+      "Name prefix of Traefik's slot networks (<proxyNetwork>_<n>): each concurrent run leases one. Default: proxy.",
+    ),
+  slots: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(8)
+    .describe(
+      "Slot networks Traefik is attached to from the start: the most runs at once on the warm layer (Traefik never restarts for a run). Default: 8.",
+    ),
   ...Common,
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),
@@ -313,10 +338,17 @@ export const RunConfig = z.strictObject({
     .default("auto")
     .describe("auto (warm when warmKeycloak is given, else cold), warm, cold, or off. Default: auto."),
   warmProxy: RunWarmProxy.optional(),
+  proxyNetwork: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The warm proxy's slot network leased for this run (set by cc-ci run); one of warmProxy.networks.",
+    ),
   warmKeycloak: RunWarmKeycloak.optional(),
   domain: hostname
-    .default("ci.localhost")
-    .describe("Only without warmProxy: the CI domain of the run's own Traefik. Default: ci.localhost."),
+    .default("ci.test")
+    .describe("Only without warmProxy: the CI domain of the run's own Traefik. Default: ci.test."),
   ...Common,
   traefik: TraefikConfig.prefault({}).describe("Only without warmProxy: the run's own Traefik."),
   keycloak: KeycloakConfig.prefault({}).describe("Only for a cold Keycloak (inside the run stack)."),
@@ -337,12 +369,34 @@ export type StackConfig = z.output<typeof StackConfig>;
 /** Top-level run config keys that carry secrets: stored as Pulumi secrets. */
 export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak"]);
 
+/** The container a run's tests execute in (automation/run/sandbox.ts). */
+export const SandboxSettings = z.strictObject({
+  image: z
+    .string()
+    .min(1)
+    .default("cc-ci/sandbox:1")
+    .describe(
+      "Image of the test sandbox (a recipe may name another in .cc-ci/image). Default: cc-ci/sandbox:1.",
+    ),
+  timeout: z
+    .number()
+    .int()
+    .positive()
+    .default(900)
+    .describe("Seconds the tests get before the sandbox is killed (exit 124). Default: 900."),
+  memory: byteSize.default("1g").describe("Memory of the sandbox. Default: 1g."),
+  cpus: z.number().positive().default(1).describe("CPUs of the sandbox. Default: 1."),
+  pids: z.number().int().positive().default(512).describe("Most processes in the sandbox. Default: 512."),
+});
+export type SandboxSettings = z.output<typeof SandboxSettings>;
+
 /**
  * The operator's run defaults (`--defaults FILE`): the run settings above, with the same rules and
- * defaults, plus how long a run waits for its app through Traefik.
+ * defaults, plus how long a run waits for its app through Traefik and the tests' sandbox.
  */
 export const RunDefaults = z.strictObject({
   ...RunSettings,
+  sandbox: SandboxSettings.prefault({}).describe("The container the tests run in."),
   readyTimeout: z
     .number()
     .int()

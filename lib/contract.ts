@@ -7,13 +7,16 @@
 import { z } from "zod";
 import { zodProblems, type Problem } from "./errors";
 
-export const CONTRACT_VERSION = 1;
+export const CONTRACT_VERSION = 2;
 
 export const ProxyContract = z.object({
   /** CI domain; a run's app lives at <run id>.<domain>. */
   domain: z.string().min(1),
-  /** The overlay network Traefik routes on; run services that are exposed join it. */
-  network: z.string().min(1),
+  /**
+   * Traefik's slot networks: each run leases one for itself (its exposed services and its tests
+   * join it), so runs never share a network with each other, nor with Keycloak.
+   */
+  networks: z.array(z.string().min(1)).min(1),
   /** Entrypoints a run's routers may use. */
   entrypoints: z.object({ web: z.string(), webSecure: z.string() }),
   /** Scheme apps are served with (https when TLS is configured). */

@@ -80,8 +80,21 @@ function ownProxy(config: RunConfig, names: RunNames): ProxyPlan {
   };
 }
 
-function warmProxy(p: ProxyContract): ProxyPlan {
-  return { own: false, ciDomain: p.domain, ...p };
+/** The warm proxy, on the slot network leased for the run. */
+function warmProxy(p: ProxyContract, slot: string | undefined): ProxyPlan {
+  if (slot === undefined)
+    throw new ValidationError("run", [
+      { path: "proxyNetwork", message: "no slot network of the warm proxy was leased for the run" },
+    ]);
+  if (!p.networks.includes(slot))
+    throw new ValidationError("run", [
+      {
+        path: "proxyNetwork",
+        message: `"${slot}" is not one of the warm proxy's slots (${p.networks.join(", ")})`,
+      },
+    ]);
+  const { networks: _all, ...rest } = p;
+  return { own: false, ciDomain: p.domain, ...rest, network: slot };
 }
 
 /** Why the warm Keycloak cannot be used, for notes and errors. */
@@ -104,7 +117,7 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
   }
   const notes: string[] = [];
   const read = warm.read;
-  const proxy = read?.ok ? warmProxy(read.proxy) : ownProxy(config, names);
+  const proxy = read?.ok ? warmProxy(read.proxy, config.proxyNetwork) : ownProxy(config, names);
   if (read && !read.ok)
     notes.push(`warm stack unusable (${formatProblems(read.problems)}); the run brings its own Traefik`);
   const domain = `${names.runId}.${proxy.ciDomain}`;

@@ -13,14 +13,16 @@ import { ValidationError } from "../../lib/errors";
 import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import type { RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
-import { holdLease, leaseStore } from "../leases";
+import { dockerClient } from "../docker";
+import { holdLease, leaseStore, releaseSlot } from "../leases";
 import { openWorkspace, type OpenWorkspace } from "../workspace";
-import { createRunStack, deployRun, streamLines } from "./deploy";
+import { createRunStack, deployRun } from "./deploy";
 import { runOutcome } from "./outcome";
-import { checkWarm, freeRunPorts, prepareRun } from "./prepare";
+import { checkWarm, claimRunSlot, freeRunPorts, prepareRun } from "./prepare";
+import { copyRecipe, removeRecipeCopy } from "./recipeCopy";
 import { waitReachable, waitSsoReady } from "./ready";
 import { PhaseClock, summary, type RunReport } from "./report";
-import { defaultTest, runTest, testEnv } from "./tests";
+import { runTests } from "./tests";
 import { describeResidue, destroyRun, findResidue } from "./teardown";
 
 export { EXIT } from "./outcome";
@@ -46,6 +48,8 @@ export interface RunArgs {
   reportFile?: string;
   /** Seconds the recipe's services get to become healthy during `up`. Default: the run defaults' (600). */
   deployTimeout?: number;
+  /** Seconds the tests get before their sandbox is killed. Default: the run defaults' (900). */
+  testTimeout?: number;
   /** Fixed run hex (tests); default: random. */
   hex?: string;
   /** Progress lines. Default: stderr. */
@@ -111,6 +115,11 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   }
   args.signal?.addEventListener("abort", () => onSignal("SIGTERM"), { once: true });
 
+  const leases = leaseStore(env);
+  const docker = dockerClient();
+  // The run's own read-only copy of the recipe: what is deployed, bind-mounted and tested.
+  const copyDir = path.join(env.home, "runs", names.runId, "recipe");
+  let slot: string | undefined;
   let work: OpenWorkspace | undefined;
   let stack: Stack | undefined;
   let plan: RunPlan | undefined;
@@ -120,21 +129,32 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     work = await openWorkspace(env, names.stack);
     const ws = work.ws;
     const sso = args.sso ?? "auto";
-    const warm = await clock.run("warm-check", () => checkWarm(ws, args.warmStack ?? WARM_STACK, sso));
+    const warmStack = args.warmStack ?? WARM_STACK;
+    const warm = await clock.run("warm-check", async () => {
+      const w = await checkWarm(ws, warmStack, sso);
+      // A network of the warm proxy's for this run alone: its exposed services and its tests join it.
+      if (w.view.read?.ok)
+        slot = await claimRunSlot(docker, leases, names.runId, warmStack, w.view.read.proxy);
+      return w;
+    });
     for (const n of warm.notes) say(n);
     report.warnings.push(...warm.notes);
 
     const prepared = await clock.run("validate", async () => {
       const defaults = readRunDefaults(args.defaultsFile);
       const settings = readWarmSettings(path.join(env.projectDir, "Pulumi.warm.yaml"));
+      const copy = copyRecipe(recipeDir, copyDir, args.ref);
+      for (const s of copy.skipped)
+        report.warnings.push(`${s}: not a regular file or folder; left out of the run's copy`);
       const req = {
         names,
-        recipeDir,
+        recipeDir: copy.dir,
         recipe,
         pr: args.pr,
         ref: args.ref,
         sso,
         deployTimeout: args.deployTimeout,
+        proxyNetwork: slot,
       };
       return { ...prepareRun(req, warm.view, settings, defaults, await freeRunPorts()), defaults };
     });
@@ -159,15 +179,17 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     if (oidc) await clock.run("sso-ready", () => waitSsoReady(oidc.issuer, proxy, readyMs, abort.signal));
     else clock.skip("sso-ready", "SSO is off");
 
-    const command =
-      args.testCommand && args.testCommand.length > 0 ? args.testCommand : defaultTest(recipeDir);
-    if (command) {
-      const code = await clock.run("test", () =>
-        runTest(command, recipeDir, testEnv(outputs, p), abort.signal, say),
-      );
+    const tests = { docker, copyDir, command: args.testCommand, outputs, plan: p, config: prepared.config };
+    const sandbox = {
+      ...prepared.defaults.sandbox,
+      timeout: args.testTimeout ?? prepared.defaults.sandbox.timeout,
+    };
+    const code = await clock.run("test", () => runTests(tests, sandbox, abort.signal, say));
+    if (code === undefined) clock.skip("test", "no test command and no .cc-ci/test in the recipe", true);
+    else {
       report.testExitCode = code;
       if (code !== 0) clock.phases[clock.phases.length - 1].outcome = "failed";
-    } else clock.skip("test", "no test command and no executable .cc-ci/test in the recipe");
+    }
   } catch (e) {
     setupFailed = true;
     invalid = e instanceof ValidationError;
@@ -204,7 +226,11 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
           report.error = [report.error, `verify: ${e.message}`].filter(Boolean).join("\n");
         });
     }
-    if (!keep) work?.close();
+    if (!keep) {
+      work?.close();
+      removeRecipeCopy(copyDir);
+    }
+    if (slot) releaseSlot(leases, names.runId, slot);
     // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
     lease.release();
     if (handleSignals) {
@@ -236,5 +262,3 @@ function finish(report: RunReport, args: RunArgs, env: CcciEnv, log: (l: string)
   log(`  report: ${file}`);
   return report;
 }
-
-export { streamLines };

@@ -18,7 +18,12 @@ import type { RunNames } from "../../lib/naming";
 import { loadRecipe } from "../../lib/recipe/load";
 import type { RecipeModel } from "../../lib/recipe/model";
 import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../lib/runPlan";
+import type Docker from "dockerode";
+import type { ProxyContract } from "../../lib/contract";
+import { warmPrefix } from "../../lib/naming";
+import { networkUsers } from "../docker";
 import { keycloakAnswers } from "../keycloakAdmin";
+import { claimSlot, type LeaseStore } from "../leases";
 import { readWarm } from "../workspace";
 
 export interface WarmCheck {
@@ -49,6 +54,20 @@ export async function checkWarm(ws: LocalWorkspace, warmStack: string, sso: SsoR
   return { view: { read, keycloakHealthy }, notes };
 }
 
+/** Claims one of the warm proxy's slot networks for the run (none other than the proxy may use it). */
+export function claimRunSlot(
+  docker: Docker,
+  leases: LeaseStore,
+  runId: string,
+  warmStack: string,
+  proxy: ProxyContract,
+): Promise<string> {
+  const traefik = `${warmPrefix(warmStack)}_traefik`;
+  return claimSlot(leases, runId, proxy.networks, (n) =>
+    networkUsers(docker, n, (u) => u.startsWith(traefik)),
+  );
+}
+
 /** What a run asks for, from the command line. */
 export interface RunRequest {
   names: RunNames;
@@ -58,6 +77,8 @@ export interface RunRequest {
   ref?: string;
   sso: SsoRequest;
   deployTimeout?: number;
+  /** The warm proxy's slot network leased for the run. */
+  proxyNetwork?: string;
 }
 
 export interface Prepared {
@@ -75,8 +96,17 @@ export interface RunPorts {
   keycloakAdmin: number;
 }
 
+/**
+ * Host ports of a run's own Traefik come from this range, which the host firewall opens to
+ * containers (scripts/env/firewall.sh), so the run's tests reach it from their sandbox.
+ */
+export const RUN_PROXY_PORTS = { from: 18400, to: 18499 } as const;
+
 export async function freeRunPorts(): Promise<RunPorts> {
-  return { http: await freePort(), https: await freePort(), keycloakAdmin: await freePort() };
+  const http = await freePort(RUN_PROXY_PORTS);
+  const https = await freePort(RUN_PROXY_PORTS, [http]);
+  // The admin port is bound to 127.0.0.1 only: any free port will do.
+  return { http, https, keycloakAdmin: await freePort() };
 }
 
 /**
@@ -91,7 +121,7 @@ export function prepareRun(
   ports: RunPorts,
 ): Prepared {
   const own = !warm.read?.ok;
-  const { readyTimeout: _ready, ...runDefaults } = defaults;
+  const { readyTimeout: _ready, sandbox: _sandbox, ...runDefaults } = defaults;
   const config = parseOrThrow(
     RunConfig,
     {
@@ -103,6 +133,7 @@ export function prepareRun(
       ref: req.ref,
       sso: req.sso,
       warmProxy: warm.read?.ok ? warm.read.proxy : undefined,
+      proxyNetwork: warm.read?.ok ? req.proxyNetwork : undefined,
       warmKeycloak: warm.read?.ok && warm.keycloakHealthy ? warm.read.keycloak : undefined,
       domain: settings.domain,
       dockerHost: settings.dockerHost,
@@ -126,15 +157,28 @@ export function prepareRun(
   return { config, plan, model, stackConfig };
 }
 
-/** A free TCP port on this host (for a cold Keycloak's admin port or a run's own Traefik). */
-export function freePort(): Promise<number> {
+/** A free TCP port on this host: any, or one in `range` (tried from a random start) but not in `taken`. */
+export async function freePort(range?: { from: number; to: number }, taken: number[] = []): Promise<number> {
+  if (!range) return listenOn(0);
+  const n = range.to - range.from + 1;
+  const start = Math.floor(Math.random() * n);
+  for (let i = 0; i < n; i++) {
+    const port = range.from + ((start + i) % n);
+    if (taken.includes(port)) continue;
+    const got = await listenOn(port).catch(() => undefined);
+    if (got !== undefined) return got;
+  }
+  throw new Error(`no free port in ${range.from}-${range.to} for the run's own Traefik`);
+}
+
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
     srv.on("error", reject);
-    srv.listen(0, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+    srv.listen(port, () => {
+      const got = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(got));
     });
   });
 }

@@ -45,7 +45,9 @@ export class PhaseClock {
     }
   }
 
-  skip(name: string, why: string): void {
+  /** A phase that did not run; `replace` turns the last phase (of the same name, just run) into it. */
+  skip(name: string, why: string, replace = false): void {
+    if (replace && this.phases[this.phases.length - 1]?.name === name) this.phases.pop();
     this.phases.push({
       name,
       start: new Date().toISOString(),

@@ -1,13 +1,17 @@
 /**
- * The recipe's tests: the command (default: the recipe's executable .cc-ci/test) and exactly the
- * run's CI_* values — URLs, how to reach the run, the realm, the client and the test user.
+ * The recipe's tests: the command (default: the recipe's .cc-ci/test), run in the sandbox
+ * (sandbox.ts) with exactly the run's CI_* values — URLs, how to reach the run from inside the
+ * sandbox, the realm, the client and the test user.
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import type Docker from "dockerode";
 import type { OutputMap } from "@pulumi/pulumi/automation";
+import type { RunConfig, SandboxSettings } from "../../lib/config";
 import { runVars, type RunPlan } from "../../lib/runPlan";
-import { streamLines } from "./deploy";
+import { bytes } from "../../lib/units";
+import { hostAddressForContainers } from "../docker";
+import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
 interface RealmOutputs {
@@ -52,34 +56,60 @@ export function testEnv(outputs: OutputMap, plan: RunPlan, proxyIp = "127.0.0.1"
   return env;
 }
 
-/** The recipe's own test, when it has an executable .cc-ci/test. */
+/** The recipe's own test, when it has .cc-ci/test: its path where the sandbox mounts the recipe. */
 export function defaultTest(recipeDir: string): string[] | undefined {
-  const file = path.join(recipeDir, ".cc-ci", "test");
-  return existsSync(file) ? [file] : undefined;
+  return existsSync(path.join(recipeDir, ".cc-ci", "test"))
+    ? [`${SANDBOX_RECIPE_DIR}/.cc-ci/test`]
+    : undefined;
 }
 
-export function runTest(
-  command: string[],
-  cwd: string,
-  env: Record<string, string>,
+/** The sandbox image: the recipe's choice (.cc-ci/image, with the operator's substitutions) or the CI's. */
+export function testImage(recipeDir: string, fallback: string, images: Record<string, string>): string {
+  const file = path.join(recipeDir, ".cc-ci", "image");
+  if (!existsSync(file)) return fallback;
+  const image = readFileSync(file, "utf8").split("\n")[0].trim();
+  return image === "" ? fallback : (images[image] ?? image);
+}
+
+export interface TestContext {
+  docker: Docker;
+  /** The run's private recipe copy. */
+  copyDir: string;
+  /** The test command; default: the recipe's .cc-ci/test. */
+  command?: string[];
+  outputs: OutputMap;
+  plan: RunPlan;
+  config: RunConfig;
+}
+
+/**
+ * The tests, in their sandbox on the run's network, with exactly the run's values; their exit
+ * status, or undefined when there is nothing to run.
+ */
+export async function runTests(
+  t: TestContext,
+  sandbox: SandboxSettings,
   signal: AbortSignal,
   say: (l: string) => void,
-): Promise<number> {
-  say(`test: ${command.join(" ")}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), {
-      cwd,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (d: Buffer) => streamLines(d.toString(), (l) => say(`test| ${l}`)));
-    child.stderr.on("data", (d: Buffer) => streamLines(d.toString(), (l) => say(`test| ${l}`)));
-    const kill = () => child.kill("SIGTERM");
-    signal.addEventListener("abort", kill, { once: true });
-    child.on("error", (e) => reject(new Error(`test command ${command[0]}: ${e.message}`)));
-    child.on("close", (code, sig) => {
-      signal.removeEventListener("abort", kill);
-      resolve(code ?? (sig ? 128 : 1));
-    });
-  });
+): Promise<number | undefined> {
+  const command = t.command && t.command.length > 0 ? t.command : defaultTest(t.copyDir);
+  if (!command) return undefined;
+  return runSandbox(
+    t.docker,
+    {
+      image: testImage(t.copyDir, sandbox.image, t.config.images),
+      command,
+      env: testEnv(t.outputs, t.plan, await hostAddressForContainers(t.docker)),
+      recipeDir: t.copyDir,
+      network: t.plan.proxy.network,
+      labels: t.plan.labels,
+      name: `${t.plan.names.stackName}_test`,
+      timeoutMs: sandbox.timeout * 1000,
+      memoryBytes: bytes(sandbox.memory),
+      nanoCpus: Math.round(sandbox.cpus * 1e9),
+      pids: sandbox.pids,
+    },
+    signal,
+    say,
+  );
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the project needs on this machine, installed or built idempotently and cached:
 #   1. Docker engine, running, in a single-node swarm            (docker.sh)
+#      wildcard DNS for ci.test and the host firewall for containers (dns.sh, firewall.sh)
 #   2. the project's npm packages and Node 24                      (npm ci, skipped when current)
 #   3. the Pulumi CLI and Node.js language host                    (pulumi.sh)
 #   4. the docker and keycloak provider plugins                    (providers.sh)
@@ -26,6 +27,13 @@ t0=$(date +%s)
 
 step "docker engine and swarm"
 "$ENV_DIR/docker.sh"
+
+step "wildcard DNS for the CI domains, and the host firewall for containers"
+# Every name under ci.test resolves to this host (Traefik's ports), on the host and in containers;
+# containers reach the host only on the proxies' ports (80/443, the tests' 18080/18443, and runs' own
+# Traefiks in 18400-18499) and the resolver.
+"$ENV_DIR/dns.sh" ci.test >/dev/null
+"$ENV_DIR/firewall.sh" --ports 80,443,18000:18999
 
 step "npm packages (Node 24 comes with them)"
 stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"

@@ -15,10 +15,13 @@ export const ROOT = path.join(__dirname, "..", "..");
 export const E2E_HOME = process.env.CC_CI_E2E_HOME ?? "/var/lib/cc-ci-e2e";
 export const WARM = "warm-e2e";
 export const WARM_SETTINGS = {
-  domain: "e2e.localhost",
+  // Under ci.test, which scripts/env/dns.sh resolves to this host everywhere (containers included).
+  domain: "e2e.ci.test",
   proxyNetwork: "proxy-e2e",
+  slots: 6,
   traefik: {
     image: "cc-ci/traefik:3.6.12",
+    apiProxyImage: "cc-ci/haproxy:bookworm",
     httpPort: 18080,
     httpsPort: 18443,
     tls: { mode: "none" },
@@ -26,6 +29,7 @@ export const WARM_SETTINGS = {
   },
   keycloak: {
     image: "cc-ci/keycloak:26.7.3",
+    gatewayImage: "cc-ci/haproxy:bookworm",
     command: ["start", "--optimized"],
     hostname: "kc",
     adminPort: 18180,

@@ -42,6 +42,8 @@ export function missingPrerequisites(): string[] {
     "cc-ci/postgres:15",
     "cc-ci/whoami:1",
     "cc-ci/nginx:bookworm",
+    "cc-ci/haproxy:bookworm",
+    "cc-ci/sandbox:1",
   ]) {
     try {
       execFileSync("docker", ["image", "inspect", image], { stdio: "ignore", timeout: 20000 });

@@ -35,7 +35,7 @@ describe("stack config", () => {
   test("defaults for an empty warm config; role from the stack name", () => {
     const c = parseStackConfig({}, "warm") as WarmConfig;
     expect(c).toMatchObject({
-      domain: "ci.localhost",
+      domain: "ci.test",
       proxyNetwork: "proxy",
       traefik: { httpPort: 80, httpsPort: 443, image: "traefik:v3.6" },
     });

@@ -7,7 +7,7 @@ import { ValidationError } from "../../lib/errors";
 const WARM = {
   proxy: {
     domain: "ci.example.org",
-    network: "proxy",
+    networks: ["proxy_0", "proxy_1"],
     entrypoints: { web: "web", webSecure: "web-secure" },
     scheme: "http",
     httpPort: 80,
@@ -33,7 +33,7 @@ async function runStack(
     runId: "sso-abc123",
     recipeDir: fixture("sso"),
     oidcClientSecret: "oidc_client_secret",
-    ...(warm.proxy ? { warmProxy: warm.proxy } : {}),
+    ...(warm.proxy ? { warmProxy: warm.proxy, proxyNetwork: "proxy_1" } : {}),
     ...(warm.keycloak ? { warmKeycloak: warm.keycloak } : {}),
     ...config,
   })) as Any;
@@ -103,8 +103,8 @@ describe("run stack on the warm layer", () => {
     expect(svc.name).toBe("run_sso_abc123_app");
     const labels = labelMap(svc.labels);
     expect(labels["traefik.http.routers.run_sso_abc123.rule"]).toBe("Host(`sso-abc123.ci.example.org`)");
-    expect(labels["traefik.swarm.network"]).toBe("proxy");
-    expect(svc.taskSpec.networksAdvanceds).toEqual([{ id: "id-of-proxy" }]);
+    expect(labels["traefik.swarm.network"]).toBe("proxy_1");
+    expect(svc.taskSpec.networksAdvanceds).toEqual([{ id: "id-of-proxy_1" }]);
   });
 
   test("hands the realm's OIDC values to the recipe before its deploy", () => {
@@ -145,7 +145,7 @@ describe("cold fallback", () => {
     expect(kc).toBeDefined();
     expect(labelMap(kc?.inputs.labels)["cc-ci.run"]).toBe("sso-abc123");
     expect(labelMap(kc?.inputs.labels)["traefik.http.routers.run_sso_abc123-keycloak.rule"]).toBe(
-      "Host(`keycloak.sso-abc123.ci.example.org`)",
+      "Host(`keycloak.sso-abc123.ci.example.org`) && !PathPrefix(`/admin`) && !PathPrefix(`/realms/master`)",
     );
     const providers = ofType(world, "pulumi:providers:keycloak");
     expect(providers[0].inputs).toMatchObject({ clientId: "admin-cli", realm: "master" });
@@ -219,6 +219,7 @@ describe("bad input", () => {
         recipeDir: fixture("broken-policy"),
         recipe: "broken-policy",
         warmProxy: WARM.proxy,
+        proxyNetwork: "proxy_0",
       }),
     ).rejects.toThrow(/privileged/);
     await settle();

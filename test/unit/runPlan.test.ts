@@ -7,7 +7,7 @@ import { testEnv } from "../../automation/run/tests";
 
 const proxy = {
   domain: "ci.example.org",
-  network: "proxy",
+  networks: ["proxy_0", "proxy_1"],
   entrypoints: { web: "web", webSecure: "web-secure" },
   scheme: "http" as const,
   httpPort: 8080,
@@ -27,7 +27,13 @@ const ok = (kc = true): ContractRead => ({
   problems: [],
 });
 const config = (over: Record<string, unknown> = {}) =>
-  RunConfig.parse({ role: "run", runId: "sso-abc123", recipeDir: "/r/sso", ...over });
+  RunConfig.parse({
+    role: "run",
+    runId: "sso-abc123",
+    recipeDir: "/r/sso",
+    proxyNetwork: "proxy_1",
+    ...over,
+  });
 
 describe("planRun: SSO", () => {
   test.each<[string, string, WarmView, string, RegExp | null]>([
@@ -71,6 +77,19 @@ describe("planRun: SSO", () => {
     expect(plan.proxy).toMatchObject({ own: true, network: "run_sso_abc123_proxy", httpPort: 18080 });
     expect(plan.appUrl).toBe("http://sso-abc123.ci.local:18080");
     expect(plan.notes.join("\n")).toMatch(/contractVersion: old/);
+  });
+
+  test("on the warm proxy, the run's network is the slot leased for it, and only one of the proxy's", () => {
+    expect(planRun(config(), { read: ok(), keycloakHealthy: true }).proxy).toMatchObject({
+      own: false,
+      network: "proxy_1",
+    });
+    expect(() =>
+      planRun(config({ proxyNetwork: "run_web_bbbbbb_default" }), { read: ok(), keycloakHealthy: true }),
+    ).toThrow(/is not one of the warm proxy's slots/);
+    expect(() => planRun(config({ proxyNetwork: undefined }), { read: ok(), keycloakHealthy: true })).toThrow(
+      /no slot network of the warm proxy was leased/,
+    );
   });
 
   test("labels: run, recipe, stack, namespace, and the PR and ref when given", () => {

@@ -16,14 +16,17 @@ function service(world: MockWorld, suffix: string) {
 }
 
 describe("warm stack", () => {
-  test("declares Traefik with host-mode ports on the proxy network and the swarm provider", async () => {
+  test("declares Traefik with host-mode ports, on Keycloak's network and every slot network from the start", async () => {
     const { world } = await runWarm({
       domain: "ci.example.org",
+      slots: 3,
       traefik: { httpPort: 8080, httpsPort: 8443 },
     });
-    const net = ofType(world, "docker:index/network:Network").find((n) => n.inputs.name === "proxy");
-    expect(net?.inputs).toMatchObject({ driver: "overlay", attachable: true });
+    const nets = ofType(world, "docker:index/network:Network").map((n) => n.inputs);
+    for (const name of ["proxy_0", "proxy_1", "proxy_2", "ccci_warm_edge"])
+      expect(nets.find((n) => n.name === name)).toMatchObject({ driver: "overlay", attachable: true });
     const traefik = service(world, "traefik-service");
+    expect(traefik.taskSpec.networksAdvanceds).toHaveLength(5); // edge, 3 slots, the Docker API's network
     expect(traefik.endpointSpec.ports).toEqual([
       expect.objectContaining({ targetPort: 80, publishedPort: 8080, publishMode: "host" }),
       expect.objectContaining({ targetPort: 443, publishedPort: 8443, publishMode: "host" }),
@@ -33,18 +36,38 @@ describe("warm stack", () => {
       expect.arrayContaining([
         "--providers.swarm=true",
         "--providers.swarm.exposedByDefault=false",
-        "--providers.swarm.network=proxy",
         "--entrypoints.web.address=:80",
         "--entrypoints.web-secure.address=:443",
+        "--core.defaultRuleSyntax=v2",
+        // Ping only on Traefik's own loopback: no run can reach it.
+        "--entrypoints.ping.address=127.0.0.1:8082",
       ]),
     );
-    expect(traefik.taskSpec.containerSpec.mounts).toEqual([
-      expect.objectContaining({
-        source: "/var/run/docker.sock",
-        target: "/var/run/docker.sock",
-        readOnly: true,
-      }),
+    expect(args.filter((a) => /^--api/.test(a))).toEqual([]);
+  });
+
+  test("Traefik reads the swarm through a read-only API proxy, never the Docker socket itself", async () => {
+    const { world } = await runWarm();
+    const traefik = service(world, "traefik-service");
+    expect(traefik.taskSpec.containerSpec.mounts ?? []).toEqual([]);
+    expect(traefik.taskSpec.containerSpec.args).toContain(
+      "--providers.swarm.endpoint=tcp://ccci_warm_docker_api:2375",
+    );
+    const api = service(world, "traefik-api");
+    expect(api.name).toBe("ccci_warm_docker_api");
+    expect(api.taskSpec.containerSpec.mounts).toEqual([
+      expect.objectContaining({ source: "/var/run/docker.sock", readOnly: true }),
     ]);
+    expect(api.endpointSpec).toEqual({ mode: "dnsrr" }); // publishes nothing
+    const cfg = ofType(world, "docker:index/serviceConfig:ServiceConfig").find((c) =>
+      /docker_api_cfg/.test(c.inputs.name),
+    );
+    const text = Buffer.from(String(cfg?.inputs.data), "base64").toString();
+    expect(text).toMatch(/http-request deny deny_status 403 unless read_method traefik_swarm/);
+    const apiNet = ofType(world, "docker:index/network:Network").find(
+      (n) => n.inputs.name === "ccci_warm_docker_api",
+    );
+    expect(apiNet?.inputs).toMatchObject({ internal: true });
   });
 
   test("declares Keycloak and PostgreSQL with secrets from files, health checks and Traefik labels", async () => {
@@ -61,13 +84,14 @@ describe("warm stack", () => {
       "db_password",
     ]);
     expect(kc.taskSpec.containerSpec.healthcheck.tests.slice(0, 3)).toEqual(["CMD", "bash", "-c"]);
-    expect(kc.endpointSpec.ports).toEqual([
-      expect.objectContaining({ targetPort: 8080, publishedPort: 9180, publishMode: "host" }),
-    ]);
     const labels = labelMap(kc.labels);
     expect(labels["traefik.enable"]).toBe("true");
-    expect(Object.entries(labels).find(([k]) => k.endsWith(".rule"))?.[1]).toBe("Host(`sso.ci.example.org`)");
-    expect(labels["traefik.swarm.network"]).toBe("proxy");
+    // The admin console and the master realm are not routed.
+    expect(Object.entries(labels).find(([k]) => k.endsWith(".rule"))?.[1]).toBe(
+      "Host(`sso.ci.example.org`) && !PathPrefix(`/admin`) && !PathPrefix(`/realms/master`)",
+    );
+    // On Keycloak's own network with Traefik, not on any run's slot.
+    expect(labels["traefik.swarm.network"]).toBe("ccci_warm_edge");
     expect(kc.convergeConfig).toBeDefined();
 
     const db = service(world, "keycloak-db");
@@ -82,11 +106,32 @@ describe("warm stack", () => {
     });
   });
 
+  test("Keycloak's admin port is published on 127.0.0.1 only, by a gateway on a bridge of its own", async () => {
+    const { world } = await runWarm({ keycloak: { adminPort: 9180 } });
+    expect(service(world, "keycloak-service").endpointSpec).toEqual({ mode: "dnsrr" });
+    const [gw] = ofType(world, "docker:index/container:Container");
+    expect(gw.inputs.ports).toEqual([{ internal: 8080, external: 9180, ip: "127.0.0.1", protocol: "tcp" }]);
+    expect(gw.inputs.envs).toContain("TARGET=ccci_warm_keycloak:8080");
+    const bridge = ofType(world, "docker:index/network:Network").find(
+      (n) => n.inputs.name === "ccci_warm_keycloak_gw",
+    );
+    expect(bridge?.inputs).toMatchObject({
+      driver: "bridge",
+      options: { "com.docker.network.bridge.enable_icc": "false" },
+    });
+    expect(gw.inputs.networksAdvanced.map((n: { name: string }) => n.name)).toEqual([
+      "ccci_warm_keycloak_gw",
+      "ccci_warm_keycloak_admin",
+    ]);
+    const { world: none } = await runWarm({
+      keycloak: { adminPort: null, adminUrl: "http://kc-admin.internal:8080" },
+    });
+    expect(ofType(none, "docker:index/container:Container")).toEqual([]);
+  });
+
   test("labels every Docker object as the warm layer's", async () => {
     const { world } = await runWarm();
-    const dockerObjects = world.declared.filter(
-      (d) => d.type.startsWith("docker:index/") && d.type !== "docker:index/serviceConfig:ServiceConfig",
-    );
+    const dockerObjects = world.declared.filter((d) => d.type.startsWith("docker:index/"));
     expect(dockerObjects.length).toBeGreaterThanOrEqual(7);
     for (const d of dockerObjects) expect(labelMap(d.inputs.labels)["cc-ci.layer"]).toBe("warm");
   });
