@@ -9,23 +9,12 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
 import { CONFIG_NAMESPACE, RUN_ID_PATTERN } from "./naming";
-import { BYTE_SIZE } from "./units";
-import { KeycloakContract, ProxyContract } from "./contract";
+import { byteSize, hostname, port, url } from "./configTypes";
+import { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
 
-const hostname = z
-  .string()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
-    message: "must be a lower-case DNS name such as ci.example.org",
-  });
-const port = z.number().int().min(1).max(65535);
-const url = z.url({ protocol: /^https?$/, message: "must be an http(s) URL" });
-/** Docker's byte sizes (lib/units.ts): 512m, 1.5g, 1GiB or a plain number of bytes. */
-export const byteSize = z
-  .union([
-    z.number().int().positive(),
-    z.string().regex(BYTE_SIZE, { message: "must be a size such as 512m or 2g" }),
-  ])
-  .describe("bytes, or a size such as 512m or 2g");
+export { byteSize } from "./configTypes";
+export { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
+import { KeycloakContract, ProxyContract } from "./contract";
 
 export const Resources = z
   .strictObject({
@@ -216,62 +205,6 @@ export const WarmConfig = z.strictObject({
 });
 export type WarmConfig = z.output<typeof WarmConfig>;
 
-export const RecipePolicy = z.strictObject({
-  privileged: z.boolean().default(false).describe("Allow `privileged: true` services. Default: false."),
-  hostNamespaces: z
-    .boolean()
-    .default(false)
-    .describe("Allow host networking and host PID/IPC namespaces. Default: false."),
-  dockerSocket: z.boolean().default(false).describe("Allow mounting the Docker socket. Default: false."),
-  bindMountsOutsideRecipe: z
-    .boolean()
-    .default(false)
-    .describe("Allow bind mounts of paths outside the recipe folder. Default: false."),
-  capabilities: z
-    .boolean()
-    .default(false)
-    .describe("Allow added capabilities, devices and security options. Default: false."),
-});
-export type RecipePolicy = z.output<typeof RecipePolicy>;
-
-/** What one run's services may use at most on a shared host, and what they get when they say nothing. */
-export const RunLimits = z.strictObject({
-  maxReplicas: z
-    .number()
-    .int()
-    .positive()
-    .default(3)
-    .describe("Most replicas a recipe's service may ask for. Default: 3."),
-  memory: byteSize.default("512m").describe("Memory limit of a task whose recipe sets none. Default: 512m."),
-  maxMemory: byteSize
-    .default("2g")
-    .describe("Largest memory limit or reservation a task may ask for. Default: 2g."),
-  cpus: z
-    .number()
-    .positive()
-    .default(1)
-    .describe("CPU limit (cores) of a task whose recipe sets none. Default: 1."),
-  maxCpus: z
-    .number()
-    .positive()
-    .default(2)
-    .describe("Largest CPU limit or reservation a task may ask for. Default: 2."),
-  maxTmpfs: byteSize
-    .default("256m")
-    .describe("Largest tmpfs a mount may ask for; a tmpfs without a size gets this. Default: 256m."),
-  maxStopGracePeriod: z
-    .string()
-    .default("60s")
-    .describe("Longest stop_grace_period a service may ask for. Default: 60s."),
-  loggingDrivers: z
-    .array(z.string().min(1))
-    .default(["json-file", "local", "none"])
-    .describe(
-      "Logging drivers a recipe may choose (others could send logs off the host). Default: json-file, local, none.",
-    ),
-});
-export type RunLimits = z.output<typeof RunLimits>;
-
 /** SSO modes a run may ask for; `auto` is resolved by planRun (warm when the warm Keycloak answers). */
 export const SSO_REQUESTS = ["auto", "warm", "cold", "off"] as const;
 export type SsoRequest = (typeof SSO_REQUESTS)[number];
@@ -368,27 +301,6 @@ export type StackConfig = z.output<typeof StackConfig>;
 
 /** Top-level run config keys that carry secrets: stored as Pulumi secrets. */
 export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak"]);
-
-/** The container a run's tests execute in (automation/run/sandbox.ts). */
-export const SandboxSettings = z.strictObject({
-  image: z
-    .string()
-    .min(1)
-    .default("cc-ci/sandbox:1")
-    .describe(
-      "Image of the test sandbox (a recipe may name another in .cc-ci/image). Default: cc-ci/sandbox:1.",
-    ),
-  timeout: z
-    .number()
-    .int()
-    .positive()
-    .default(900)
-    .describe("Seconds the tests get before the sandbox is killed (exit 124). Default: 900."),
-  memory: byteSize.default("1g").describe("Memory of the sandbox. Default: 1g."),
-  cpus: z.number().positive().default(1).describe("CPUs of the sandbox. Default: 1."),
-  pids: z.number().int().positive().default(512).describe("Most processes in the sandbox. Default: 512."),
-});
-export type SandboxSettings = z.output<typeof SandboxSettings>;
 
 /**
  * The operator's run defaults (`--defaults FILE`): the run settings above, with the same rules and

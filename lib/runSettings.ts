@@ -1,0 +1,84 @@
+/**
+ * What an operator allows and bounds for every run on a shared host: the recipe policy (what must
+ * never run unless allowed), the run's resource limits, and the sandbox its tests execute in. Part
+ * of the run's config (lib/config.ts) and of the operator's run defaults file.
+ */
+import { z } from "zod";
+import { byteSize } from "./configTypes";
+
+export const RecipePolicy = z.strictObject({
+  privileged: z.boolean().default(false).describe("Allow `privileged: true` services. Default: false."),
+  hostNamespaces: z
+    .boolean()
+    .default(false)
+    .describe("Allow host networking and host PID/IPC namespaces. Default: false."),
+  dockerSocket: z.boolean().default(false).describe("Allow mounting the Docker socket. Default: false."),
+  bindMountsOutsideRecipe: z
+    .boolean()
+    .default(false)
+    .describe("Allow bind mounts of paths outside the recipe folder. Default: false."),
+  capabilities: z
+    .boolean()
+    .default(false)
+    .describe("Allow added capabilities, devices and security options. Default: false."),
+});
+export type RecipePolicy = z.output<typeof RecipePolicy>;
+
+/** What one run's services may use at most on a shared host, and what they get when they say nothing. */
+export const RunLimits = z.strictObject({
+  maxReplicas: z
+    .number()
+    .int()
+    .positive()
+    .default(3)
+    .describe("Most replicas a recipe's service may ask for. Default: 3."),
+  memory: byteSize.default("512m").describe("Memory limit of a task whose recipe sets none. Default: 512m."),
+  maxMemory: byteSize
+    .default("2g")
+    .describe("Largest memory limit or reservation a task may ask for. Default: 2g."),
+  cpus: z
+    .number()
+    .positive()
+    .default(1)
+    .describe("CPU limit (cores) of a task whose recipe sets none. Default: 1."),
+  maxCpus: z
+    .number()
+    .positive()
+    .default(2)
+    .describe("Largest CPU limit or reservation a task may ask for. Default: 2."),
+  maxTmpfs: byteSize
+    .default("256m")
+    .describe("Largest tmpfs a mount may ask for; a tmpfs without a size gets this. Default: 256m."),
+  maxStopGracePeriod: z
+    .string()
+    .default("60s")
+    .describe("Longest stop_grace_period a service may ask for. Default: 60s."),
+  loggingDrivers: z
+    .array(z.string().min(1))
+    .default(["json-file", "local", "none"])
+    .describe(
+      "Logging drivers a recipe may choose (others could send logs off the host). Default: json-file, local, none.",
+    ),
+});
+export type RunLimits = z.output<typeof RunLimits>;
+
+/** The container a run's tests execute in (automation/run/sandbox.ts). */
+export const SandboxSettings = z.strictObject({
+  image: z
+    .string()
+    .min(1)
+    .default("cc-ci/sandbox:1")
+    .describe(
+      "Image of the test sandbox (a recipe may name another in .cc-ci/image). Default: cc-ci/sandbox:1.",
+    ),
+  timeout: z
+    .number()
+    .int()
+    .positive()
+    .default(900)
+    .describe("Seconds the tests get before the sandbox is killed (exit 124). Default: 900."),
+  memory: byteSize.default("1g").describe("Memory of the sandbox. Default: 1g."),
+  cpus: z.number().positive().default(1).describe("CPUs of the sandbox. Default: 1."),
+  pids: z.number().int().positive().default(512).describe("Most processes in the sandbox. Default: 512."),
+});
+export type SandboxSettings = z.output<typeof SandboxSettings>;
