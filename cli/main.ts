@@ -1,6 +1,8 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { audit, auditTable } from "../automation/audit";
+import { checkRecipe, checkText } from "../automation/check";
+import { PROJECT_DIR } from "../automation/env";
 import { doctor, doctorTable } from "../automation/doctor";
 import { loadEnv } from "../automation/env";
 import { ciRun } from "../automation/run";
@@ -8,6 +10,13 @@ import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/warm
 import { SSO_REQUESTS } from "../lib/config";
 import { WARM_STACK } from "../lib/naming";
 import { bytes, durationMs } from "../lib/units";
+
+function keyValue(v: string, acc: Record<string, string>): Record<string, string> {
+  const i = v.indexOf("=");
+  if (i < 1 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.slice(0, i)))
+    throw new InvalidArgumentError("must be KEY=VALUE");
+  return { ...acc, [v.slice(0, i)]: v.slice(i + 1) };
+}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -38,6 +47,7 @@ export function cli(): Command {
     .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
     .option("--report <file>", "where to write the JSON report")
     .option("--deploy-timeout <seconds>", "time the services get to become healthy during up", positiveInt)
+    .option("--test-timeout <seconds>", "time the tests get before their sandbox is killed", positiveInt)
     .option("--json", "print the report as JSON on stdout", false)
     .action(async (recipeDir: string, testCommand: string[], o) => {
       const report = await ciRun({
@@ -52,9 +62,33 @@ export function cli(): Command {
         defaultsFile: o.defaults,
         reportFile: o.report,
         deployTimeout: o.deployTimeout,
+        testTimeout: o.testTimeout,
       });
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;
+    });
+
+  program
+    .command("check")
+    .description("load a recipe as a run would and print its plan, or every problem with its file and line")
+    .argument("<recipe-dir>", "the recipe folder")
+    .option("--env <KEY=VALUE>", "a value for the recipe's .env (repeatable)", keyValue, {})
+    .option("--recipe <name>", "recipe name (default: the folder's name)")
+    .option(
+      "--defaults <file>",
+      "run defaults: images, env, policy, limits (YAML)",
+      process.env.CC_CI_RUN_DEFAULTS,
+    )
+    .option("--json", "print the result as JSON", false)
+    .action((dir: string, o) => {
+      const r = checkRecipe(dir, {
+        projectDir: PROJECT_DIR,
+        recipe: o.recipe,
+        env: o.env,
+        defaultsFile: o.defaults,
+      });
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${checkText(r)}\n`);
+      process.exitCode = r.ok ? 0 : 2;
     });
 
   program

@@ -65,7 +65,14 @@ export const CI_ENV_FILE = ".cc-ci/env";
 export function recipeEnv(
   files: RecipeFiles,
   opts: LoadOptions,
-): { env: Record<string, string>; hints: Record<string, EnvHints>; problems: Problem[]; warnings: string[] } {
+): {
+  env: Record<string, string>;
+  /** What abra would expose to `app`: the app's env file (and abra.sh, the operator's values), not the run's CI_* extras. */
+  appEnv: Record<string, string>;
+  hints: Record<string, EnvHints>;
+  problems: Problem[];
+  warnings: string[];
+} {
   const forced = {
     ...(opts.env ?? {}),
     ...(opts.runVars ?? {}),
@@ -76,11 +83,14 @@ export function recipeEnv(
   const warnings: string[] = [];
   let env: Record<string, string> = { ...forced };
   let hints: Record<string, EnvHints> = {};
+  // The names the recipe's own files set (a run value of the same name is then the app's too).
+  const fileKeys = new Set<string>();
   if (files.present(".env.sample")) {
     const r = files.read(".env.sample", 256 * 1024);
     if (!r.ok) problems.push({ path: "", file: ".env.sample", message: r.message });
     else {
       const parsed = parseEnvFile(r.text, forced);
+      for (const k of parsedKeys(r.text)) fileKeys.add(k);
       for (const p of parsed.problems)
         problems.push({ path: "", file: ".env.sample", line: p.line, message: p.message });
       env = parsed.values;
@@ -93,7 +103,10 @@ export function recipeEnv(
     else {
       const sh = parseAbraSh(r.text);
       // abra merges abra.sh's exports over the env file (the run's own values still win).
-      for (const [k, v] of Object.entries(sh.values)) if (!(k in forced)) env[k] = v;
+      for (const [k, v] of Object.entries(sh.values)) {
+        fileKeys.add(k);
+        if (!(k in forced)) env[k] = v;
+      }
       for (const line of sh.ignored)
         warnings.push(`abra.sh:${line}: only plain \`export NAME=value\` lines are read (as abra does)`);
     }
@@ -110,6 +123,7 @@ export function recipeEnv(
         DOMAIN: opts.domain,
       };
       const parsed = parseEnvFile(r.text, operator, env);
+      for (const k of parsedKeys(r.text)) fileKeys.add(k);
       for (const p of parsed.problems)
         problems.push({ path: "", file: CI_ENV_FILE, line: p.line, message: p.message });
       env = parsed.values;
@@ -122,7 +136,10 @@ export function recipeEnv(
     for (const [from, to] of mapped.hosts)
       warnings.push(`EXTRA_DOMAINS: ${from} is served at ${to} in this run`);
   }
-  return { env, hints, problems, warnings };
+  const runOnly = new Set(Object.keys(opts.runVars ?? {}));
+  for (const k of fileKeys) runOnly.delete(k);
+  const appEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !runOnly.has(k)));
+  return { env, appEnv, hints, problems, warnings };
 }
 
 /** The DOMAIN the recipe's own .env.sample names (its aliases are usually under it). */
@@ -215,7 +232,7 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
       labels: opts.labels,
       images: opts.images ?? {},
       recipe,
-      appEnv: e.env,
+      appEnv: e.appEnv,
       traefik: {
         stackName: opts.stackName,
         domain: opts.domain,
@@ -268,4 +285,9 @@ function deployTimeoutLabel(
 ): number | undefined {
   const v = labels?.[`coop-cloud.${stackName}.timeout`];
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+}
+
+/** The names an env file sets. */
+function parsedKeys(text: string): string[] {
+  return Object.keys(parseEnvFile(text).values);
 }
