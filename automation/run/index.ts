@@ -146,6 +146,10 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       const copy = copyRecipe(recipeDir, copyDir, args.ref);
       for (const s of copy.skipped)
         report.warnings.push(`${s}: not a regular file or folder; left out of the run's copy`);
+      if (args.ref !== undefined && copy.source === "folder")
+        report.warnings.push(
+          `${recipeDir} is not in a git repository: --ref ${args.ref} labels the run, the folder is tested as it is`,
+        );
       const req = {
         names,
         recipeDir: copy.dir,

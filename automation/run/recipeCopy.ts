@@ -27,16 +27,34 @@ export interface RecipeCopy {
   dir: string;
   /** Entries left out (special files), for the report. */
   skipped: string[];
+  /** Where the copy came from: git at the ref, or the folder. */
+  source: "git" | "folder";
 }
 
 export function copyRecipe(source: string, into: string, ref?: string): RecipeCopy {
   rmSync(into, { recursive: true, force: true });
   mkdirSync(path.dirname(into), { recursive: true, mode: 0o700 });
   const skipped: string[] = [];
-  if (ref !== undefined) fromGit(source, into, ref);
+  // In a git repository, exactly the commit under test; a plain folder (--ref then only labels the run) as it is.
+  const git = ref !== undefined && inGitRepository(source);
+  if (git) fromGit(source, into, ref);
   else copyTree(source, into, { bytes: 0, entries: 0 }, skipped, "");
   readOnly(into);
-  return { dir: into, skipped };
+  return { dir: into, skipped, source: git ? "git" : "folder" };
+}
+
+function inGitRepository(dir: string): boolean {
+  try {
+    return (
+      execFileSync("git", ["-C", dir, "rev-parse", "--is-inside-work-tree"], {
+        stdio: ["ignore", "pipe", "ignore"],
+      })
+        .toString()
+        .trim() === "true"
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** `git archive` of `ref` for the recipe's folder inside its repository, unpacked into `into`. */

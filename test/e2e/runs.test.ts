@@ -3,6 +3,7 @@
  * nothing, each example recipe passing its check with zero residue, parallel runs, failures and
  * interruptions that still tear down, broken recipes that create nothing, and the cold fallback.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { runObjects, dockerClient } from "../../automation/docker";
@@ -63,7 +64,9 @@ describeE2E("runs on the warm layer", () => {
   });
 
   test.each(["web", "sso", "multi"])("example %s passes its check and leaves nothing", async (name) => {
-    const r = await run({ recipeDir: example(name), pr: 7, ref: "abc1234" });
+    // The commit under test: the run tests the recipe exactly as that commit has it (git archive).
+    const ref = execFileSync("git", ["rev-parse", "HEAD"], { cwd: ROOT }).toString().trim();
+    const r = await run({ recipeDir: example(name), pr: 7, ref });
     expect({
       outcome: r.outcome,
       exitCode: r.exitCode,
