@@ -23,8 +23,22 @@ export interface Lease {
   heartbeatAt: string;
 }
 
-export function leaseAlive(lease: Lease, now = Date.now()): boolean {
+/**
+ * A lease is alive while its heartbeat is fresh — and, on the host that holds it, while its process
+ * lives (a run killed outright is known dead at once there; elsewhere, once the heartbeat is stale).
+ */
+export function leaseAlive(lease: Lease, now = Date.now(), here = hostname()): boolean {
+  if (lease.host === here && !pidAlive(lease.pid)) return false;
   return now - Date.parse(lease.heartbeatAt) < LEASE_TTL_MS;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Where leases are kept: a folder every agent sharing the state can read (default: under CC_CI_HOME). */

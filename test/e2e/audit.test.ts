@@ -14,7 +14,8 @@ import { WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harne
 
 const env = e2eEnv();
 const docker = dockerClient();
-const auditOpts = { warmStack: WARM, drift: false, log: logTo("audit") };
+// No grace period: the planted residue is seconds old. Live runs are still protected by their leases.
+const auditOpts = { warmStack: WARM, drift: false, graceMs: 0, log: logTo("audit") };
 
 async function provisioning(): Promise<KeycloakAdmin> {
   const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");

@@ -1,6 +1,7 @@
 /** The audit's decisions: stale stacks, residue, and what is never touched (young, leased, unlabelled). */
 import { isResidue, judgeStack, liveRunIds, type AuditLimits } from "../../automation/audit/judge";
-import { LEASE_TTL_MS, type Lease } from "../../automation/leases";
+import { hostname } from "node:os";
+import { LEASE_TTL_MS, leaseAlive, type Lease } from "../../automation/leases";
 
 const NOW = Date.parse("2026-11-29T12:00:00Z");
 const MIN = 60_000;
@@ -73,5 +74,19 @@ describe("liveRunIds", () => {
       NOW,
     );
     expect([...live].sort()).toEqual(["a-000001", "a-000002", "a-000004"]);
+  });
+});
+
+describe("leaseAlive", () => {
+  test("a fresh heartbeat from another host is alive; a stale one is not", () => {
+    expect(leaseAlive(lease("a-000001", 1000), NOW)).toBe(true);
+    expect(leaseAlive(lease("a-000001", LEASE_TTL_MS + 1), NOW)).toBe(false);
+  });
+
+  test("on this host, a lease whose process is gone is dead at once, heartbeat or not", () => {
+    const here = hostname();
+    expect(leaseAlive({ ...lease("a-000001", 1000), host: here, pid: process.pid }, NOW)).toBe(true);
+    // Above the kernel's pid limit: no process can have it.
+    expect(leaseAlive({ ...lease("a-000001", 1000), host: here, pid: 2 ** 23 }, NOW)).toBe(false);
   });
 });
