@@ -31,11 +31,13 @@ export class ValidationError extends Error {
     readonly problems: Problem[],
     /** Warnings found on the way, kept for reports even though the input was refused. */
     readonly warnings: string[] = [],
+    cause?: unknown,
   ) {
     super(
       `invalid ${subject}:\n${problems.map((p) => `  - ${p.path || p.file ? formatProblem(p) : `(root): ${p.message}`}`).join("\n")}`,
     );
     this.name = "ValidationError";
+    if (cause !== undefined) this.cause = cause;
   }
 }
 

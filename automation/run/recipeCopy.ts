@@ -17,6 +17,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import * as path from "node:path";
+import { ValidationError } from "../../lib/errors";
 
 /** Largest recipe copied (bytes, all files together). */
 export const MAX_RECIPE_BYTES = 64 * 1024 * 1024;
@@ -59,8 +60,10 @@ function inGitRepository(dir: string): boolean {
 
 /** `git archive` of `ref` for the recipe's folder inside its repository, unpacked into `into`. */
 function fromGit(source: string, into: string, ref: string): void {
+  const bad = (message: string, cause?: unknown) =>
+    new ValidationError("run", [{ path: "--ref", message }], [], cause);
   if (!/^[0-9A-Za-z._/-]{1,100}$/.test(ref) || ref.startsWith("-"))
-    throw new Error(`--ref ${ref}: not a commit or branch name`);
+    throw bad(`${ref}: not a commit or branch name`);
   const git = (args: string[], opts: { input?: Buffer } = {}) =>
     execFileSync("git", ["-C", source, ...args], {
       maxBuffer: MAX_RECIPE_BYTES * 2,
@@ -72,10 +75,7 @@ function fromGit(source: string, into: string, ref: string): void {
     prefix = git(["rev-parse", "--show-prefix"]).toString().trim();
     git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]);
   } catch (e) {
-    throw new Error(
-      `--ref ${ref}: ${source} is not a git repository with that commit (${(e as Error).message.split("\n")[0]})`,
-      { cause: e },
-    );
+    throw bad(`${source} has no commit ${ref} (${(e as Error).message.split("\n")[0]})`, e);
   }
   const tar = git(["archive", "--format=tar", `${ref}:${prefix}`]);
   if (tar.length > MAX_RECIPE_BYTES)
