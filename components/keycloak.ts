@@ -392,6 +392,8 @@ function adminGateway(
       restart: "unless-stopped",
       labels: labelList(a.labels),
       memory: 64,
+      // Docker gives a memory limit twice as much swap unless told; said here, so a refresh reads back what is declared.
+      memorySwap: 64,
     },
     a.opts,
   );

@@ -225,6 +225,10 @@ async function reapStack(
     await destroy();
   }
   await ws.removeStack(s.name);
+  // Removed services' tasks take a few seconds to stop: the stack is reaped when they are gone too.
+  const docker = dockerClient();
+  for (let i = 0; i < 60 && (await runObjects(docker, s.runId)).length > 0; i++)
+    await new Promise((r) => setTimeout(r, 500));
 }
 
 /** The warm layer: its contract, health, realms of runs no live stack owns, drift. */
