@@ -48,6 +48,10 @@ export function cli(): Command {
     .option("--report <file>", "where to write the JSON report")
     .option("--deploy-timeout <seconds>", "time the services get to become healthy during up", positiveInt)
     .option("--test-timeout <seconds>", "time the tests get before their sandbox is killed", positiveInt)
+    .option(
+      "--oidc-client-secret <secret>",
+      "the recipe secret (its compose key) that takes the run's OIDC client secret",
+    )
     .option("--json", "print the report as JSON on stdout", false)
     .action(async (recipeDir: string, testCommand: string[], o) => {
       const report = await ciRun({
@@ -63,6 +67,7 @@ export function cli(): Command {
         reportFile: o.report,
         deployTimeout: o.deployTimeout,
         testTimeout: o.testTimeout,
+        oidcClientSecret: o.oidcClientSecret,
       });
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;

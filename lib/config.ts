@@ -219,6 +219,13 @@ export const RunWarmKeycloak = KeycloakContract.describe(
 
 /** Settings a run takes from the operator's run defaults file as well as from the stack config. */
 const RunSettings = {
+  oidcClientSecret: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "A recipe secret (its compose key) whose content is the OIDC client secret instead of a generated one.",
+    ),
   env: z
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
     .default({})
@@ -285,13 +292,6 @@ export const RunConfig = z.strictObject({
   ...Common,
   traefik: TraefikConfig.prefault({}).describe("Only without warmProxy: the run's own Traefik."),
   keycloak: KeycloakConfig.prefault({}).describe("Only for a cold Keycloak (inside the run stack)."),
-  oidcClientSecret: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      "A recipe secret (its compose key) whose content is the OIDC client secret instead of a generated one.",
-    ),
   ...RunSettings,
 });
 export type RunConfig = z.output<typeof RunConfig>;

@@ -50,6 +50,8 @@ export interface RunArgs {
   deployTimeout?: number;
   /** Seconds the tests get before their sandbox is killed. Default: the run defaults' (900). */
   testTimeout?: number;
+  /** The recipe secret (compose key) that takes the run's OIDC client secret instead of a generated value. */
+  oidcClientSecret?: string;
   /** Fixed run hex (tests); default: random. */
   hex?: string;
   /** Progress lines. Default: stderr. */
@@ -159,6 +161,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         sso,
         deployTimeout: args.deployTimeout,
         proxyNetwork: slot,
+        oidcClientSecret: args.oidcClientSecret,
       };
       return { ...prepareRun(req, warm.view, settings, defaults, await freeRunPorts()), defaults };
     });

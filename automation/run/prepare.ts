@@ -79,6 +79,8 @@ export interface RunRequest {
   deployTimeout?: number;
   /** The warm proxy's slot network leased for the run. */
   proxyNetwork?: string;
+  /** The recipe secret (compose key) that takes the run's OIDC client secret. */
+  oidcClientSecret?: string;
 }
 
 export interface Prepared {
@@ -142,6 +144,7 @@ export function prepareRun(
       traefik: own ? { ...settings.traefik, httpPort: ports.http, httpsPort: ports.https } : settings.traefik,
       ...runDefaults,
       deployTimeout: req.deployTimeout ?? defaults.deployTimeout,
+      oidcClientSecret: req.oidcClientSecret ?? defaults.oidcClientSecret,
     },
     "run config",
   );

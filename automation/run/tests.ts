@@ -15,6 +15,7 @@ import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
 interface RealmOutputs {
+  routers?: { hosts: string[] }[];
   oidc?: { issuer: string; clientId: string; clientSecret: string };
   testUser?: { username: string; password: string };
 }
@@ -33,6 +34,10 @@ export function testEnv(outputs: OutputMap, plan: RunPlan, proxyIp = "127.0.0.1"
     CI_PROXY_HTTPS_PORT: String(proxy.httpsPort),
     // For curl: `curl --resolve "$CI_CURL_RESOLVE" "$CI_APP_URL"` reaches the app without DNS.
     CI_CURL_RESOLVE: `${plan.domain}:${port}:${proxyIp}`,
+    // Every host the run's routers serve (aliases included), space separated.
+    CI_HOSTS: [...new Set((o.routers ?? []).flatMap((r) => r.hosts).filter((h) => !h.startsWith("*")))].join(
+      " ",
+    ),
   };
   if (o.oidc && o.testUser) {
     Object.assign(env, {

@@ -134,7 +134,13 @@ export function recipeEnv(
     const mapped = mapExtraDomains(env.EXTRA_DOMAINS, sample, opts.domain);
     env.EXTRA_DOMAINS = mapped.value;
     for (const [from, to] of mapped.hosts)
-      warnings.push(`EXTRA_DOMAINS: ${from} is served at ${to} in this run`);
+      if (from !== to) warnings.push(`EXTRA_DOMAINS: ${from} is served at ${to} in this run`);
+    for (const h of mapped.invalid)
+      problems.push({
+        path: "EXTRA_DOMAINS",
+        file: ".env.sample",
+        message: `\`${h}\` is not a host name: nothing expands it (single quotes keep it literal), so the alias would route nothing, in CI as with abra`,
+      });
   }
   const runOnly = new Set(Object.keys(opts.runVars ?? {}));
   for (const k of fileKeys) runOnly.delete(k);
@@ -158,18 +164,27 @@ export function mapExtraDomains(
   value: string,
   sample: string | undefined,
   runDomain: string,
-): { value: string; hosts: [string, string][] } {
+): { value: string; hosts: [string, string][]; invalid: string[] } {
   const hosts: [string, string][] = [];
-  const mapped = value.replace(/`([^`]*)`/g, (_m, host: string) => {
+  const invalid: string[] = [];
+  const mapped = value.replace(/`([^`]*)`/g, (whole, host: string) => {
     const h = host.trim().toLowerCase();
+    // Not a host name (e.g. a literal `${DOMAIN}` that nothing expanded): abra would route it as
+    // written, which matches nothing. Left as it is, and reported.
+    if (!/^[a-z0-9*]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h)) {
+      invalid.push(host);
+      return whole;
+    }
     let to: string;
-    if (sample && (h === sample || h.endsWith(`.${sample}`)))
+    if (h === runDomain || h.endsWith(`.${runDomain}`))
+      to = h; // already the run's (an expanded ${DOMAIN})
+    else if (sample && (h === sample || h.endsWith(`.${sample}`)))
       to = `${h.slice(0, h.length - sample.length)}${runDomain}`;
     else to = `${h.replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "")}.${runDomain}`;
     hosts.push([host, to]);
     return `\`${to}\``;
   });
-  return { value: mapped, hosts };
+  return { value: mapped, hosts, invalid };
 }
 
 export function loadRecipe(opts: LoadOptions): RecipeModel {

@@ -284,6 +284,23 @@ describe("recipe loader: supported features", () => {
     expect(m.warnings.join("\n")).toMatch(/EXTRA_DOMAINS: www\.app\.example\.com is served at www\./);
   });
 
+  test("EXTRA_DOMAINS: an alias already under the run's domain stays; one nothing expanded is a problem", () => {
+    const recipe = (extra: string) =>
+      tempRecipe({
+        ".env.sample": `DOMAIN=app.example.com\nEXTRA_DOMAINS=${extra}\n`,
+        "compose.yml":
+          "version: '3.8'\nservices:\n  app:\n    image: x\n    networks: [proxy]\n    deploy:\n      labels:\n        - traefik.enable=true\n        - traefik.http.services.a.loadbalancer.server.port=80\n        - 'traefik.http.routers.a.rule=Host(`${DOMAIN}`${EXTRA_DOMAINS})'\nnetworks:\n  proxy: {external: true}\n",
+      });
+    const d = `${names.runId}.ci.test`;
+    // Double quotes: godotenv expands ${DOMAIN}, which in a run is already the run's domain.
+    const expanded = loadRecipe({ ...options("web"), dir: recipe('", `www.${DOMAIN}`"') });
+    expect(expanded.services[0].routers[0].hosts.sort()).toEqual([d, `www.${d}`]);
+    // Single quotes keep it literal: a broken alias under abra too, so refused here.
+    expect(problemsOf("web", { dir: recipe("', `www.${DOMAIN}`'") }).join("\n")).toMatch(
+      /EXTRA_DOMAINS: `www\.\$\{DOMAIN\}` is not a host name/,
+    );
+  });
+
   test("HostRegexp confined to the run's domain is accepted", () => {
     const dir = tempRecipe({
       "compose.yml":
