@@ -77,7 +77,12 @@ function fromGit(source: string, into: string, ref: string): void {
   } catch (e) {
     throw bad(`${source} has no commit ${ref} (${(e as Error).message.split("\n")[0]})`, e);
   }
-  const tar = git(["archive", "--format=tar", `${ref}:${prefix}`]);
+  // From the repository's top: `git archive` in a subfolder refuses a tree-ish path.
+  const top = git(["rev-parse", "--show-toplevel"]).toString().trim();
+  const tar = execFileSync("git", ["-C", top, "archive", "--format=tar", `${ref}:${prefix}`], {
+    maxBuffer: MAX_RECIPE_BYTES * 2,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (tar.length > MAX_RECIPE_BYTES)
     throw new Error(`the recipe at ${ref} is over ${MAX_RECIPE_BYTES} bytes`);
   mkdirSync(into, { recursive: true, mode: 0o755 });
