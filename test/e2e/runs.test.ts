@@ -11,7 +11,7 @@ import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { viaProxy } from "../../automation/http";
 import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
-import { warmPrefix } from "../../lib/naming";
+import { runNames, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import {
   E2E_HOME,
@@ -87,13 +87,17 @@ describeE2E("runs on the warm layer", () => {
     await expectNoResidue(r.runId);
   });
 
-  test("the SSO check fails when the app points at another realm", async () => {
-    const r = await run({
-      recipeDir: example("sso"),
-      testCommand: ["bash", "-c", 'CI_OIDC_ISSUER="${CI_OIDC_ISSUER%/*}/master" exec .cc-ci/test'],
-    });
-    expect(r.outcome).toBe("failed");
-    expect(r.testExitCode).not.toBe(0);
+  test("the SSO check fails when the app itself is configured with another client", async () => {
+    // The operator's values win over the recipe's .cc-ci/env: the app gets a client the realm does
+    // not know, while the check keeps the run's real values.
+    const defaults = path.join(
+      tempRecipe({ "d.yml": "env:\n  OIDC_CLIENT_ID: not-this-runs-client\n" }),
+      "d.yml",
+    );
+    const lines: string[] = [];
+    const r = await run({ recipeDir: example("sso"), defaultsFile: defaults, log: (l) => lines.push(l) });
+    expect({ outcome: r.outcome, exitCode: r.exitCode }).toEqual({ outcome: "failed", exitCode: 1 });
+    expect(lines.join("\n")).toMatch(/sso \(browser\): /);
     expect(r.residue.docker).toEqual([]);
     await expectNoResidue(r.runId);
   });
@@ -154,14 +158,7 @@ describeE2E("runs on the warm layer", () => {
     await expectNoResidue(r.runId);
   });
 
-  test("the realm of a run is created on the warm Keycloak and gone after", async () => {
-    const status = await warmStatus(WARM, env);
-    expect(status.keycloak).toBe(true);
-    const r = await run({
-      recipeDir: example("sso"),
-      testCommand: ["bash", "-c", 'test -n "$CI_OIDC_CLIENT_SECRET" && test "$CI_OIDC_REALM" != ""'],
-    });
-    expect(r.outcome).toBe("passed");
+  test("the realm of a run is created on the warm Keycloak, exists while the run tests, and is gone after", async () => {
     const kc = new KeycloakAdmin({
       url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
       realm: "master",
@@ -169,9 +166,19 @@ describeE2E("runs on the warm layer", () => {
       username: "ccci-admin",
       password: await adminPassword(),
     });
-    expect((await kc.realms()).map((x) => x.realm).filter((n) => n.endsWith(r.runId.split("-")[1]))).toEqual(
-      [],
-    );
+    const hex = "feed01";
+    const realm = runNames("sso", hex).realm;
+    let seen: { realm: string; attributes?: Record<string, string> } | undefined;
+    const running = run({ recipeDir: example("sso"), hex, testCommand: ["bash", "-c", "sleep 15"] });
+    // While the run is testing, its realm is on the warm Keycloak, with its run id.
+    for (let i = 0; i < 240 && !seen; i++) {
+      seen = await kc.realm(realm).catch(() => undefined);
+      if (!seen) await new Promise((r) => setTimeout(r, 1000));
+    }
+    const r = await running;
+    expect({ outcome: r.outcome, mode: r.mode }).toEqual({ outcome: "passed", mode: "warm" });
+    expect(seen?.attributes?.["cc-ci.run"]).toBe(r.runId);
+    expect(await kc.realm(realm)).toBeUndefined();
   });
 });
 
