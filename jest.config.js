@@ -2,6 +2,9 @@
  * real Docker swarm, Keycloak, Traefik and Pulumi engine (prepared by scripts/env/setup.sh). */
 const tsJest = ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }];
 module.exports = {
+  // The end-to-end files share one swarm, one warm layer and one state backend: one file at a time
+  // (the unit files are quick either way).
+  maxWorkers: 1,
   projects: [
     {
       displayName: "unit",

@@ -49,10 +49,13 @@ describeE2E("cleanup audit", () => {
     const err = agent.output();
     const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(err)?.[1] as string;
     expect(runId).toBeDefined();
-    // The engine (a child of the killed CLI) may linger a moment; let it go.
-    await new Promise((r) => setTimeout(r, 5000));
-
-    const before = await audit(env, auditOpts);
+    // The engine (a child of the killed CLI) may linger a moment: poll until the audit sees the lock
+    // holder gone.
+    let before = await audit(env, auditOpts);
+    for (let i = 0; i < 30 && !before.stacks.find((s) => s.runId === runId)?.stale; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      before = await audit(env, auditOpts);
+    }
     const stack = before.stacks.find((s) => s.runId === runId);
     expect(stack?.stale).toBe(true);
     expect(before.clean).toBe(false);

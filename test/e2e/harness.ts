@@ -3,7 +3,7 @@
  * layer of their own (stack `warm-e2e`, its own proxy network, ports and prefix), so they never touch
  * an operator's warm layer or runs on the same swarm.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { loadEnv, type CcciEnv } from "../../automation/env";
@@ -77,6 +77,23 @@ export function explain(r: RunReport): string {
   );
 }
 
+/** Agents spawned by the running test, ended by endAgents() after it whatever happened. */
+const agents = new Set<ChildProcess>();
+
+/** Kills (SIGKILL, the whole process group) every agent a test started that is still running. */
+export function endAgents(): void {
+  for (const a of agents) {
+    if (a.exitCode === null && a.signalCode === null && a.pid !== undefined) {
+      try {
+        process.kill(-a.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  agents.clear();
+}
+
 /** `bin/cc-ci run …` as a CI agent starts it: its own process group, stderr collected. */
 export function spawnRun(recipeDir: string, extra: string[] = []) {
   const child = spawn(path.join(ROOT, "bin", "cc-ci"), ["run", recipeDir, "--warm-stack", WARM, ...extra], {
@@ -84,6 +101,7 @@ export function spawnRun(recipeDir: string, extra: string[] = []) {
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });
+  agents.add(child);
   let err = "";
   let exited = false;
   child.stderr?.on("data", (d: Buffer) => (err += d.toString()));

@@ -134,6 +134,66 @@ describeE2E("runs on the warm layer", () => {
     await expectNoResidue(r.runId);
   });
 
+  test("SIGINT to the agent's whole process group during the tests, then a second one: exit 130, torn down", async () => {
+    const report = path.join(E2E_HOME, "sigint-report.json");
+    const agent = spawnRun(example("web"), [
+      "--sso",
+      "off",
+      "--report",
+      report,
+      "--",
+      "bash",
+      "-c",
+      "echo testing; sleep 300",
+    ]);
+    await agent.waitFor(/test\| testing/);
+    // A CI agent stops a job by signalling its process group: cc-ci and everything it started.
+    process.kill(-(agent.child.pid as number), "SIGINT");
+    await agent.waitFor(/SIGINT: stopping and tearing down/);
+    await agent.waitFor(/Destroying/);
+    agent.child.kill("SIGINT");
+    const code = await agent.closed;
+    expect(agent.output()).toMatch(/SIGINT again: teardown continues/);
+    const r = JSON.parse(readFileSync(report, "utf8"));
+    expect({ code, outcome: r.outcome, testExit: r.testExitCode }).toEqual({
+      code: 130,
+      outcome: "interrupted",
+      testExit: 137,
+    });
+    expect(r.phases.find((p: { name: string }) => p.name === "destroy")?.outcome).toBe("ok");
+    await expectNoResidue(r.runId);
+  });
+
+  test("an object of the run left behind is found by verify: exit 81, named in the report", async () => {
+    const names = runNames("web", "bad001");
+    const running = run({
+      recipeDir: example("web"),
+      sso: "off",
+      hex: names.hex,
+      testCommand: ["bash", "-c", "sleep 20"],
+    });
+    // While the run tests, something outside its stack leaves an object with the run's label.
+    const deadline = Date.now() + 240_000;
+    while ((await runObjects(docker, names.runId)).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 1000));
+    const planted = `${names.stackName}_planted`;
+    await docker.createVolume({ Name: planted, Labels: { "cc-ci.run": names.runId } });
+    try {
+      const r = await running;
+      expect({ outcome: r.outcome, exitCode: r.exitCode }).toEqual({
+        outcome: "teardown-failed",
+        exitCode: 81,
+      });
+      expect(r.residue.docker).toEqual([{ kind: "volume", name: planted }]);
+      expect(r.error).toMatch(new RegExp(`the run left residue: volume ${planted}`));
+    } finally {
+      await docker
+        .getVolume(planted)
+        .remove()
+        .catch(() => undefined);
+    }
+  });
+
   test("a broken recipe fails before any resource exists, naming the problem", async () => {
     const before = (await listStacks(env)).length;
     const r = await run({
