@@ -85,6 +85,9 @@ export function pulumiEnvVars(env: CcciEnv, pulumiHome: string): Record<string, 
     PULUMI_HOME: pulumiHome,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "false",
+    // The program is type-checked by `npm run typecheck`; at `up`, ts-node only transpiles it, which
+    // saves seconds on every run (the type check was most of the program's start).
+    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     // The program runs on the Node this CLI runs on (the project's Node 24), whatever PATH says.
     PATH: [path.dirname(process.execPath), env.pulumiBin, process.env.PATH].filter(Boolean).join(":"),
   };
