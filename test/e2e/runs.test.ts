@@ -6,9 +6,9 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { runObjects, dockerClient } from "../../automation/docker";
+import { dockerClient, labelledObjects, runObjects } from "../../automation/docker";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
-import { viaProxy } from "../../automation/http";
+import { isTraefikNotFound, viaProxy } from "../../automation/http";
 import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { runNames, warmPrefix } from "../../lib/naming";
@@ -39,21 +39,33 @@ async function expectNoResidue(runId: string): Promise<void> {
 }
 
 describeE2E("warm layer", () => {
-  test("comes up from nothing, serves Keycloak through Traefik, and a second up changes nothing", async () => {
-    await warmDestroy(WARM, env, true, logTo("warm")).catch(() => undefined);
+  test("comes up from nothing, serves Keycloak through Traefik without its admin, and a second up changes nothing", async () => {
+    // From nothing, for real: the layer (if any) destroyed and removed, and nothing of it left.
+    if ((await listStacks(env)).some((s) => s.name.endsWith(`/${WARM}`)))
+      await warmDestroy(WARM, env, true, logTo("warm"));
+    expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(`/${WARM}`))).toEqual([]);
+    expect(await labelledObjects(docker, `com.docker.stack.namespace=${warmPrefix(WARM)}`)).toEqual([]);
     await ensureWarm(env);
     const status = await warmStatus(WARM, env);
     expect(status).toMatchObject({ exists: true, traefik: true, keycloak: true, problems: [] });
-    // Keycloak's discovery through Traefik by host name, and its health on the management port.
     const proxy = { httpPort: WARM_SETTINGS.traefik.httpPort, httpsPort: WARM_SETTINGS.traefik.httpsPort };
-    const disc = await viaProxy(
-      `http://kc.${WARM_SETTINGS.domain}/realms/master/.well-known/openid-configuration`,
-      proxy,
+    const kc = `http://kc.${WARM_SETTINGS.domain}`;
+    // Keycloak answers through Traefik by its host name (a realm it does not have: Keycloak's 404)…
+    const realm = await viaProxy(`${kc}/realms/no-such-realm/.well-known/openid-configuration`, proxy);
+    expect({ status: realm.status, traefik: isTraefikNotFound(realm) }).toEqual({
+      status: 404,
+      traefik: false,
+    });
+    // …but its admin console and the master realm are not routed at all (Traefik's own 404)…
+    for (const p of ["/admin/", "/admin/master/console/", "/realms/master/.well-known/openid-configuration"])
+      expect(isTraefikNotFound(await viaProxy(`${kc}${p}`, proxy))).toBe(true);
+    // …they are reached on the admin port, bound to 127.0.0.1 only.
+    const admin = await fetch(
+      `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}/realms/master/.well-known/openid-configuration`,
     );
-    expect(disc.status).toBe(200);
-    expect(JSON.parse(disc.body).issuer).toBe(`http://kc.${WARM_SETTINGS.domain}:18080/realms/master`);
-    // An unknown host gets Traefik's 404, not Keycloak.
-    expect((await viaProxy(`http://nobody.${WARM_SETTINGS.domain}/`, proxy)).status).toBe(404);
+    expect(((await admin.json()) as { issuer: string }).issuer).toBe(`${kc}:18080/realms/master`);
+    // An unknown host gets Traefik's 404.
+    expect(isTraefikNotFound(await viaProxy(`http://nobody.${WARM_SETTINGS.domain}/`, proxy))).toBe(true);
     expect(await warmPreview(WARM, env, true, logTo("warm"))).toEqual({ drift: false });
   });
 });
