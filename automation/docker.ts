@@ -54,53 +54,16 @@ export async function runObjects(
   return [...labelled, ...named.map((o) => ({ ...o, runId: runId ?? o.runId }))];
 }
 
-/** Every Docker object whose name starts with `prefix` (Docker's name filter matches substrings; kept exact here). */
-export async function namedObjects(docker: Docker, prefix: string): Promise<DockerObject[]> {
-  const filters = JSON.stringify({ name: [prefix] });
+/** Every Docker object of every kind that Docker's list `filters` select. */
+async function listObjects(docker: Docker, filters: Record<string, string[]>): Promise<DockerObject[]> {
+  const f = JSON.stringify(filters);
   const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
-    docker.listServices({ filters }),
-    docker.listContainers({ all: true, filters }),
-    docker.listNetworks({ filters }),
-    docker.listVolumes({ filters }),
-    docker.listSecrets({ filters }),
-    docker.listConfigs({ filters }),
-  ]);
-  const all = [
-    ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
-    ...containers.map((c) =>
-      fromLabels(
-        "container",
-        c.Id,
-        (c.Names?.[0] ?? c.Id).replace(/^\//, ""),
-        c.Labels,
-        new Date(c.Created * 1000).toISOString(),
-      ),
-    ),
-    ...networks.map((n) => fromLabels("network", n.Id, n.Name, n.Labels, n.Created)),
-    ...(volumes.Volumes ?? []).map((v) =>
-      fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt),
-    ),
-    ...secrets.map((s) =>
-      fromLabels("secret", s.ID, s.Spec?.Name ?? s.ID, (s.Spec as Labelled)?.Labels, s.CreatedAt),
-    ),
-    ...configs.map((c) =>
-      fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt),
-    ),
-  ];
-  // A service's task containers are named <service>.<slot>.<task id>, so they start with the prefix too.
-  return all.filter((o) => o.name.startsWith(prefix));
-}
-
-/** Every Docker object carrying `label` (`key` or `key=value`); runId is "" on objects of no run. */
-export async function labelledObjects(docker: Docker, label: string): Promise<DockerObject[]> {
-  const filters = JSON.stringify({ label: [label] });
-  const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
-    docker.listServices({ filters }),
-    docker.listContainers({ all: true, filters }),
-    docker.listNetworks({ filters }),
-    docker.listVolumes({ filters }),
-    docker.listSecrets({ filters }),
-    docker.listConfigs({ filters }),
+    docker.listServices({ filters: f }),
+    docker.listContainers({ all: true, filters: f }),
+    docker.listNetworks({ filters: f }),
+    docker.listVolumes({ filters: f }),
+    docker.listSecrets({ filters: f }),
+    docker.listConfigs({ filters: f }),
   ]);
   return [
     ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
@@ -124,6 +87,17 @@ export async function labelledObjects(docker: Docker, label: string): Promise<Do
       fromLabels("config", c.ID, c.Spec?.Name ?? c.ID, (c.Spec as Labelled)?.Labels, c.CreatedAt),
     ),
   ];
+}
+
+/** Every Docker object whose name starts with `prefix` (Docker's name filter matches substrings; kept exact here). */
+export async function namedObjects(docker: Docker, prefix: string): Promise<DockerObject[]> {
+  // A service's task containers are named <service>.<slot>.<task id>, so they start with the prefix too.
+  return (await listObjects(docker, { name: [prefix] })).filter((o) => o.name.startsWith(prefix));
+}
+
+/** Every Docker object carrying `label` (`key` or `key=value`); runId is "" on objects of no run. */
+export async function labelledObjects(docker: Docker, label: string): Promise<DockerObject[]> {
+  return listObjects(docker, { label: [label] });
 }
 
 /** Removes objects in dependency order (services before what they use). Returns what failed. */

@@ -104,3 +104,17 @@ export async function keycloakAnswers(url: string, timeoutMs = 5000): Promise<bo
     return false;
   }
 }
+
+/** The warm layer's provisioning identity (it sees and administers only the realms it created). */
+export function provisioningAdmin(kc: {
+  adminUrl: string;
+  provisioning: { realm: string; clientId: string; clientSecret: string };
+}): KeycloakAdmin {
+  const p = kc.provisioning;
+  return new KeycloakAdmin({
+    url: kc.adminUrl,
+    realm: p.realm,
+    clientId: p.clientId,
+    clientSecret: p.clientSecret,
+  });
+}

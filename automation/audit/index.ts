@@ -13,7 +13,7 @@ import { formatProblem } from "../../lib/errors";
 import { REALM_PATTERN, RUN_ATTRIBUTE, runIdOfStack, shortStackName, WARM_STACK } from "../../lib/naming";
 import { dockerClient, removeObjects, runObjects, type DockerObject } from "../docker";
 import type { CcciEnv } from "../env";
-import { KeycloakAdmin, keycloakAnswers } from "../keycloakAdmin";
+import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
 import { proxyAnswers } from "../warm";
 import { homeName, previewDrift, readWarm, selectStack, withWorkspace } from "../workspace";
@@ -250,14 +250,8 @@ async function auditWarm(
     if (read.keycloak) {
       warm.keycloak = await keycloakAnswers(read.keycloak.adminUrl);
       if (warm.keycloak) {
-        const p = read.keycloak.provisioning;
         // The provisioning identity sees only the realms it created, i.e. runs' realms.
-        const kc = new KeycloakAdmin({
-          url: read.keycloak.adminUrl,
-          realm: p.realm,
-          clientId: p.clientId,
-          clientSecret: p.clientSecret,
-        });
+        const kc = provisioningAdmin(read.keycloak);
         try {
           // Realms have no creation time here: a live lease or stack is what protects a young run.
           const live = liveRunIds(stacks, leases.list(), Date.now());

@@ -7,7 +7,7 @@ import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import type { RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
 import { dockerClient, runObjects } from "../docker";
-import { KeycloakAdmin } from "../keycloakAdmin";
+import { provisioningAdmin } from "../keycloakAdmin";
 import { findStack } from "../workspace";
 import { streamLines } from "./deploy";
 import type { RunReport } from "./report";
@@ -43,14 +43,7 @@ export async function findResidue(
   }
   const residue: RunReport["residue"] = { docker: left.map((o) => ({ kind: o.kind, name: o.name })) };
   if (sso?.mode === "warm") {
-    const p = sso.keycloak.provisioning;
-    const kc = new KeycloakAdmin({
-      url: sso.keycloak.adminUrl,
-      realm: p.realm,
-      clientId: p.clientId,
-      clientSecret: p.clientSecret,
-    });
-    if (await kc.realm(names.realm)) residue.realm = names.realm;
+    if (await provisioningAdmin(sso.keycloak).realm(names.realm)) residue.realm = names.realm;
   }
   residue.stack = (await findStack(ws, names.stack)) !== undefined;
   return residue;
