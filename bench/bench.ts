@@ -1,17 +1,19 @@
 /**
  * `npm run bench`: what the warm layer buys and what a run costs, measured side by side in one
- * invocation on this host, each figure as median and range over repetitions. Writes bench/RESULTS.md.
+ * invocation on this host, each figure as median and range over repetitions. Adds an entry (date,
+ * machine, commit) at the top of bench/RESULTS.md, earlier entries kept below it.
  *
- *   npm run bench -- [--reps N] [--quick]
+ *   npm run bench -- [--reps N] [--quick] [--only sso,run,concurrent,memory,audit,reap] [--json FILE]
  *
  * Needs the environment (scripts/env/setup.sh) and the warm layer (bin/cc-ci warm up). It is a
  * script that prints figures, not a timed test: the machine is shared and noisy, so ratios are
  * measured within one run.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { audit } from "../automation/audit";
 import { dockerClient } from "../automation/docker";
 import { loadEnv } from "../automation/env";
@@ -23,18 +25,39 @@ import { warmStatus } from "../automation/warm";
 import { newRunHex, runNames } from "../lib/naming";
 import { homeName, readWarm, withWorkspace } from "../automation/workspace";
 
-const args = process.argv.slice(2);
-const REPS = Number(args[args.indexOf("--reps") + 1] || 3) || 3;
-const QUICK = args.includes("--quick");
+const PARTS = ["sso", "run", "concurrent", "memory", "audit", "reap"] as const;
+type Part = (typeof PARTS)[number];
+
+const { values: opts } = parseArgs({
+  options: {
+    reps: { type: "string", default: "5" },
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    json: { type: "string" },
+    parallel: { type: "string", default: "4" },
+  },
+});
+const REPS = Number(opts.reps);
+if (!Number.isInteger(REPS) || REPS < 1) throw new Error(`--reps: a whole number ≥ 1, not ${opts.reps}`);
+const PARALLEL = Number(opts.parallel);
+const ONLY = opts.only?.split(",").map((p) => p.trim()) ?? [...PARTS];
+for (const p of ONLY)
+  if (!(PARTS as readonly string[]).includes(p))
+    throw new Error(`--only: unknown part ${p} (${PARTS.join(", ")})`);
+const wants = (p: Part) => ONLY.includes(p);
+const QUICK = opts.quick;
 const env = loadEnv();
 const docker = dockerClient();
 const root = path.join(__dirname, "..");
 const quiet = () => undefined;
 const lines: string[] = [];
+/** The machine-readable figures (`--json`): seconds unless the key says otherwise. */
+const figures: Record<string, number | string | boolean> = {};
 const say = (l: string) => {
   lines.push(l);
   process.stdout.write(`${l}\n`);
 };
+const secs = (ms: number) => Math.round(ms) / 1000;
 
 function stats(xs: number[]): { med: number; lo: number; hi: number; text: string } {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,7 +125,7 @@ async function warmView(): Promise<WarmView> {
 }
 
 async function ssoReadiness(warm: WarmView): Promise<void> {
-  say("\n## SSO readiness (run start → the run's realm answers OIDC discovery through Traefik)");
+  say("\n### SSO readiness (run start → the run's realm answers OIDC discovery through Traefik)");
   const warmMs: number[] = [];
   const coldMs: number[] = [];
   for (let i = 0; i < REPS; i++) {
@@ -115,11 +138,20 @@ async function ssoReadiness(warm: WarmView): Promise<void> {
   say(
     `| path | time to SSO ready |\n| --- | --- |\n| warm realm | ${ws.text} |\n| cold Keycloak in the run | ${cs.text} |`,
   );
-  say(`ratio cold/warm (medians): ${(cs.med / ws.med).toFixed(1)}× — target ≥ 10× and warm ≤ 3 s`);
+  const ratio = cs.med / ws.med;
+  Object.assign(figures, {
+    "sso.warm.median_s": secs(ws.med),
+    "sso.cold.median_s": secs(cs.med),
+    "sso.ratio": Math.round(ratio * 10) / 10,
+    "sso.met": ws.med <= 3000 && ratio >= 10,
+  });
+  say(
+    `ratio cold/warm (medians): ${ratio.toFixed(1)}× — target ≥ 10× and warm ≤ 3 s: ${figures["sso.met"] ? "met" : "**missed**"}`,
+  );
 }
 
 async function oneServiceRun(warm: WarmView): Promise<void> {
-  say("\n## One-service run, phase by phase (examples/web, SSO on the warm layer)");
+  say("\n### One-service run, phase by phase (examples/web, SSO on the warm layer)");
   const reports: RunReport[] = [];
   for (let i = 0; i < REPS; i++)
     reports.push(
@@ -136,6 +168,10 @@ async function oneServiceRun(warm: WarmView): Promise<void> {
     say(`| ${n} | ${stats(reports.map((r) => r.phases.find((p) => p.name === n)?.durationMs ?? 0)).text} |`);
   const total = stats(reports.map((r) => r.durationMs));
   say(`| **total** | ${total.text} |`);
+  for (const n of names)
+    figures[`run.phase.${n}.median_s`] = secs(
+      stats(reports.map((r) => r.phases.find((p) => p.name === n)?.durationMs ?? 0)).med,
+    );
 
   // The floor: the same service and realm through the Docker and Keycloak APIs, no Pulumi.
   const floor: number[] = [];
@@ -185,11 +221,18 @@ async function oneServiceRun(warm: WarmView): Promise<void> {
   say(
     `floor (same service and realm via the Docker and Keycloak APIs, until it answers, then removed): ${fs.text}`,
   );
-  say(`ratio run/floor (medians): ${(total.med / fs.med).toFixed(1)}× — target ≤ 2×`);
+  const ratio = total.med / fs.med;
+  Object.assign(figures, {
+    "run.median_s": secs(total.med),
+    "run.floor_median_s": secs(fs.med),
+    "run.ratio_to_floor": Math.round(ratio * 100) / 100,
+    "run.met": ratio <= 2,
+  });
+  say(`ratio run/floor (medians): ${ratio.toFixed(1)}× — target ≤ 2×: ${ratio <= 2 ? "met" : "**missed**"}`);
 }
 
 async function concurrency(): Promise<void> {
-  say("\n## Concurrent runs (examples/sso on the warm layer): wall time");
+  say("\n### Concurrent runs (examples/sso on the warm layer): wall time");
   const wall: Record<number, number[]> = { 1: [], 2: [], 4: [] };
   for (let i = 0; i < REPS; i++) {
     for (const k of [1, 2, 4]) {
@@ -205,9 +248,14 @@ async function concurrency(): Promise<void> {
   }
   const one = stats(wall[1]).med;
   say("| runs at once | wall time | ratio to one |\n| --- | --- | --- |");
-  for (const k of [1, 2, 4])
-    say(`| ${k} | ${stats(wall[k]).text} | ${(stats(wall[k]).med / one).toFixed(2)}× |`);
-  say("target: 4 at once within 2× of one");
+  for (const k of [1, 2, 4]) {
+    const st = stats(wall[k]);
+    figures[`concurrent.${k}.median_s`] = secs(st.med);
+    figures[`concurrent.${k}.ratio`] = Math.round((st.med / one) * 100) / 100;
+    say(`| ${k} | ${st.text} | ${(st.med / one).toFixed(2)}× |`);
+  }
+  figures["concurrent.met"] = (figures["concurrent.4.ratio"] as number) <= 2;
+  say(`target: 4 at once within 2× of one: ${figures["concurrent.met"] ? "met" : "**missed**"}`);
 }
 
 function warmMemoryMiB(): number {
@@ -224,7 +272,7 @@ function warmMemoryMiB(): number {
 }
 
 async function memory(): Promise<void> {
-  say("\n## Memory of the warm layer (sum over its containers, docker stats)");
+  say("\n### Memory of the warm layer (sum over its containers, docker stats)");
   const rest: number[] = [];
   for (let i = 0; i < 3; i++) rest.push(warmMemoryMiB());
   let peak = 0;
@@ -242,59 +290,110 @@ async function memory(): Promise<void> {
   );
   sampling = false;
   await sampler;
+  figures["memory.rest_mib"] = Math.round(Math.max(...rest));
+  figures["memory.peak4_mib"] = Math.round(peak);
   say(`at rest: ${Math.max(...rest).toFixed(0)} MiB; peak during 4 concurrent runs: ${peak.toFixed(0)} MiB`);
 }
 
-async function auditTime(): Promise<void> {
-  say("\n## Audit time over N run stacks (report only, no drift check)");
-  for (const n of QUICK ? [20] : [20, 50]) {
-    const have = (await audit(env, { drift: false })).stacks.length;
-    for (let i = have; i < n; i += 4) {
-      const batch = Math.min(4, n - i);
-      await Promise.all(
-        Array.from({ length: batch }, () =>
-          ciRun(
-            {
-              recipeDir: path.join(root, "examples", "web"),
-              sso: "off",
-              testCommand: ["false"],
-              keepOnFailure: true,
-              handleSignals: false,
-              log: quiet,
-            },
-            env,
-          ),
+/** Brings the number of run stacks up to n: failing runs kept for debugging, 4 at a time. */
+async function keptStacks(n: number): Promise<void> {
+  const have = (await audit(env, { drift: false })).stacks.length;
+  for (let i = have; i < n; i += 4) {
+    const batch = Math.min(4, n - i);
+    await Promise.all(
+      Array.from({ length: batch }, () =>
+        ciRun(
+          {
+            recipeDir: path.join(root, "examples", "web"),
+            sso: "off",
+            testCommand: ["false"],
+            keepOnFailure: true,
+            handleSignals: false,
+            log: quiet,
+          },
+          env,
         ),
-      );
-    }
+      ),
+    );
+  }
+}
+
+async function auditTime(): Promise<void> {
+  say("\n### Audit time over N run stacks (report only, no drift check)");
+  for (const n of QUICK ? [20] : [20, 50]) {
+    await keptStacks(n);
     const times: number[] = [];
     for (let i = 0; i < REPS; i++) times.push((await audit(env, { drift: false })).durationMs);
-    say(`${n} stacks: ${stats(times).text} — target for 50: ≤ 10 s`);
+    const st = stats(times);
+    figures[`audit.${n}.median_s`] = secs(st.med);
+    say(
+      `${n} stacks: ${st.text} — target for 50: ≤ 10 s${n === 50 ? (st.med <= 10_000 ? ": met" : ": **missed**") : ""}`,
+    );
   }
-  const reap = await audit(env, { drift: false, reap: true, maxAgeMs: 1 });
-  say(`reaping them all: ${(reap.durationMs / 1000).toFixed(0)} s`);
+}
+
+async function reapTime(): Promise<void> {
+  const n = QUICK ? 20 : 50;
+  say(`\n### Reaping ${n} stale run stacks (\`cc-ci audit --reap\`, ${PARALLEL} at a time)`);
+  await keptStacks(n);
+  const before = (await audit(env, { drift: false })).stacks.length;
+  const reap = await audit(env, { drift: false, reap: true, maxAgeMs: 1, graceMs: 0, parallel: PARALLEL });
+  const reaped = reap.stacks.filter((s) => s.reaped).length;
+  const failed = reap.stacks.filter((s) => s.error);
+  figures[`reap.${n}.s`] = secs(reap.durationMs);
+  say(
+    `${reaped} of ${before} stacks reaped in ${secs(reap.durationMs).toFixed(1)} s (${(reap.durationMs / 1000 / Math.max(1, reaped)).toFixed(2)} s a stack)${n === 50 ? ` — target ≤ 60 s: ${reap.durationMs <= 60_000 ? "met" : "**missed**"}` : ""}`,
+  );
+  for (const f of failed) say(`- ${f.name}: ${f.error}`);
+}
+
+function commit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: root,
+      encoding: "utf8",
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd: root,
+      encoding: "utf8",
+    }).trim();
+    return dirty ? `${head} (with uncommitted changes)` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 async function main(): Promise<void> {
   const started = new Date();
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB`;
+  Object.assign(figures, { date: started.toISOString(), machine, commit: commit(), reps: REPS });
   say(
-    `# cc-ci benchmarks\n\n${started.toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB; ${REPS} repetitions each.`,
+    `## ${started.toISOString().slice(0, 10)} · ${machine} · commit ${figures.commit} · ${REPS} repetitions each · parts: ${ONLY.join(", ")}`,
   );
   const warm = await warmView();
-  const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
-  if (!only || only === "sso") await ssoReadiness(warm);
-  if (only === "sso") return finish(started);
-  await oneServiceRun(warm);
-  await concurrency();
-  await memory();
-  await auditTime();
+  if (wants("sso")) await ssoReadiness(warm);
+  if (wants("run")) await oneServiceRun(warm);
+  if (wants("concurrent")) await concurrency();
+  if (wants("memory")) await memory();
+  if (wants("audit")) await auditTime();
+  if (wants("reap")) await reapTime();
   finish(started);
 }
 
+const HEADER =
+  "# cc-ci benchmarks\n\nNewest first; every entry names its date, machine and commit. `npm run bench` adds one at the top.\n";
+
 function finish(started: Date): void {
-  say(`\n(${((Date.now() - started.getTime()) / 60000).toFixed(0)} min in all; \`npm run bench\`)`);
-  const file = args.includes("--only") ? "RESULTS-partial.md" : "RESULTS.md";
-  writeFileSync(path.join(__dirname, file), `${lines.join("\n")}\n`);
+  const argv = process.argv.slice(2).join(" ");
+  say(
+    `\n(${((Date.now() - started.getTime()) / 60000).toFixed(0)} min in all; \`npm run bench${argv ? ` -- ${argv}` : ""}\`)`,
+  );
+  figures.duration_s = secs(Date.now() - started.getTime());
+  const file = path.join(__dirname, "RESULTS.md");
+  const old = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const earlier = old.includes("\n## ") ? old.slice(old.indexOf("\n## ") + 1) : "";
+  writeFileSync(file, `${HEADER}\n${lines.join("\n")}\n\n${earlier}`);
+  if (opts.json) writeFileSync(opts.json, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
 main().catch((e: unknown) => {
