@@ -41,9 +41,11 @@ async function expectNoResidue(runId: string): Promise<void> {
 describeE2E("warm layer", () => {
   test("comes up from nothing, serves Keycloak through Traefik without its admin, and a second up changes nothing", async () => {
     // From nothing, for real: the layer (if any) destroyed and removed, and nothing of it left.
-    if ((await listStacks(env)).some((s) => s.name.endsWith(`/${WARM}`)))
+    // (The file backend lists project stacks by their bare name; a cloud backend as org/project/name.)
+    const isWarm = (n: string) => n === WARM || n.endsWith(`/${WARM}`);
+    if ((await listStacks(env)).some((s) => isWarm(s.name)))
       await warmDestroy(WARM, env, true, logTo("warm"));
-    expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(`/${WARM}`))).toEqual([]);
+    expect((await listStacks(env)).map((s) => s.name).filter(isWarm)).toEqual([]);
     expect(await labelledObjects(docker, `com.docker.stack.namespace=${warmPrefix(WARM)}`)).toEqual([]);
     await ensureWarm(env);
     const status = await warmStatus(WARM, env);
