@@ -7,7 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import type { RunConfig } from "../lib/config";
 import type { RecipeModel } from "../lib/recipe/model";
-import { keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
+import { deployTimeoutOf, keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
 import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { RecipeApp } from "./recipeApp";
@@ -151,8 +151,8 @@ export class CiRun extends pulumi.ComponentResource {
         runSecrets,
         provider,
         proxyNetworkId,
-        // The recipe's own timeout label (abra's), within the operator's bound.
-        deployTimeout: Math.min(model.deployTimeout ?? config.deployTimeout, config.deployTimeout),
+        deployTimeout: deployTimeoutOf(config, model),
+        waitForServices: config.waitForServices,
       },
       { parent: this, dependsOn: [...deps] },
     );

@@ -255,6 +255,16 @@ const RunSettings = {
     .describe("Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600."),
 };
 
+/** Only in a run stack's config (set by cc-ci run), not in run defaults files. */
+const RunOnly = {
+  waitForServices: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Whether `up` waits until the recipe's services are running and healthy (within deployTimeout). cc-ci run sets false and waits itself, polling the swarm in its converge phase. Default: true.",
+    ),
+};
+
 export const RunConfig = z.strictObject({
   role: z.literal("run"),
   runId: z
@@ -293,6 +303,7 @@ export const RunConfig = z.strictObject({
   traefik: TraefikConfig.prefault({}).describe("Only without warmProxy: the run's own Traefik."),
   keycloak: KeycloakConfig.prefault({}).describe("Only for a cold Keycloak (inside the run stack)."),
   ...RunSettings,
+  ...RunOnly,
 });
 export type RunConfig = z.output<typeof RunConfig>;
 

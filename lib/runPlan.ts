@@ -171,6 +171,11 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
   };
 }
 
+/** Seconds the recipe's services get to converge: the recipe's own timeout label (abra's), within the operator's bound. */
+export function deployTimeoutOf(config: RunConfig, model: { deployTimeout?: number }): number {
+  return Math.min(model.deployTimeout ?? config.deployTimeout, config.deployTimeout);
+}
+
 /** Keycloak's public base URL for this run, when it has SSO. */
 export function keycloakUrl(plan: RunPlan): string | undefined {
   switch (plan.sso.mode) {

@@ -1,6 +1,6 @@
 /**
  * The CI's entry point: one recipe run from a clean, isolated environment to nothing left behind.
- * warm-check → validate → stack-create → up → reachable → sso-ready → test → destroy → stack-remove
+ * warm-check → validate → stack-create → up → converge → reachable → sso-ready → test → destroy → stack-remove
  * → verify. The phases live in their own modules; this orchestrator keeps only the order, the
  * `try/finally` that makes teardown happen whatever failed, and the signals (a second SIGINT/SIGTERM
  * does not abandon the teardown).
@@ -11,11 +11,12 @@ import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
 import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
-import type { RunPlan } from "../../lib/runPlan";
+import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
 import { openWorkspace, type OpenWorkspace } from "../workspace";
+import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
 import { runOutcome } from "./outcome";
 import { checkWarm, claimRunSlot, freeRunPorts, prepareRun } from "./prepare";
@@ -174,6 +175,10 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     stack = await clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig));
     const s = stack;
     const outputs: OutputMap = await clock.run("up", () => deployRun(s, say, abort.signal));
+    if (abort.signal.aborted) throw new Error("interrupted");
+
+    const convergeMs = deployTimeoutOf(prepared.config, prepared.model) * 1000;
+    await clock.run("converge", () => waitConverged(docker, names.runId, convergeMs, abort.signal));
     if (abort.signal.aborted) throw new Error("interrupted");
 
     const readyMs = prepared.defaults.readyTimeout * 1000;

@@ -145,6 +145,8 @@ export function prepareRun(
       ...runDefaults,
       deployTimeout: req.deployTimeout ?? defaults.deployTimeout,
       oidcClientSecret: req.oidcClientSecret ?? defaults.oidcClientSecret,
+      // The converge phase waits for the services, polling faster than the provider does.
+      waitForServices: false,
     },
     "run config",
   );

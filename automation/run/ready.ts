@@ -17,7 +17,7 @@ export async function waitReachable(
       const a = await viaProxy(`${appUrl}/`, proxy);
       return !isTraefikNotFound(a) && a.status < 502;
     },
-    1000,
+    250,
     signal,
   );
 }
@@ -35,7 +35,7 @@ export async function waitSsoReady(
       const a = await viaProxy(`${issuer}/.well-known/openid-configuration`, proxy);
       return a.status === 200 && (JSON.parse(a.body) as { issuer?: string }).issuer === issuer;
     },
-    1000,
+    250,
     signal,
   );
 }

@@ -126,6 +126,12 @@ describe("run stack on the warm layer", () => {
     expect(ofType(short.world, "docker:index/service:Service")[0].inputs.convergeConfig.timeout).toBe("45s");
   });
 
+  test("with waitForServices false (as cc-ci run sets it), up leaves the waiting to the converge phase", async () => {
+    const detached = await runStack({ waitForServices: false });
+    const svc = ofType(detached.world, "docker:index/service:Service")[0].inputs;
+    expect(svc.convergeConfig).toBeUndefined();
+  });
+
   test("exports the run's values, secrets kept secret", async () => {
     expect(outputs.appUrl).toBe("http://sso-abc123.ci.example.org");
     expect(outputs.sso).toBe("warm");
