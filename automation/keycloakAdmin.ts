@@ -62,8 +62,10 @@ export class KeycloakAdmin {
     });
   }
 
-  /** Creates a realm (tests use it to leave one outside any Pulumi state). */
-  async createRealm(realm: RealmSummary | Omit<RealmSummary, "id">): Promise<void> {
+  /** Creates a realm (a run's, before its stack adopts it; tests leave one outside any state). */
+  async createRealm(
+    realm: Omit<RealmSummary, "id"> & { enabled?: boolean; sslRequired?: string },
+  ): Promise<void> {
     const res = await this.call("POST", "/realms", { enabled: true, ...realm });
     if (res.status !== 201)
       throw new Error(`Keycloak: creating realm ${realm.realm} failed: ${res.status} ${await res.text()}`);

@@ -7,6 +7,7 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import type { RunConfig } from "../lib/config";
 import type { RecipeModel } from "../lib/recipe/model";
+import type { AdminIdentity } from "../lib/adoptedRealm";
 import { deployTimeoutOf, keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
 import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
@@ -57,6 +58,14 @@ export function provisioningProviderArgs(kc: {
     clientTimeout: 120,
     initialLogin: false,
   };
+}
+
+/** The provisioning identity as AdoptedRealm takes it. */
+export function adminIdentity(kc: {
+  adminUrl: string;
+  provisioning: { realm: string; clientId: string; clientSecret: string };
+}): AdminIdentity {
+  return { adminUrl: kc.adminUrl, ...kc.provisioning };
 }
 
 export class CiRun extends pulumi.ComponentResource {
@@ -134,6 +143,7 @@ export class CiRun extends pulumi.ComponentResource {
           clientId: plan.names.realm,
           testUser: config.testUser,
           provider: kcProvider,
+          adopt: sso.mode === "warm" ? adminIdentity(sso.keycloak) : undefined,
         },
         { parent: this },
       );

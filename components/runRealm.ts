@@ -2,9 +2,12 @@
  * A run's own realm on a Keycloak (warm or cold): the realm, a confidential OIDC client whose
  * redirects point at the run's domain, and a test user with a generated password. The realm's name
  * carries the run's hex, and an attribute its run id, so audits can find it without any state.
+ * On the warm Keycloak the realm is an AdoptedRealm: cc-ci makes it through the admin API as soon as
+ * the run is validated, and the stack adopts it (and deletes it on destroy).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as keycloak from "@pulumi/keycloak";
+import { AdoptedRealm, realmRepresentation, type AdminIdentity } from "../lib/adoptedRealm";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { REALM_MAX, RUN_ATTRIBUTE } from "../lib/naming";
 
@@ -24,10 +27,12 @@ export interface RunRealmArgs {
   emailDomain?: string;
   /** Provider logged in with a right to create realms. */
   provider: keycloak.Provider;
+  /** The same identity, when the realm is adopted (warm Keycloak) rather than made by the provider. */
+  adopt?: AdminIdentity;
 }
 
 export class RunRealm extends pulumi.ComponentResource {
-  public readonly realm: keycloak.Realm;
+  public readonly realm: keycloak.Realm | AdoptedRealm;
   public readonly issuer: string;
   public readonly clientId: string;
   public readonly clientSecret: pulumi.Output<string>;
@@ -53,24 +58,21 @@ export class RunRealm extends pulumi.ComponentResource {
     this.issuer = `${args.keycloakUrl}/realms/${args.realm}`;
     const emailDomain = args.emailDomain ?? new URL(args.appUrls[0]).hostname;
 
-    this.realm = new keycloak.Realm(
-      `${name}-realm`,
-      {
-        realm: args.realm,
-        enabled: true,
-        displayName: `cc-ci run ${args.runId}`,
-        attributes: { [RUN_ATTRIBUTE]: args.runId },
-        // The CI reaches apps over plain HTTP when the proxy has no TLS.
-        sslRequired: "none",
-        terraformDeletionProtection: false,
-      },
-      child,
-    );
+    const representation = realmRepresentation(args.realm, args.runId, RUN_ATTRIBUTE);
+    this.realm = args.adopt
+      ? new AdoptedRealm(
+          `${name}-realm`,
+          { representation, attribute: RUN_ATTRIBUTE, identity: args.adopt },
+          { parent: this },
+        )
+      : new keycloak.Realm(`${name}-realm`, { ...representation, terraformDeletionProtection: false }, child);
+    const realmId: pulumi.Output<string> =
+      this.realm instanceof AdoptedRealm ? this.realm.realm : this.realm.id;
     const secret = new GeneratedSecret(`${name}-client-secret`, { length: 40 }, { parent: this });
     const client = new keycloak.openid.Client(
       `${name}-client`,
       {
-        realmId: this.realm.id,
+        realmId,
         clientId: this.clientId,
         name: `cc-ci ${args.runId}`,
         accessType: "CONFIDENTIAL",
@@ -89,7 +91,7 @@ export class RunRealm extends pulumi.ComponentResource {
     new keycloak.User(
       `${name}-user`,
       {
-        realmId: this.realm.id,
+        realmId,
         username: this.username,
         enabled: true,
         email: `${this.username}@${emailDomain}`,

@@ -10,11 +10,13 @@ import * as path from "node:path";
 import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
-import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
+import { realmRepresentation } from "../../lib/adoptedRealm";
+import { RUN_ATTRIBUTE, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
+import { provisioningAdmin } from "../keycloakAdmin";
 import { openWorkspace, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
@@ -24,7 +26,7 @@ import { copyRecipe, removeRecipeCopy } from "./recipeCopy";
 import { waitReachable, waitSsoReady } from "./ready";
 import { PhaseClock, summary, type RunReport } from "./report";
 import { runTests } from "./tests";
-import { describeResidue, destroyRun, findResidue } from "./teardown";
+import { describeResidue, destroyRun, findResidue, removeRunRealm } from "./teardown";
 
 export { EXIT } from "./outcome";
 
@@ -127,6 +129,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   let stack: Stack | undefined;
   let plan: RunPlan | undefined;
   let invalid = false;
+  let realmMade = false;
   let setupFailed = false;
   try {
     work = await openWorkspace(env, names.stack);
@@ -172,6 +175,16 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     say(`SSO ${plan.sso.mode}; app at ${plan.appUrl}`);
 
     if (abort.signal.aborted) throw new Error("interrupted");
+    const ssoPlan = plan.sso;
+    if (ssoPlan.mode === "warm") {
+      // SSO at once: the realm is made now, through the admin API, and the stack adopts it.
+      realmMade = true;
+      await clock.run("realm", () =>
+        provisioningAdmin(ssoPlan.keycloak).createRealm(
+          realmRepresentation(names.realm, names.runId, RUN_ATTRIBUTE),
+        ),
+      );
+    }
     stack = await clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig));
     const s = stack;
     const outputs: OutputMap = await clock.run("up", () => deployRun(s, say, abort.signal));
@@ -225,6 +238,12 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         .catch((e: Error) => {
           report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
         });
+    }
+    if (!keep && realmMade && plan) {
+      const sso = plan.sso;
+      await removeRunRealm(sso, names.realm).catch((e: Error) => {
+        report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
+      });
     }
     if (!keep && work && !invalid) {
       const ws = work.ws;

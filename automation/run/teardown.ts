@@ -25,6 +25,16 @@ export async function destroyRun(stack: Stack, say: (l: string) => void): Promis
   }
 }
 
+/**
+ * The run's realm on the warm Keycloak, made by cc-ci before the stack adopted it: gone after the
+ * stack's destroy when the stack adopted it; removed here when the stack never did (its `up` failed
+ * or was interrupted first).
+ */
+export async function removeRunRealm(sso: SsoPlan, realm: string): Promise<void> {
+  if (sso.mode !== "warm") return;
+  await provisioningAdmin(sso.keycloak).deleteRealm(realm);
+}
+
 /** What is left of a run; empty when the teardown was complete. */
 export async function findResidue(
   ws: LocalWorkspace,

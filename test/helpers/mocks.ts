@@ -63,7 +63,9 @@ export function installMocks(world: MockWorld, stack: string): void {
         const inputs = unwrap(args.inputs, "", secretPaths) as Record<string, unknown>;
         world.declared.push({ type: args.type, name: args.name, inputs, secretPaths });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type.startsWith("pulumi-nodejs:dynamic")) {
+        if (args.type === "pulumi-nodejs:dynamic/cc-ci:AdoptedRealm")
+          state.realm = (inputs.representation as { realm: string }).realm;
+        if (args.type === "pulumi-nodejs:dynamic/cc-ci:GeneratedSecret") {
           const value = mockSecret(args.name, Number(inputs.length), String(inputs.charset));
           state.value = value;
           world.generated = { ...world.generated, [args.name]: value };

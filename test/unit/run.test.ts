@@ -56,12 +56,29 @@ describe("run stack on the warm layer", () => {
     ({ world, outputs } = await runStack({ pr: 12, ref: "0123abcd" }));
   });
 
-  test("creates the run's realm, within Keycloak's 36 characters, on the warm Keycloak", () => {
-    const realms = ofType(world, "keycloak:index/realm:Realm");
+  test("adopts the run's realm, within Keycloak's 36 characters, on the warm Keycloak", () => {
+    // On the warm Keycloak the realm is an AdoptedRealm (cc-ci makes it first, the stack owns it).
+    expect(ofType(world, "keycloak:index/realm:Realm")).toHaveLength(0);
+    const realms = ofType(world, "pulumi-nodejs:dynamic/cc-ci:AdoptedRealm");
     expect(realms).toHaveLength(1);
-    expect(realms[0].inputs.realm).toBe("sso-abc123");
-    expect(String(realms[0].inputs.realm).length).toBeLessThanOrEqual(36);
-    expect(realms[0].inputs.attributes).toEqual({ "cc-ci.run": "sso-abc123" });
+    const rep = realms[0].inputs.representation as Any;
+    expect(rep).toEqual({
+      realm: "sso-abc123",
+      enabled: true,
+      displayName: "cc-ci run sso-abc123",
+      attributes: { "cc-ci.run": "sso-abc123" },
+      sslRequired: "none",
+    });
+    expect(String(rep.realm).length).toBeLessThanOrEqual(36);
+    // The provisioning identity it uses is a secret in the state.
+    expect(realms[0].inputs.identity).toMatchObject({
+      adminUrl: "http://127.0.0.1:8180",
+      clientId: "cc-ci-provisioner",
+    });
+    expect(realms[0].secretPaths).toContain("identity");
+    // The client and the user live in the adopted realm.
+    expect(ofType(world, "keycloak:openid/client:Client")[0].inputs.realmId).toBe("sso-abc123");
+    expect(ofType(world, "keycloak:index/user:User")[0].inputs.realmId).toBe("sso-abc123");
     const providers = ofType(world, "pulumi:providers:keycloak");
     expect(providers).toHaveLength(1);
     expect(providers[0].inputs).toMatchObject({
