@@ -61,6 +61,7 @@ export function checkRecipe(dir: string, o: CheckOptions): CheckResult {
     adminUrl: "http://127.0.0.1:1",
     provisioning: { realm: "master", clientId: "check", clientSecret: "check" },
     service: "keycloak",
+    realmPool: 0,
   };
   try {
     const config = RunConfig.parse({

@@ -20,6 +20,9 @@ export interface RealmSummary {
   attributes?: Record<string, string>;
 }
 
+/** What cc-ci sets on a realm it creates or updates. */
+export type RealmInput = Omit<RealmSummary, "id"> & { enabled?: boolean; sslRequired?: string };
+
 export class KeycloakAdmin {
   private token?: { value: string; expires: number };
 
@@ -72,8 +75,8 @@ export class KeycloakAdmin {
   }
 
   /** Realms this identity can see (the provisioning client sees only the realms it created). */
-  async realms(): Promise<RealmSummary[]> {
-    const res = await this.call("GET", "/realms?briefRepresentation=false");
+  async realms(brief = false): Promise<RealmSummary[]> {
+    const res = await this.call("GET", `/realms?briefRepresentation=${brief}`);
     // Keycloak answers 403, not an empty list, to an identity that may view no realm at all (the
     // provisioning client before it created any, or after all its realms are gone).
     if (res.status === 403) return [];
@@ -86,6 +89,17 @@ export class KeycloakAdmin {
     if (res.status === 404 || res.status === 403) return undefined;
     if (!res.ok) throw new Error(`Keycloak: reading realm ${name} failed: ${res.status}`);
     return (await res.json()) as RealmSummary;
+  }
+
+  /**
+   * Updates (or renames, with another `realm`) a realm. False when it is not there to update (gone,
+   * invisible to this identity, or the new name taken): a pooled realm another run claimed first.
+   */
+  async updateRealm(name: string, rep: RealmInput): Promise<boolean> {
+    const res = await this.call("PUT", `/realms/${encodeURIComponent(name)}`, rep);
+    if (res.ok) return true;
+    if ([403, 404, 409].includes(res.status)) return false;
+    throw new Error(`Keycloak: updating realm ${name} failed: ${res.status} ${await res.text()}`);
   }
 
   async deleteRealm(name: string): Promise<void> {

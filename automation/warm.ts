@@ -7,7 +7,8 @@ import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { dockerClient, labelledObjects, removeObjects } from "./docker";
 import { loadEnv } from "./env";
 import { viaProxy } from "./http";
-import { keycloakAnswers } from "./keycloakAdmin";
+import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
+import { fillPool } from "./realmPool";
 import { homeName, previewDrift, readWarm, withWorkspace, type Drift } from "./workspace";
 
 const out = (o: string): void => {
@@ -32,6 +33,12 @@ export async function warmUp(
       await s.setAllConfig(encodeConfig({ ...readStackFile(file), ...overrides }));
     }
     await s.up({ onOutput, color: "never" });
+    // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
+    const read = (await readWarm(ws, name)).read;
+    if (read?.ok && read.keycloak && read.keycloak.realmPool > 0) {
+      const made = await fillPool(provisioningAdmin(read.keycloak), name, read.keycloak.realmPool);
+      onOutput(`realm pool: ${made} realm(s) made, ${read.keycloak.realmPool} ready\n`);
+    }
   });
 }
 

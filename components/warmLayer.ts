@@ -88,6 +88,7 @@ export class WarmLayer extends pulumi.ComponentResource {
           adminUrl: this.keycloak.adminUrl,
           provisioning: { realm: "master", clientId, clientSecret },
           service,
+          realmPool: config.keycloak.realmPool,
         })),
     };
     this.registerOutputs({ outputs: this.outputs });

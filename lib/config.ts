@@ -163,6 +163,15 @@ export const KeycloakConfig = z.strictObject({
   ),
   placement: Placement,
   database: DatabaseConfig.prefault({}),
+  realmPool: z
+    .number()
+    .int()
+    .min(0)
+    .max(32)
+    .default(4)
+    .describe(
+      "Warm layer only: realms kept ready for runs to claim (a run's realm is then ready at once; runs top the pool up). 0: runs create their realms. Default: 4.",
+    ),
 });
 export type KeycloakConfig = z.output<typeof KeycloakConfig>;
 

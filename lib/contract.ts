@@ -44,6 +44,8 @@ export const KeycloakContract = z.object({
   }),
   /** Docker service name of Keycloak, reachable from the proxy network (tasks.<name>). */
   service: z.string().min(1),
+  /** Pooled realms runs may claim and top up (automation/realmPool.ts); 0: none. */
+  realmPool: z.number().int().min(0).default(0),
 });
 export type KeycloakContract = z.output<typeof KeycloakContract>;
 

@@ -33,6 +33,11 @@ export const LABELS = {
 /** The realm attribute naming a realm's run: the same key as the Docker label. */
 export const RUN_ATTRIBUTE = LABELS.run;
 
+/** The realm attribute of a pooled realm (made ahead of runs): the warm stack whose pool it is in. */
+export const POOL_ATTRIBUTE = "cc-ci.pool";
+/** Pooled realms' names: `ccci-pool-<6 hex>`, renamed to a run's realm when a run claims one. */
+export const POOL_REALM_PREFIX = "ccci-pool-";
+
 /** The warm layer's default stack. */
 export const WARM_STACK = "warm";
 

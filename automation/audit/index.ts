@@ -15,6 +15,7 @@ import { dockerClient, removeObjects, runObjects, type DockerObject } from "../d
 import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
+import { pooledRealms } from "../realmPool";
 import { proxyAnswers } from "../warm";
 import { homeName, previewDrift, readWarm, selectStack, withWorkspace } from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
@@ -68,6 +69,8 @@ export interface AuditReport {
     traefik?: boolean;
     keycloak?: boolean;
     drift?: boolean | "skipped" | "error";
+    /** Pooled realms ready for runs (not residue). */
+    realmPool?: number;
     problems: string[];
   };
   disk: { dataRoot?: string; usedBytes?: number; budgetBytes: number; over: boolean };
@@ -255,6 +258,7 @@ async function auditWarm(
         try {
           // Realms have no creation time here: a live lease or stack is what protects a young run.
           const live = liveRunIds(stacks, leases.list(), Date.now());
+          warm.realmPool = (await pooledRealms(kc, name)).length;
           for (const r of await kc.realms()) {
             if (r.realm === "master" || !REALM_PATTERN.test(r.realm)) continue;
             const runId = r.attributes?.[RUN_ATTRIBUTE] ?? /^cc-ci run (\S+)$/.exec(r.displayName ?? "")?.[1];

@@ -24,7 +24,7 @@ export function auditTable(r: AuditReport): string {
   const w = r.warm;
   lines.push(
     w.exists
-      ? `warm layer: traefik ${w.traefik ? "ok" : "DOWN"}, keycloak ${w.keycloak ? "ok" : "DOWN"}, drift ${w.drift === false ? "none" : w.drift}${w.problems.length ? `, problems: ${w.problems.join("; ")}` : ""}`
+      ? `warm layer: traefik ${w.traefik ? "ok" : "DOWN"}, keycloak ${w.keycloak ? "ok" : "DOWN"}, drift ${w.drift === false ? "none" : w.drift}${w.realmPool !== undefined ? `, realm pool ${w.realmPool}` : ""}${w.problems.length ? `, problems: ${w.problems.join("; ")}` : ""}`
       : "warm layer: absent",
   );
   const gib = (b?: number) => (b === undefined ? "?" : `${(b / 1024 ** 3).toFixed(1)} GiB`);

@@ -17,6 +17,7 @@ import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
 import { provisioningAdmin } from "../keycloakAdmin";
+import { claimRealm, fillPool } from "../realmPool";
 import { openWorkspace, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
@@ -130,6 +131,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   let plan: RunPlan | undefined;
   let invalid = false;
   let realmMade = false;
+  let topUp: Promise<number> | undefined;
   let setupFailed = false;
   try {
     work = await openWorkspace(env, names.stack);
@@ -177,13 +179,26 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     if (abort.signal.aborted) throw new Error("interrupted");
     const ssoPlan = plan.sso;
     if (ssoPlan.mode === "warm") {
-      // SSO at once: the realm is made now, through the admin API, and the stack adopts it.
+      // SSO at once: the realm is made now (a pooled one renamed, if any), through the admin API,
+      // and the stack adopts it; the pool is topped up while the run deploys.
       realmMade = true;
-      await clock.run("realm", () =>
-        provisioningAdmin(ssoPlan.keycloak).createRealm(
-          realmRepresentation(names.realm, names.runId, RUN_ATTRIBUTE),
-        ),
+      const admin = provisioningAdmin(ssoPlan.keycloak);
+      const rep = realmRepresentation(names.realm, names.runId, RUN_ATTRIBUTE);
+      const size = ssoPlan.keycloak.realmPool;
+      const got = await clock.run("realm", () =>
+        size > 0 ? claimRealm(admin, rep, warmStack) : admin.createRealm(rep).then(() => undefined),
       );
+      report.realmFrom = got?.from ?? "created";
+      if (got) {
+        say(
+          `realm ${names.realm}: ${got.from === "pool" ? "claimed from the pool" : "created (the pool was empty)"}`,
+        );
+        // One realm back for the one taken (two when the pool ran dry), never past its size.
+        topUp = fillPool(admin, warmStack, size, got.from === "pool" ? 1 : 2).catch((e: Error) => {
+          report.warnings.push(`topping up the realm pool: ${e.message}`);
+          return 0;
+        });
+      }
     }
     stack = await clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig));
     const s = stack;
@@ -262,6 +277,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       removeRecipeCopy(copyDir);
     }
     if (slot) releaseSlot(leases, names.runId, slot);
+    await topUp;
     // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
     lease.release();
     if (handleSignals) {

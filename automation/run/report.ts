@@ -14,6 +14,8 @@ export interface RunReport {
   recipe: string;
   stack: string;
   mode?: "warm" | "cold" | "off";
+  /** On the warm Keycloak: whether the run's realm was claimed from the pool or created. */
+  realmFrom?: "pool" | "created";
   domain?: string;
   appUrl?: string;
   startedAt: string;

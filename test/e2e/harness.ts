@@ -35,6 +35,7 @@ export const WARM_SETTINGS = {
     adminPort: 18180,
     resources: { memoryLimit: "1536m" },
     database: { image: "cc-ci/postgres:15" },
+    realmPool: 3,
   },
 };
 

@@ -8,7 +8,9 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { dockerClient, labelledObjects, runObjects } from "../../automation/docker";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
-import { isTraefikNotFound, viaProxy } from "../../automation/http";
+import { isTraefikNotFound, viaProxy, waitFor } from "../../automation/http";
+import { audit } from "../../automation/audit";
+import { pooledRealms } from "../../automation/realmPool";
 import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { runNames, warmPrefix } from "../../lib/naming";
@@ -253,6 +255,32 @@ describeE2E("runs on the warm layer", () => {
     expect({ outcome: r.outcome, mode: r.mode }).toEqual({ outcome: "passed", mode: "warm" });
     expect(seen?.attributes?.["cc-ci.run"]).toBe(r.runId);
     expect(await kc.realm(realm)).toBeUndefined();
+  });
+
+  test("a run's realm is a pooled one renamed, and the run tops the pool back up to its size", async () => {
+    const kc = new KeycloakAdmin({
+      url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
+      realm: "master",
+      clientId: "admin-cli",
+      username: "ccci-admin",
+      password: await adminPassword(),
+    });
+    const size = WARM_SETTINGS.keycloak.realmPool;
+    // Whatever earlier tests took, the pool refills to its size (polled: top-ups end with their runs).
+    const pool = async () => (await pooledRealms(kc, WARM)).sort();
+    await waitFor("the realm pool at its size", 60_000, async () => (await pool()).length >= size, 500);
+    const before = await pool();
+    expect(before).toHaveLength(size);
+    const r = await run({ recipeDir: example("web") });
+    expect({ outcome: r.outcome, realmFrom: r.realmFrom }).toEqual({ outcome: "passed", realmFrom: "pool" });
+    const after = await pool();
+    // One pooled realm became the run's (and went with it); a new one took its place.
+    expect(after).toHaveLength(size);
+    expect(after.filter((n) => !before.includes(n))).toHaveLength(1);
+    // Pooled realms are the warm layer's, not residue.
+    const report = await audit(env, { drift: false, warmStack: WARM });
+    expect(report.warm.realmPool).toBe(size);
+    expect(report.residue.realms).toEqual([]);
   });
 });
 

@@ -36,6 +36,7 @@ const KEYCLOAK = {
   adminUrl: "http://127.0.0.1:8180",
   provisioning: { realm: "master", clientId: "cc-ci-provisioner", clientSecret: "unused" },
   service: "keycloak",
+  realmPool: 0,
 };
 
 /** A fixture loaded exactly as `cc-ci run` loads it: the run's plan, CI_* values and options. */

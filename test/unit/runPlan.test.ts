@@ -19,6 +19,7 @@ const keycloak = {
   adminUrl: "http://127.0.0.1:8180",
   provisioning: { realm: "master", clientId: "p", clientSecret: "s" },
   service: "ccci_warm_keycloak",
+  realmPool: 0,
 };
 const ok = (kc = true): ContractRead => ({
   ok: true,
