@@ -53,7 +53,8 @@ export class KeycloakAdmin {
     return json.access_token;
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<Response> {
+  /** Any admin API call (`path` below /admin), with this identity's token. */
+  async call(method: string, path: string, body?: unknown): Promise<Response> {
     return fetch(`${this.identity.url}/admin${path}`, {
       method,
       headers: {
