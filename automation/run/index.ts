@@ -27,7 +27,7 @@ import { copyRecipe, removeRecipeCopy } from "./recipeCopy";
 import { waitReachable, waitSsoReady } from "./ready";
 import { PhaseClock, summary, type RunReport } from "./report";
 import { runTests } from "./tests";
-import { describeResidue, destroyRun, findResidue, removeRunRealm } from "./teardown";
+import { describeResidue, destroyRun, findResidue, removeRunRealm, sweepTaskContainers } from "./teardown";
 
 export { EXIT } from "./outcome";
 
@@ -248,7 +248,10 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       const s = stack;
       const ws = work.ws;
       await clock
-        .run("destroy", () => destroyRun(s, say))
+        .run("destroy", async () => {
+          await destroyRun(s, say);
+          await sweepTaskContainers(names.runId);
+        })
         .then(() => clock.run("stack-remove", () => ws.removeStack(names.stack)))
         .catch((e: Error) => {
           report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
