@@ -5,6 +5,7 @@
  * these instead of talking to LocalWorkspace themselves.
  */
 import {
+  CommandError,
   ConcurrentUpdateError,
   LocalWorkspace,
   Stack,
@@ -133,4 +134,23 @@ export async function previewDrift(stack: Stack, onOutput?: (out: string) => voi
 /** The project's stacks on the backend. */
 export async function listStacks(env: CcciEnv): Promise<StackSummary[]> {
   return withWorkspace(env, homeName("list"), (ws) => ws.listStacks());
+}
+
+/**
+ * What went wrong in a failed Pulumi command, from its diagnostics (`error: …` lines), not its whole
+ * transcript (the first line of the message when it has none); other errors' messages as they are.
+ */
+export function pulumiErrorSummary(e: unknown, max = 600): string {
+  const text = e instanceof Error ? e.message : String(e);
+  if (!(e instanceof CommandError)) return text;
+  // The transcript is `code: N`, then ` stdout: …`, ` stderr: …` and ` err?: …` sections.
+  const lines = text.split("\n").map((l) => l.trim().replace(/^(stdout|stderr|err\?):\s*/, ""));
+  const errors = lines
+    .filter((l) => l.startsWith("error: ") && l !== "error: update failed")
+    .map((l) => l.slice("error: ".length));
+  const s =
+    errors.length > 0
+      ? [...new Set(errors)].join("; ")
+      : (lines.find((l) => l && !/^code: /.test(l)) ?? text);
+  return s.length > max ? `${s.slice(0, max)}…` : s;
 }

@@ -17,7 +17,14 @@ import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
 import { pooledRealms } from "../realmPool";
 import { proxyAnswers } from "../warm";
-import { homeName, previewDrift, readWarm, selectStack, withWorkspace } from "../workspace";
+import {
+  homeName,
+  previewDrift,
+  pulumiErrorSummary,
+  readWarm,
+  selectStack,
+  withWorkspace,
+} from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
 import { readLock, removeLock, stackFileTime } from "./locks";
 import { diskUse } from "./disk";
@@ -50,6 +57,8 @@ export interface StackAudit {
   stale: boolean;
   reason?: string;
   reaped?: boolean;
+  /** Why the stack could not be destroyed and was removed by force (its objects reaped as residue). */
+  forced?: string;
   error?: string;
 }
 
@@ -196,7 +205,7 @@ async function reapStacks(
         await reapStack(env, ws, s, log);
         s.reaped = true;
       } catch (e) {
-        s.error = (e as Error).message.split("\n").slice(0, 3).join(" ");
+        s.error = pulumiErrorSummary(e);
         errors.push(`stack ${s.name}: ${s.error}`);
       }
     }
@@ -224,8 +233,19 @@ async function reapStack(
   try {
     await destroy();
   } catch (e) {
-    log(`  ${s.name}: ${(e as Error).message.split("\n")[0]}; refreshing and retrying once`);
-    await destroy();
+    log(`  ${s.name}: ${pulumiErrorSummary(e)}; refreshing and retrying once`);
+    try {
+      await destroy();
+    } catch (again) {
+      // A stack whose providers can no longer act cannot be destroyed: say, the warm Keycloak it
+      // was made on was rebuilt, and refuses the credentials in its state. Every object of a run
+      // carries its label (Docker) or attribute (realm), so the stack is removed by force and what
+      // it held is removed below as residue, now or, if it is out of reach, by a later audit.
+      s.forced = pulumiErrorSummary(again);
+      log(`  ${s.name}: destroy failed again; removing the stack by force, its objects as residue`);
+      await ws.removeStack(s.name, { force: true });
+      return;
+    }
   }
   await ws.removeStack(s.name);
   // Removed services' tasks take a few seconds to stop: the stack is reaped when they are gone too.

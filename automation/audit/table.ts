@@ -10,7 +10,7 @@ export function auditTable(r: AuditReport): string {
   for (const s of r.stacks) {
     const lock = s.lock ? `lock ${s.lock.host}:${s.lock.pid} ${s.lock.alive ? "alive" : "DEAD"}` : "no lock";
     lines.push(
-      `  ${s.name.padEnd(24)} age ${min(s.ageMs).padStart(5)}  ${String(s.resourceCount ?? "?").padStart(3)} res  ${lock}  ${s.stale ? `STALE: ${s.reason}${s.reaped ? " → reaped" : ""}` : "ok"}${s.error ? `  error: ${s.error}` : ""}`,
+      `  ${s.name.padEnd(24)} age ${min(s.ageMs).padStart(5)}  ${String(s.resourceCount ?? "?").padStart(3)} res  ${lock}  ${s.stale ? `STALE: ${s.reason}${s.reaped ? (s.forced ? ` → removed by force (${s.forced})` : " → reaped") : ""}` : "ok"}${s.error ? `  error: ${s.error}` : ""}`,
     );
   }
   lines.push(`residue in the swarm (no live stack): ${r.residue.docker.length}`);

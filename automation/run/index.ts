@@ -18,7 +18,7 @@ import { dockerClient } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
 import { provisioningAdmin } from "../keycloakAdmin";
 import { claimRealm, fillPool } from "../realmPool";
-import { openWorkspace, type OpenWorkspace } from "../workspace";
+import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
 import { runOutcome } from "./outcome";
@@ -233,9 +233,9 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   } catch (e) {
     setupFailed = true;
     invalid = e instanceof ValidationError;
-    report.error = (e as Error).message;
+    report.error = pulumiErrorSummary(e, 4000);
     if (e instanceof ValidationError) report.warnings.push(...e.warnings);
-    say(`setup failed: ${(e as Error).message.split("\n")[0]}`);
+    say(`setup failed: ${report.error.split("\n")[0]}`);
   } finally {
     const failed = setupFailed || (report.testExitCode ?? 0) !== 0;
     const keep = args.keepOnFailure === true && failed && stack !== undefined;
@@ -254,13 +254,15 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         })
         .then(() => clock.run("stack-remove", () => ws.removeStack(names.stack)))
         .catch((e: Error) => {
-          report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
+          report.error = [report.error, `teardown: ${pulumiErrorSummary(e, 2000)}`]
+            .filter(Boolean)
+            .join("\n");
         });
     }
     if (!keep && realmMade && plan) {
       const sso = plan.sso;
       await removeRunRealm(sso, names.realm).catch((e: Error) => {
-        report.error = [report.error, `teardown: ${e.message}`].filter(Boolean).join("\n");
+        report.error = [report.error, `teardown: ${pulumiErrorSummary(e, 2000)}`].filter(Boolean).join("\n");
       });
     }
     if (!keep && work && !invalid) {

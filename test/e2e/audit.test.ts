@@ -6,6 +6,7 @@
 import { audit } from "../../automation/audit";
 import { dockerClient, runObjects } from "../../automation/docker";
 import { listStacks } from "../../automation/workspace";
+import { waitFor } from "../../automation/http";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { warmStatus } from "../../automation/warm";
 import { LABELS, runNames } from "../../lib/naming";
@@ -92,6 +93,53 @@ describeE2E("cleanup audit", () => {
     const reaped = await audit(env, { ...auditOpts, reap: true, maxAgeMs: 1 });
     expect(reaped.stacks.find((s) => s.runId === r.runId)?.reaped).toBe(true);
     expect(await runObjects(docker, r.runId)).toEqual([]);
+  });
+
+  test("a stale stack whose provider can no longer act is removed by force, and what it held is reaped as residue", async () => {
+    const r = await run({
+      recipeDir: example("web"),
+      sso: "off",
+      testCommand: ["false"],
+      keepOnFailure: true,
+    });
+    expect(r.outcome).toBe("failed");
+    expect((await runObjects(docker, r.runId)).length).toBeGreaterThan(0);
+    // The state's Docker provider now points at an engine that is not there (as a stack made on a
+    // host or warm layer since rebuilt would): refresh and destroy both fail.
+    const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
+    const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
+    const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-audit")));
+    const stack = await Stack.select(r.stack, ws);
+    const state = await stack.exportStack();
+    const resources = (
+      state.deployment as {
+        resources: { type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[];
+      }
+    ).resources;
+    const providers = resources.filter((x) => x.type === "pulumi:providers:docker");
+    expect(providers.length).toBeGreaterThan(0);
+    for (const p of providers) {
+      p.inputs = { ...p.inputs, host: "tcp://127.0.0.1:1" };
+      p.outputs = { ...p.outputs, host: "tcp://127.0.0.1:1" };
+    }
+    await stack.importStack(state);
+    const reaped = await audit(env, { ...auditOpts, reap: true, maxAgeMs: 1 });
+    const s = reaped.stacks.find((x) => x.runId === r.runId);
+    expect({ reaped: s?.reaped, forced: s?.forced }).toEqual({
+      reaped: true,
+      forced: expect.stringMatching(/127\.0\.0\.1:1/),
+    });
+    expect((await listStacks(env)).map((x) => x.name).filter((n) => n.includes(r.runId))).toEqual([]);
+    // Its service was removed as residue; its task's container goes a moment later.
+    expect(reaped.residue.docker.some((o) => o.runId === r.runId && o.kind === "service" && o.removed)).toBe(
+      true,
+    );
+    await waitFor(
+      "the run's objects gone",
+      60_000,
+      async () => (await runObjects(docker, r.runId)).length === 0,
+      500,
+    );
   });
 
   test("a volume and a secret of a run whose stack was removed by hand are removed; unlabelled ones are not", async () => {
