@@ -28,6 +28,7 @@ import {
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
 import { readLock, removeLock, stackFileTime } from "./locks";
 import { diskUse } from "./disk";
+import { killProcesses, listProcesses, orphanedPlugins, type OrphanProcess } from "./processes";
 
 export interface AuditOptions {
   /** Remove what is stale. Default: false (report only, no side effects). */
@@ -72,7 +73,12 @@ export interface AuditReport {
   at: string;
   durationMs: number;
   stacks: StackAudit[];
-  residue: { docker: (DockerObject & { ageMs?: number; removed?: boolean })[]; realms: RealmResidue[] };
+  residue: {
+    docker: (DockerObject & { ageMs?: number; removed?: boolean })[];
+    realms: RealmResidue[];
+    /** Plugin processes of killed runs on this host. */
+    processes: OrphanProcess[];
+  };
   warm: {
     exists: boolean;
     traefik?: boolean;
@@ -124,10 +130,27 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
     }
 
     const { warm, realms } = await auditWarm(ws, opts, stacks, leases, errors, log);
+    // A stale stack does not protect its processes: orphans exist only once their CLI is dead.
+    const processes = orphanedPlugins(
+      listProcesses(),
+      path.join(env.home, "homes"),
+      liveRunIds(
+        stacks.filter((s) => !s.stale),
+        leases.list(),
+        Date.now(),
+      ),
+    );
+    if (opts.reap && processes.length > 0) {
+      log(`ending ${processes.length} plugin processes of killed runs`);
+      await killProcesses(processes);
+    }
     if (opts.reap) cleanOrphanFiles(env, liveRunIds(stacks, leases.list(), Date.now()));
     const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
     const staleLeft = stacks.some((s) => s.stale && !s.reaped);
-    const residueLeft = dockerResidue.some((o) => !o.removed) || realms.some((r) => !r.removed);
+    const residueLeft =
+      dockerResidue.some((o) => !o.removed) ||
+      realms.some((r) => !r.removed) ||
+      processes.some((p) => !p.killed);
     const warmBad =
       warm.exists &&
       (warm.traefik === false || warm.keycloak === false || warm.drift === true || warm.problems.length > 0);
@@ -135,7 +158,7 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
       at: new Date(started).toISOString(),
       durationMs: Date.now() - started,
       stacks,
-      residue: { docker: dockerResidue, realms },
+      residue: { docker: dockerResidue, realms, processes },
       warm,
       disk,
       errors,

@@ -21,6 +21,11 @@ export function auditTable(r: AuditReport): string {
   lines.push(`residue in Keycloak (no live stack): ${r.residue.realms.length}`);
   for (const x of r.residue.realms)
     lines.push(`  realm ${x.realm}${x.runId ? ` run ${x.runId}` : ""}${x.removed ? " → removed" : ""}`);
+  if (r.residue.processes.length > 0) {
+    lines.push(`plugin processes of killed runs on this host: ${r.residue.processes.length}`);
+    for (const p of r.residue.processes)
+      lines.push(`  pid ${p.pid} run ${p.runId} ${p.command}${p.killed ? " → ended" : ""}`);
+  }
   const w = r.warm;
   lines.push(
     w.exists

@@ -4,6 +4,7 @@
  * run label are never touched.
  */
 import { audit } from "../../automation/audit";
+import { listProcesses } from "../../automation/audit/processes";
 import { dockerClient, runObjects } from "../../automation/docker";
 import { listStacks } from "../../automation/workspace";
 import { waitFor } from "../../automation/http";
@@ -60,11 +61,21 @@ describeE2E("cleanup audit", () => {
     const stack = before.stacks.find((s) => s.runId === runId);
     expect(stack?.stale).toBe(true);
     expect(before.clean).toBe(false);
+    // The killed CLI's plugins live on, orphaned: the provider plugins (by the run's home) at least.
+    const orphans = before.residue.processes.filter((p) => p.runId === runId);
+    expect(orphans.filter((p) => p.command.includes(`/homes/run-${runId}/plugins/`)).length).toBeGreaterThan(
+      0,
+    );
 
     const after = await audit(env, { ...auditOpts, reap: true });
     expect(after.stacks.find((s) => s.runId === runId)?.reaped).toBe(true);
     expect(await runObjects(docker, runId)).toEqual([]);
     expect((await listStacks(env)).some((s) => s.name.endsWith(`run-${runId}`))).toBe(false);
+    // …and are ended: no process of this host is left with the run's home or its plugins' address.
+    const pids = new Set(orphans.map((p) => p.pid));
+    expect(
+      listProcesses().filter((p) => pids.has(p.pid) || p.args.join(" ").includes(`/homes/run-${runId}/`)),
+    ).toEqual([]);
   });
 
   test("a realm created outside any state (a timed-out provider call) is found and removed", async () => {
