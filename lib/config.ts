@@ -82,7 +82,7 @@ export const TraefikConfig = z.strictObject({
     .min(1)
     .default("/var/run/docker.sock")
     .describe(
-      "Docker socket on the managers, mounted read-only for the swarm provider. Default: /var/run/docker.sock.",
+      "Docker socket on the managers, mounted into the read-only Docker API proxy (never into Traefik). Default: /var/run/docker.sock.",
     ),
   apiProxyImage: z
     .string()

@@ -118,6 +118,25 @@ describeE2E("runs on the warm layer", () => {
     await expectNoResidue(r.runId);
   });
 
+  // Real recipes' shapes (see test/unit/fixtures.test.ts): abra.sh, {{ }} templates, overlays,
+  // versioned configs and secrets, EXTRA_DOMAINS aliases, healthchecks, a backchannel OIDC app.
+  test.each(["real-five", "real-pg-overlays", "real-sso-backchannel", "real-versions-aliases"])(
+    "the real-recipe fixture %s deploys as abra would and passes its own check",
+    async (name) => {
+      const r = await run({
+        recipeDir: path.join(ROOT, "test", "fixtures", "recipes", name),
+        defaultsFile: path.join(ROOT, "test", "fixtures", "run-defaults.yml"),
+      });
+      expect({
+        outcome: r.outcome,
+        exitCode: r.exitCode,
+        report: r.outcome === "passed" ? "" : explain(r),
+      }).toEqual({ outcome: "passed", exitCode: 0, report: "" });
+      expect(r.phases.find((p) => p.name === "test")?.outcome).toBe("ok");
+      await expectNoResidue(r.runId);
+    },
+  );
+
   test("4 runs in parallel get distinct realms, domains and stacks, and all leave nothing", async () => {
     const reports = await Promise.all([0, 1, 2, 3].map(() => run({ recipeDir: example("sso") })));
     for (const r of reports) expect(r.outcome).toBe("passed");
