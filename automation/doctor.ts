@@ -93,7 +93,11 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
       : pulumi || undefined,
     fix: `${setup} (or the official installer on hosts that can download); SDK is @pulumi/pulumi ${want}`,
   });
-  const host = pulumi ? path.join(path.dirname(realpathSync(pulumi)), "pulumi-language-nodejs") : "";
+  // Beside the CLI (when there is one: a missing CLI is reported above, not thrown).
+  const host =
+    pulumi && existsSync(pulumi)
+      ? path.join(path.dirname(realpathSync(pulumi)), "pulumi-language-nodejs")
+      : "";
   checks.push({
     name: "nodejs language host",
     ok: host !== "" && existsSync(host),
