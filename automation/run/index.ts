@@ -10,19 +10,17 @@ import * as path from "node:path";
 import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
-import { realmRepresentation } from "../../lib/adoptedRealm";
-import { RUN_ATTRIBUTE, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
+import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
-import { provisioningAdmin } from "../keycloakAdmin";
-import { claimRealm, fillPool } from "../realmPool";
 import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
 import { runOutcome } from "./outcome";
 import { checkWarm, claimRunSlot, freeRunPorts, prepareRun } from "./prepare";
+import { makeRunRealm } from "./realm";
 import { copyRecipe, removeRecipeCopy } from "./recipeCopy";
 import { waitReachable, waitSsoReady } from "./ready";
 import { PhaseClock, summary, type RunReport } from "./report";
@@ -131,7 +129,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   let plan: RunPlan | undefined;
   let invalid = false;
   let realmMade = false;
-  let topUp: Promise<number> | undefined;
+  let topUp: Promise<string | undefined> | undefined;
   let setupFailed = false;
   try {
     work = await openWorkspace(env, names.stack);
@@ -177,31 +175,24 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     say(`SSO ${plan.sso.mode}; app at ${plan.appUrl}`);
 
     if (abort.signal.aborted) throw new Error("interrupted");
+    // The realm (warm Keycloak) and the stack are made side by side.
     const ssoPlan = plan.sso;
-    if (ssoPlan.mode === "warm") {
-      // SSO at once: the realm is made now (a pooled one renamed, if any), through the admin API,
-      // and the stack adopts it; the pool is topped up while the run deploys.
-      realmMade = true;
-      const admin = provisioningAdmin(ssoPlan.keycloak);
-      const rep = realmRepresentation(names.realm, names.runId, RUN_ATTRIBUTE);
-      const size = ssoPlan.keycloak.realmPool;
-      const got = await clock.run("realm", () =>
-        size > 0 ? claimRealm(admin, rep, warmStack) : admin.createRealm(rep).then(() => undefined),
-      );
-      report.realmFrom = got?.from ?? "created";
-      if (got) {
-        say(
-          `realm ${names.realm}: ${got.from === "pool" ? "claimed from the pool" : "created (the pool was empty)"}`,
-        );
-        // One realm back for the one taken (two when the pool ran dry), never past its size.
-        topUp = fillPool(admin, warmStack, size, got.from === "pool" ? 1 : 2).catch((e: Error) => {
-          report.warnings.push(`topping up the realm pool: ${e.message}`);
-          return 0;
-        });
-      }
+    realmMade = ssoPlan.mode === "warm";
+    const [realm, created] = await Promise.allSettled([
+      ssoPlan.mode === "warm"
+        ? clock.run("realm", () => makeRunRealm(ssoPlan.keycloak, names, warmStack))
+        : Promise.resolve(undefined),
+      clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig)),
+    ]);
+    if (created.status === "fulfilled") stack = created.value;
+    if (realm.status === "fulfilled" && realm.value) {
+      report.realmFrom = realm.value.from;
+      say(`realm ${names.realm}: ${realm.value.from === "pool" ? "claimed from the pool" : "created"}`);
+      topUp = realm.value.topUp;
     }
-    stack = await clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig));
-    const s = stack;
+    if (realm.status === "rejected") throw realm.reason;
+    if (created.status === "rejected") throw created.reason;
+    const s = stack as Stack;
     const outputs: OutputMap = await clock.run("up", () => deployRun(s, say, abort.signal));
     if (abort.signal.aborted) throw new Error("interrupted");
 
@@ -282,7 +273,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       removeRecipeCopy(copyDir);
     }
     if (slot) releaseSlot(leases, names.runId, slot);
-    await topUp;
+    const topUpFailed = await topUp;
+    if (topUpFailed) report.warnings.push(topUpFailed);
     // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
     lease.release();
     if (handleSignals) {
