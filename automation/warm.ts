@@ -32,7 +32,8 @@ export async function warmUp(
       readWarmSettings(file, overrides); // every problem of the merged settings, before any change
       await s.setAllConfig(encodeConfig({ ...readStackFile(file), ...overrides }));
     }
-    await s.up({ onOutput, color: "never" });
+    // Refreshed first, so that `warm up` also repairs what changed behind Pulumi's back.
+    await s.up({ onOutput, color: "never", refresh: true });
     // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
     const read = (await readWarm(ws, name)).read;
     if (read?.ok && read.keycloak && read.keycloak.realmPool > 0) {

@@ -72,6 +72,29 @@ describeE2E("warm layer", () => {
     expect(isTraefikNotFound(await viaProxy(`http://nobody.${WARM_SETTINGS.domain}/`, proxy))).toBe(true);
     expect(await warmPreview(WARM, env, true, logTo("warm"))).toEqual({ drift: false });
   });
+
+  test("a change made behind Pulumi's back is drift, named by preview --expect-no-changes, and up repairs it", async () => {
+    // A label on the Docker API proxy's service (service labels change no task: nothing restarts).
+    const service = docker.getService(`${warmPrefix(WARM)}_docker_api`);
+    const spec = (await service.inspect()) as {
+      Version: { Index: number };
+      Spec: { Labels?: Record<string, string> };
+    };
+    await service.update({
+      ...spec.Spec,
+      version: spec.Version.Index,
+      Labels: { ...spec.Spec.Labels, "changed-by-hand": "yes" },
+    });
+    const drift = await warmPreview(WARM, env, true, logTo("warm"));
+    expect(drift).toMatchObject({
+      drift: true,
+      summary: expect.stringMatching(/docker_api|docker:index:Service/),
+    });
+    await ensureWarm(env);
+    expect(await warmPreview(WARM, env, true, logTo("warm"))).toEqual({ drift: false });
+    const after = (await service.inspect()) as { Spec: { Labels?: Record<string, string> } };
+    expect(after.Spec.Labels?.["changed-by-hand"]).toBeUndefined();
+  });
 });
 
 describeE2E("runs on the warm layer", () => {
@@ -101,6 +124,10 @@ describeE2E("runs on the warm layer", () => {
     );
     expect(r.residue).toEqual({ docker: [], stack: false });
     await expectNoResidue(r.runId);
+    // The report stays where the README says, after the run's copy of the recipe is gone.
+    const saved = path.join(E2E_HOME, "runs", r.runId, "report.json");
+    expect(JSON.parse(readFileSync(saved, "utf8"))).toMatchObject({ runId: r.runId, outcome: "passed" });
+    expect(existsSync(path.join(E2E_HOME, "runs", r.runId, "recipe"))).toBe(false);
   });
 
   test("the SSO check fails when the app itself is configured with another client", async () => {
