@@ -195,7 +195,7 @@ describeE2E("cleanup audit", () => {
       clean: true,
       errors: [],
       stale: [],
-      residue: { docker: [], realms: [] },
+      residue: { docker: [], realms: [], processes: [] },
       drift: false,
     });
     expect(await warmStatus(WARM, env)).toMatchObject({ exists: true, traefik: true, keycloak: true });
