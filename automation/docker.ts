@@ -12,6 +12,8 @@ export interface DockerObject {
   id: string;
   name: string;
   runId: string;
+  /** The state backend the run belongs to (LABELS.owner), when labelled. */
+  owner?: string;
   recipe?: string;
   stack?: string;
   createdAt?: string;
@@ -34,7 +36,16 @@ function fromLabels(
   createdAt?: string,
 ): DockerObject {
   const runId = labels?.[LABELS.run] ?? "";
-  return { kind, id, name, runId, recipe: labels?.[LABELS.recipe], stack: labels?.[LABELS.stack], createdAt };
+  return {
+    kind,
+    id,
+    name,
+    runId,
+    owner: labels?.[LABELS.owner],
+    recipe: labels?.[LABELS.recipe],
+    stack: labels?.[LABELS.stack],
+    createdAt,
+  };
 }
 
 /**

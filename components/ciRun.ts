@@ -142,6 +142,7 @@ export class CiRun extends pulumi.ComponentResource {
           keycloakUrl: kcUrl,
           clientId: plan.names.realm,
           testUser: config.testUser,
+          owner: config.owner,
           provider: kcProvider,
           adopt: sso.mode === "warm" ? adminIdentity(sso.keycloak) : undefined,
         },

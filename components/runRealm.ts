@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as keycloak from "@pulumi/keycloak";
 import { AdoptedRealm, realmRepresentation, type AdminIdentity } from "../lib/adoptedRealm";
 import { GeneratedSecret } from "../lib/generatedSecret";
-import { REALM_MAX, RUN_ATTRIBUTE } from "../lib/naming";
+import { OWNER_ATTRIBUTE, REALM_MAX, RUN_ATTRIBUTE } from "../lib/naming";
 
 export interface RunRealmArgs {
   /** Realm name, at most 36 characters. */
@@ -27,6 +27,8 @@ export interface RunRealmArgs {
   emailDomain?: string;
   /** Provider logged in with a right to create realms. */
   provider: keycloak.Provider;
+  /** The state backend's owner id, an attribute of the realm (see LABELS.owner). */
+  owner?: string;
   /** The same identity, when the realm is adopted (warm Keycloak) rather than made by the provider. */
   adopt?: AdminIdentity;
 }
@@ -58,7 +60,12 @@ export class RunRealm extends pulumi.ComponentResource {
     this.issuer = `${args.keycloakUrl}/realms/${args.realm}`;
     const emailDomain = args.emailDomain ?? new URL(args.appUrls[0]).hostname;
 
-    const representation = realmRepresentation(args.realm, args.runId, RUN_ATTRIBUTE);
+    const representation = realmRepresentation(
+      args.realm,
+      args.runId,
+      RUN_ATTRIBUTE,
+      args.owner ? { attribute: OWNER_ATTRIBUTE, id: args.owner } : undefined,
+    );
     this.realm = args.adopt
       ? new AdoptedRealm(
           `${name}-realm`,

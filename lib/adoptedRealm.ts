@@ -18,12 +18,17 @@ export interface RealmRepresentation {
   sslRequired: "none";
 }
 
-export function realmRepresentation(realm: string, runId: string, attribute: string): RealmRepresentation {
+export function realmRepresentation(
+  realm: string,
+  runId: string,
+  attribute: string,
+  owner?: { attribute: string; id: string },
+): RealmRepresentation {
   return {
     realm,
     enabled: true,
     displayName: `cc-ci run ${runId}`,
-    attributes: { [attribute]: runId },
+    attributes: { [attribute]: runId, ...(owner ? { [owner.attribute]: owner.id } : {}) },
     sslRequired: "none",
   };
 }

@@ -284,6 +284,13 @@ export const RunConfig = z.strictObject({
     .string()
     .regex(/^\//, { message: "must be an absolute path" })
     .describe("Absolute path of the recipe folder."),
+  owner: z
+    .string()
+    .regex(/^[0-9a-f]{12}$/)
+    .optional()
+    .describe(
+      "The state backend the run belongs to (12 hex digits of its URL's SHA-256), labelled on every object so other backends' audits leave the run alone. Set by cc-ci run.",
+    ),
   recipe: z.string().min(1).optional().describe("Recipe name. Default: the folder's name."),
   pr: z.number().int().positive().optional().describe("Pull request number, recorded as a label."),
   ref: z

@@ -26,12 +26,25 @@ export const LABELS = {
   layer: "cc-ci.layer",
   pr: "cc-ci.pr",
   ref: "cc-ci.ref",
+  /**
+   * The state backend the run belongs to (a digest of its URL): audits of another backend (another
+   * CI home, the test suite's) on the same swarm and Keycloak leave the run alone. Also a realm
+   * attribute.
+   */
+  owner: "cc-ci.owner",
   /** `docker stack ls/ps` group objects by this label; set it so operators' usual tools work. */
   stackNamespace: "com.docker.stack.namespace",
 } as const;
 
 /** The realm attribute naming a realm's run: the same key as the Docker label. */
 export const RUN_ATTRIBUTE = LABELS.run;
+/** The realm attribute naming the state backend a realm's run belongs to. */
+export const OWNER_ATTRIBUTE = LABELS.owner;
+
+/** The owner id of a state backend: the first 12 hex digits of its URL's SHA-256. */
+export function ownerId(backendUrl: string): string {
+  return createHash("sha256").update(backendUrl).digest("hex").slice(0, 12);
+}
 
 /** The realm attribute of a pooled realm (made ahead of runs): the warm stack whose pool it is in. */
 export const POOL_ATTRIBUTE = "cc-ci.pool";

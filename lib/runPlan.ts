@@ -158,6 +158,7 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
     [LABELS.stackNamespace]: names.stackName,
     ...(config.pr !== undefined ? { [LABELS.pr]: String(config.pr) } : {}),
     ...(config.ref !== undefined ? { [LABELS.ref]: config.ref } : {}),
+    ...(config.owner !== undefined ? { [LABELS.owner]: config.owner } : {}),
   };
   return {
     names,

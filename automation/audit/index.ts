@@ -10,7 +10,15 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { formatProblem } from "../../lib/errors";
-import { REALM_PATTERN, RUN_ATTRIBUTE, runIdOfStack, shortStackName, WARM_STACK } from "../../lib/naming";
+import {
+  OWNER_ATTRIBUTE,
+  ownerId,
+  REALM_PATTERN,
+  RUN_ATTRIBUTE,
+  runIdOfStack,
+  shortStackName,
+  WARM_STACK,
+} from "../../lib/naming";
 import { dockerClient, removeObjects, runObjects, type DockerObject } from "../docker";
 import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
@@ -99,6 +107,7 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
   const limits = (): AuditLimits => ({
+    owner: ownerId(env.backendUrl),
     maxAgeMs: opts.maxAgeMs ?? 360 * MINUTE,
     graceMs: opts.graceMs ?? 10 * MINUTE,
     now: Date.now(),
@@ -129,7 +138,7 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
       dockerResidue = dockerResidue.map((o) => ({ ...o, removed: !still.has(o.id) }));
     }
 
-    const { warm, realms } = await auditWarm(ws, opts, stacks, leases, errors, log);
+    const { warm, realms } = await auditWarm(ws, opts, stacks, leases, errors, log, limits().owner);
     // A stale stack does not protect its processes: orphans exist only once their CLI is dead.
     const processes = orphanedPlugins(
       listProcesses(),
@@ -285,6 +294,7 @@ async function auditWarm(
   leases: LeaseStore,
   errors: string[],
   log: (l: string) => void,
+  owner: string | undefined,
 ): Promise<{ warm: AuditReport["warm"]; realms: RealmResidue[] }> {
   const name = opts.warmStack ?? WARM_STACK;
   const w = await readWarm(ws, name);
@@ -305,7 +315,8 @@ async function auditWarm(
           for (const r of await kc.realms()) {
             if (r.realm === "master" || !REALM_PATTERN.test(r.realm)) continue;
             const runId = r.attributes?.[RUN_ATTRIBUTE] ?? /^cc-ci run (\S+)$/.exec(r.displayName ?? "")?.[1];
-            if (!runId || live.has(runId)) continue;
+            const realmOwner = r.attributes?.[OWNER_ATTRIBUTE];
+            if (!runId || live.has(runId) || (realmOwner !== undefined && realmOwner !== owner)) continue;
             const residue: RealmResidue = { realm: r.realm, runId };
             if (opts.reap) {
               await kc.deleteRealm(r.realm);

@@ -23,6 +23,8 @@ export interface StackFacts {
 }
 
 export interface AuditLimits {
+  /** This audit's state backend (lib/naming ownerId): another backend's runs are not ours to judge. */
+  owner?: string;
   /** Run stacks older than this are stale (unless a live process holds them). */
   maxAgeMs: number;
   /** Nothing younger than this is touched: a run may be starting. */
@@ -50,6 +52,8 @@ export function judgeStack(f: StackFacts, l: AuditLimits): Verdict {
 
 export interface ResidueFacts {
   runId: string;
+  /** The state backend the run belongs to, when the object names it. */
+  owner?: string;
   /** Milliseconds since the object was created, when known. */
   ageMs?: number;
 }
@@ -60,6 +64,8 @@ export interface ResidueFacts {
  */
 export function isResidue(o: ResidueFacts, liveRuns: ReadonlySet<string>, l: AuditLimits): boolean {
   if (o.runId === "" || liveRuns.has(o.runId)) return false;
+  // Another CI home's (or the test suite's) run on the same swarm: its own audits judge it.
+  if (o.owner !== undefined && l.owner !== undefined && o.owner !== l.owner) return false;
   return o.ageMs === undefined || o.ageMs >= l.graceMs;
 }
 

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
-import { runNames, WARM_STACK, type RunNames } from "../../lib/naming";
+import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient } from "../docker";
@@ -158,6 +158,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         );
       const req = {
         names,
+        owner: ownerId(env.backendUrl),
         recipeDir: copy.dir,
         recipe,
         pr: args.pr,
@@ -180,7 +181,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     realmMade = ssoPlan.mode === "warm";
     const [realm, created] = await Promise.allSettled([
       ssoPlan.mode === "warm"
-        ? clock.run("realm", () => makeRunRealm(ssoPlan.keycloak, names, warmStack))
+        ? clock.run("realm", () => makeRunRealm(ssoPlan.keycloak, names, warmStack, prepared.config.owner))
         : Promise.resolve(undefined),
       clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig)),
     ]);

@@ -71,6 +71,8 @@ export function claimRunSlot(
 /** What a run asks for, from the command line. */
 export interface RunRequest {
   names: RunNames;
+  /** The state backend's owner id (lib/naming ownerId). */
+  owner?: string;
   recipeDir: string;
   recipe: string;
   pr?: number;
@@ -129,6 +131,7 @@ export function prepareRun(
     {
       role: "run",
       runId: req.names.runId,
+      owner: req.owner,
       recipeDir: req.recipeDir,
       recipe: req.recipe,
       pr: req.pr,

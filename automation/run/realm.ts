@@ -4,7 +4,7 @@
  * The pool is topped up in the background while the run deploys.
  */
 import { realmRepresentation } from "../../lib/adoptedRealm";
-import { RUN_ATTRIBUTE, type RunNames } from "../../lib/naming";
+import { OWNER_ATTRIBUTE, RUN_ATTRIBUTE, type RunNames } from "../../lib/naming";
 import type { KeycloakContract } from "../../lib/contract";
 import { provisioningAdmin } from "../keycloakAdmin";
 import { claimRealm, fillPool } from "../realmPool";
@@ -19,9 +19,15 @@ export async function makeRunRealm(
   keycloak: KeycloakContract,
   names: RunNames,
   warmStack: string,
+  owner?: string,
 ): Promise<RunRealmMade> {
   const admin = provisioningAdmin(keycloak);
-  const rep = realmRepresentation(names.realm, names.runId, RUN_ATTRIBUTE);
+  const rep = realmRepresentation(
+    names.realm,
+    names.runId,
+    RUN_ATTRIBUTE,
+    owner ? { attribute: OWNER_ATTRIBUTE, id: owner } : undefined,
+  );
   const size = keycloak.realmPool;
   if (size === 0) {
     await admin.createRealm(rep);

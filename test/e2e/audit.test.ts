@@ -10,7 +10,7 @@ import { listStacks } from "../../automation/workspace";
 import { waitFor } from "../../automation/http";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { warmStatus } from "../../automation/warm";
-import { LABELS, runNames } from "../../lib/naming";
+import { LABELS, ownerId, runNames } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import { WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harness";
 
@@ -153,7 +153,7 @@ describeE2E("cleanup audit", () => {
     );
   });
 
-  test("a volume and a secret of a run whose stack was removed by hand are removed; unlabelled ones are not", async () => {
+  test("a volume and a secret of a run whose stack was removed by hand are removed; unlabelled ones and another backend's are not", async () => {
     const names = runNames("gone");
     const labels = { [LABELS.run]: names.runId, [LABELS.recipe]: "gone" };
     await docker.createVolume({ Name: `${names.stackName}_data`, Labels: labels });
@@ -164,6 +164,13 @@ describeE2E("cleanup audit", () => {
     });
     const bystander = `ccci_e2e_bystander_${names.hex}`;
     await docker.createVolume({ Name: bystander, Labels: { purpose: "not a run" } });
+    // A run of another CI home (another state backend) on this swarm: not this audit's to judge.
+    const foreign = runNames("othr");
+    const foreignVolume = `${foreign.stackName}_data`;
+    await docker.createVolume({
+      Name: foreignVolume,
+      Labels: { [LABELS.run]: foreign.runId, [LABELS.owner]: ownerId("file:///srv/another-ci/state") },
+    });
     try {
       const found = await audit(env, auditOpts);
       expect(
@@ -175,11 +182,14 @@ describeE2E("cleanup audit", () => {
       await audit(env, { ...auditOpts, reap: true });
       expect(await runObjects(docker, names.runId)).toEqual([]);
       expect((await docker.getVolume(bystander).inspect()).Name).toBe(bystander);
+      expect(found.residue.docker.some((o) => o.runId === foreign.runId)).toBe(false);
+      expect((await docker.getVolume(foreignVolume).inspect()).Name).toBe(foreignVolume);
     } finally {
-      await docker
-        .getVolume(bystander)
-        .remove()
-        .catch(() => undefined);
+      for (const v of [bystander, foreignVolume])
+        await docker
+          .getVolume(v)
+          .remove()
+          .catch(() => undefined);
     }
   });
 

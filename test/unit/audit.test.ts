@@ -51,14 +51,24 @@ describe("judgeStack", () => {
 
 describe("isResidue", () => {
   const live = new Set(["web-aaaaaa"]);
-  test.each<[string, { runId: string; ageMs?: number }, boolean]>([
+  test.each<[string, { runId: string; ageMs?: number; owner?: string }, boolean]>([
     ["an old object of a run without stack", { runId: "web-bbbbbb", ageMs: 60 * MIN }, true],
     ["an object of a live run", { runId: "web-aaaaaa", ageMs: 60 * MIN }, false],
     ["a young object (a run may be starting)", { runId: "web-bbbbbb", ageMs: 2 * MIN }, false],
     ["an object without a run label (the warm layer)", { runId: "", ageMs: 60 * MIN }, false],
     ["an object of unknown age", { runId: "web-bbbbbb" }, true],
+    [
+      "an old object of this backend's run",
+      { runId: "web-bbbbbb", ageMs: 60 * MIN, owner: "0123456789ab" },
+      true,
+    ],
+    [
+      "an old object of another backend's run (another CI home on this swarm)",
+      { runId: "web-bbbbbb", ageMs: 60 * MIN, owner: "ffffffffffff" },
+      false,
+    ],
   ])("%s", (_, o, want) => {
-    expect(isResidue(o, live, limits)).toBe(want);
+    expect(isResidue(o, live, { ...limits, owner: "0123456789ab" })).toBe(want);
   });
 });
 

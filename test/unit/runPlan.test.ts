@@ -1,4 +1,5 @@
 /** planRun resolves the SSO mode once, from what is asked and what the warm check found; testEnv is exactly the run's values. */
+import { ownerId } from "../../lib/naming";
 import type { OutputMap } from "@pulumi/pulumi/automation";
 import { RunConfig } from "../../lib/config";
 import type { ContractRead } from "../../lib/contract";
@@ -93,8 +94,10 @@ describe("planRun: SSO", () => {
     );
   });
 
-  test("labels: run, recipe, stack, namespace, and the PR and ref when given", () => {
-    const plan = planRun(config({ pr: 12, ref: "abc" }), { keycloakHealthy: false });
+  test("labels: run, recipe, stack, namespace, and the PR, ref and owner when given", () => {
+    const plan = planRun(config({ pr: 12, ref: "abc", owner: ownerId("file:///var/lib/cc-ci/state") }), {
+      keycloakHealthy: false,
+    });
     expect(plan.labels).toEqual({
       "cc-ci.run": "sso-abc123",
       "cc-ci.recipe": "sso",
@@ -102,7 +105,10 @@ describe("planRun: SSO", () => {
       "com.docker.stack.namespace": "run_sso_abc123",
       "cc-ci.pr": "12",
       "cc-ci.ref": "abc",
+      "cc-ci.owner": ownerId("file:///var/lib/cc-ci/state"),
     });
+    expect(ownerId("file:///var/lib/cc-ci/state")).toMatch(/^[0-9a-f]{12}$/);
+    expect(ownerId("file:///var/lib/cc-ci-e2e/state")).not.toBe(ownerId("file:///var/lib/cc-ci/state"));
   });
 });
 
