@@ -281,13 +281,7 @@ describeE2E("runs on the warm layer", () => {
   });
 
   test("the realm of a run is created on the warm Keycloak, exists while the run tests, and is gone after", async () => {
-    const kc = new KeycloakAdmin({
-      url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
-      realm: "master",
-      clientId: "admin-cli",
-      username: "ccci-admin",
-      password: await adminPassword(),
-    });
+    const kc = await masterAdmin();
     const hex = "feed01";
     const realm = runNames("sso", hex).realm;
     let seen: { realm: string; attributes?: Record<string, string> } | undefined;
@@ -304,13 +298,7 @@ describeE2E("runs on the warm layer", () => {
   });
 
   test("a run's realm is a pooled one renamed, and the run tops the pool back up to its size", async () => {
-    const kc = new KeycloakAdmin({
-      url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
-      realm: "master",
-      clientId: "admin-cli",
-      username: "ccci-admin",
-      password: await adminPassword(),
-    });
+    const kc = await masterAdmin();
     const size = WARM_SETTINGS.keycloak.realmPool;
     // Whatever earlier tests took, the pool refills to its size (polled: top-ups end with their runs).
     const pool = async () => (await pooledRealms(kc, WARM)).sort();
@@ -354,6 +342,17 @@ describeE2E("cold fallback", () => {
  * The master admin's password, which the warm stack does not export: read as an operator would in
  * an emergency, from the Docker secret inside the Keycloak container.
  */
+/** The warm Keycloak's master admin, on its admin port. */
+async function masterAdmin(): Promise<KeycloakAdmin> {
+  return new KeycloakAdmin({
+    url: `http://127.0.0.1:${WARM_SETTINGS.keycloak.adminPort}`,
+    realm: "master",
+    clientId: "admin-cli",
+    username: "ccci-admin",
+    password: await adminPassword(),
+  });
+}
+
 async function adminPassword(): Promise<string> {
   const [c] = await docker.listContainers({
     filters: JSON.stringify({ label: [`com.docker.swarm.service.name=${warmPrefix(WARM)}_keycloak`] }),
