@@ -24,12 +24,13 @@ export interface WarmLayerArgs {
 
 export class WarmLayer extends pulumi.ComponentResource {
   public readonly traefik: Traefik;
-  public readonly keycloak: Keycloak;
+  /** Absent when the warm layer has no Keycloak (keycloak.enabled: false). */
+  public readonly keycloak?: Keycloak;
   /** What run stacks read; see WarmOutputs. The Keycloak part (with the provisioning secret) is secret. */
   public readonly outputs: {
     contractVersion: WarmOutputs["contractVersion"];
     proxy: WarmOutputs["proxy"];
-    keycloak: pulumi.Output<NonNullable<WarmOutputs["keycloak"]>>;
+    keycloak?: pulumi.Output<NonNullable<WarmOutputs["keycloak"]>>;
   };
 
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -56,7 +57,13 @@ export class WarmLayer extends pulumi.ComponentResource {
       defaultRuleSyntax: config.traefik.defaultRuleSyntax,
       ...(this.traefik.certResolver ? { certResolver: this.traefik.certResolver } : {}),
     };
-    this.keycloak = new Keycloak(
+    if (!config.keycloak.enabled) {
+      // A warm Traefik alone: runs that want SSO bring a cold Keycloak.
+      this.outputs = { contractVersion: CONTRACT_VERSION, proxy };
+      this.registerOutputs({ outputs: this.outputs });
+      return;
+    }
+    const keycloak = new Keycloak(
       `${name}-keycloak`,
       {
         config: config.keycloak,
@@ -73,19 +80,16 @@ export class WarmLayer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    this.keycloak = keycloak;
     // Only the Keycloak part carries a secret; the rest stays readable in `pulumi stack output`.
     this.outputs = {
       contractVersion: CONTRACT_VERSION,
       proxy,
       keycloak: pulumi
-        .all([
-          this.keycloak.provisioningClientId,
-          this.keycloak.provisioningClientSecret,
-          this.keycloak.service.name,
-        ])
+        .all([keycloak.provisioningClientId, keycloak.provisioningClientSecret, keycloak.service.name])
         .apply(([clientId, clientSecret, service]) => ({
-          publicUrl: this.keycloak.publicUrl,
-          adminUrl: this.keycloak.adminUrl,
+          publicUrl: keycloak.publicUrl,
+          adminUrl: keycloak.adminUrl,
           provisioning: { realm: "master", clientId, clientSecret },
           service,
           realmPool: config.keycloak.realmPool,

@@ -163,6 +163,12 @@ export const KeycloakConfig = z.strictObject({
   ),
   placement: Placement,
   database: DatabaseConfig.prefault({}),
+  enabled: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Warm layer only: false for a warm Traefik alone (runs that want SSO then bring a cold Keycloak). Default: true.",
+    ),
   realmPool: z
     .number()
     .int()

@@ -155,6 +155,19 @@ describe("warm stack", () => {
     );
   });
 
+  test("with keycloak.enabled false, a warm Traefik alone: no Keycloak, no database, no Keycloak in the contract", async () => {
+    const { world, outputs } = await runWarm({ keycloak: { enabled: false } });
+    const names = ofType(world, "docker:index/service:Service").map((s) => String(s.inputs.name));
+    expect(names.sort()).toEqual(["ccci_warm_docker_api", "ccci_warm_traefik"]);
+    expect(ofType(world, "pulumi:providers:keycloak")).toEqual([]);
+    expect(Object.keys(outputs).sort()).toEqual(["contractVersion", "proxy"]);
+    const contract = WarmOutputs.parse({
+      contractVersion: await promiseOf(outputs.contractVersion),
+      proxy: await promiseOf(outputs.proxy),
+    });
+    expect(contract.keycloak).toBeUndefined();
+  });
+
   test("grants the provisioning client create-realm only", async () => {
     const { world } = await runWarm();
     const roles = ofType(

@@ -1,0 +1,116 @@
+/**
+ * TLS from a certificate file, for real: a second warm layer (a Traefik alone, no Keycloak) serving
+ * a wildcard certificate for its domain, signed by a CA made here; a run on it is an https run, and
+ * its test reaches the app over https with that CA and no other trust.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
+import { describeE2E } from "./prereq";
+import { WARM_SETTINGS, e2eEnv, example, explain, logTo, run } from "./harness";
+
+const env = e2eEnv();
+const STACK = "warm-tls-e2e";
+const DOMAIN = "tls.e2e.ci.test";
+const PORTS = { httpPort: 18082, httpsPort: 18445 };
+
+/** A CA, and a certificate for *.<domain> it signed (openssl, as an operator's private CA would). */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  ssl(
+    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cc-ci e2e CA"],
+    ...["-keyout", f("ca.key"), "-out", f("ca.pem")],
+  );
+  writeFileSync(f("ext.cnf"), `subjectAltName=DNS:*.${DOMAIN},DNS:${DOMAIN}\n`);
+  ssl(
+    ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=*.${DOMAIN}`],
+    ...["-keyout", f("tls.key"), "-out", f("tls.csr")],
+  );
+  ssl(
+    ...["x509", "-req", "-in", f("tls.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key")],
+    ...["-CAcreateserial", "-days", "2", "-extfile", f("ext.cnf"), "-out", f("tls.crt")],
+  );
+  return { ca: f("ca.pem"), cert: f("tls.crt"), key: f("tls.key") };
+}
+
+describeE2E("TLS from a certificate file", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "cc-ci-tls-"));
+  const certs = makeCertificates(dir);
+
+  beforeAll(async () => {
+    await warmUp(
+      STACK,
+      env,
+      {
+        domain: DOMAIN,
+        proxyNetwork: "proxy-tls",
+        slots: 2,
+        traefik: {
+          ...WARM_SETTINGS.traefik,
+          ...PORTS,
+          tls: { mode: "file", certFile: certs.cert, keyFile: certs.key },
+        },
+        keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18182 },
+      },
+      logTo("warm-tls"),
+    );
+  });
+
+  afterAll(async () => {
+    await warmDestroy(STACK, env, true, logTo("warm-tls"));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the warm Traefik serves the certificate, and a run on it is an https run its test reaches with the CA", async () => {
+    expect(await warmStatus(STACK, env)).toMatchObject({ exists: true, traefik: true });
+    // The recipe: examples/web, with the CA its check trusts (and nothing else).
+    const recipe = mkdtempSync(path.join(tmpdir(), "cc-ci-tls-recipe-"));
+    try {
+      cpSync(example("web"), recipe, { recursive: true });
+      cpSync(certs.ca, path.join(recipe, ".cc-ci", "ca.pem"));
+      const check = [
+        "set -euo pipefail",
+        '[[ $CI_APP_URL == "https://web-"*".' +
+          DOMAIN +
+          ":" +
+          PORTS.httpsPort +
+          '" ]] || { echo "not an https run: $CI_APP_URL" >&2; exit 1; }',
+        'body=$(curl -fsS --max-time 10 --cacert /recipe/.cc-ci/ca.pem --resolve "$CI_CURL_RESOLVE" "$CI_APP_URL/")',
+        'grep -q "^Name: cc-ci example$" <<<"$body"',
+        // Without the CA, the certificate is not trusted: it really is the file's, not a public one.
+        'if curl -fsS --max-time 10 --resolve "$CI_CURL_RESOLVE" "$CI_APP_URL/" >/dev/null 2>&1; then echo "trusted without the CA" >&2; exit 1; fi',
+        "echo tls: ok",
+      ].join("\n");
+      const r = await run({
+        recipeDir: recipe,
+        recipe: "web",
+        warmStack: STACK,
+        sso: "off",
+        testCommand: ["bash", "-c", check],
+      });
+      expect({ outcome: r.outcome, report: r.outcome === "passed" ? "" : explain(r) }).toEqual({
+        outcome: "passed",
+        report: "",
+      });
+      expect(r.appUrl).toMatch(
+        new RegExp(`^https://web-[0-9a-f]{6}\\.${DOMAIN.replace(/\./g, "\\.")}:${PORTS.httpsPort}$`),
+      );
+      expect(r.residue).toEqual({ docker: [], stack: false });
+    } finally {
+      rmSync(recipe, { recursive: true, force: true });
+    }
+    // From the host too: Traefik presents the file's certificate for any name under the domain.
+    const subject = execFileSync(
+      "bash",
+      [
+        "-c",
+        `openssl s_client -connect 127.0.0.1:${PORTS.httpsPort} -servername nobody.${DOMAIN} </dev/null 2>/dev/null | openssl x509 -noout -subject`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(subject).toContain(`*.${DOMAIN}`);
+  });
+});
