@@ -91,10 +91,17 @@ export async function runSandbox(
     const out = new PassThrough();
     container.modem.demuxStream(stream, out, out);
     out.on("data", (d: Buffer) => streamLines(d.toString(), (l) => say(`test| ${l}`)));
+    // The output can trail the exit: wait for the stream's end before the container goes.
+    const drained = new Promise<void>((resolve) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", () => resolve());
+    });
     signal.addEventListener("abort", onAbort, { once: true });
     await container.start();
     if (signal.aborted) await kill();
     const r = (await container.wait()) as { StatusCode: number };
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5000))]);
     return timedOut ? TEST_TIMEOUT_EXIT : r.StatusCode;
   } finally {
     clearTimeout(timer);
