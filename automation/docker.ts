@@ -142,12 +142,20 @@ export async function removeObjects(
             break;
         }
       } catch (e) {
-        const status = (e as { statusCode?: number }).statusCode;
-        if (status !== 404) failed.push({ object: o, error: (e as Error).message });
+        if (!isGone(e)) failed.push({ object: o, error: (e as Error).message });
       }
     }
   }
   return failed;
+}
+
+/**
+ * Whether a removal failed because the object is already gone: a 404, or — for a swarm network whose
+ * removal was already under way — a 500 saying "not found".
+ */
+export function isGone(e: unknown): boolean {
+  const status = (e as { statusCode?: number }).statusCode;
+  return status === 404 || (status === 500 && /\bnot found\b/i.test((e as Error).message ?? ""));
 }
 
 /** A service's tasks take a moment to let go of their volumes; retry for a while. */

@@ -96,3 +96,11 @@ export async function waitFor(
     `${what}: not ready after ${Math.round(timeoutMs / 1000)} s${last ? ` (last error: ${last})` : ""}`,
   );
 }
+
+/** Whether Traefik answers on its web entrypoint (any HTTP answer, e.g. its 404, will do). */
+export async function proxyAnswers(proxy: ProxyAddress & { domain: string }): Promise<boolean> {
+  return viaProxy(`http://cc-ci-health.${proxy.domain}/`, proxy).then(
+    () => true,
+    () => false,
+  );
+}

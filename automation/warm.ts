@@ -4,9 +4,10 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
 import { formatProblem } from "../lib/errors";
 import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
-import { dockerClient, labelledObjects, removeObjects } from "./docker";
+import { audit } from "./audit";
+import { dockerClient, labelledObjects, networkUsers, removeObjects } from "./docker";
 import { loadEnv } from "./env";
-import { viaProxy } from "./http";
+import { proxyAnswers } from "./http";
 import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
 import { fillPool } from "./realmPool";
 import { homeName, previewDrift, readWarm, withWorkspace, type Drift } from "./workspace";
@@ -74,6 +75,23 @@ export async function warmDestroy(
       (await labelledObjects(docker, `${LABELS.stackNamespace}=${warmPrefix(name)}`)).filter(
         (o) => o.runId === "",
       );
+    // Runs' services join the layer's proxy networks and would keep them in use: stale runs (by the
+    // audit's rules) are reaped first; a layer a live run still uses is refused, naming the run.
+    const users = async () => {
+      const own = `${warmPrefix(name)}_`;
+      const nets = (await layer()).filter((o) => o.kind === "network");
+      const all = await Promise.all(nets.map((n) => networkUsers(docker, n.id, (u) => u.startsWith(own))));
+      return [...new Set(all.flat())];
+    };
+    if ((await users()).length > 0) {
+      onOutput(`runs still use the warm layer "${name}": reaping the stale ones first\n`);
+      await audit(env, { reap: true, drift: false, warmStack: name, log: (l) => onOutput(`${l}\n`) });
+      const left = await users();
+      if (left.length > 0)
+        throw new Error(
+          `the warm layer "${name}" is still in use by ${left.join(", ")}: let those runs end (or reap them with \`cc-ci audit --reap\`), then destroy it`,
+        );
+    }
     try {
       await s.destroy({ onOutput, color: "never" });
     } catch (e) {
@@ -128,16 +146,4 @@ export async function warmStatus(name = WARM_STACK, env = loadEnv()): Promise<Wa
     keycloakUrl: read.keycloak?.publicUrl,
     domain: read.proxy.domain,
   };
-}
-
-/** Whether Traefik answers on its web entrypoint (any HTTP answer, e.g. its 404, will do). */
-export async function proxyAnswers(proxy: {
-  domain: string;
-  httpPort: number;
-  httpsPort: number;
-}): Promise<boolean> {
-  return viaProxy(`http://cc-ci-health.${proxy.domain}/`, proxy).then(
-    () => true,
-    () => false,
-  );
 }

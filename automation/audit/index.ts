@@ -24,7 +24,7 @@ import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
 import { pooledRealms } from "../realmPool";
-import { proxyAnswers } from "../warm";
+import { proxyAnswers } from "../http";
 import {
   homeName,
   previewDrift,

@@ -7,9 +7,10 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { audit } from "../../automation/audit";
 import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
 import { describeE2E } from "./prereq";
-import { WARM_SETTINGS, e2eEnv, example, explain, logTo, run } from "./harness";
+import { WARM_SETTINGS, e2eEnv, example, explain, logTo, run, spawnRun } from "./harness";
 
 const env = e2eEnv();
 const STACK = "warm-tls-e2e";
@@ -112,5 +113,28 @@ describeE2E("TLS from a certificate file", () => {
       { encoding: "utf8" },
     );
     expect(subject).toContain(`*.${DOMAIN}`);
+  });
+
+  test("the layer is not destroyed under a run that uses it: the destroy names the run and changes nothing", async () => {
+    // (commander: the last --warm-stack wins over the harness's own)
+    const agent = spawnRun(example("web"), ["--warm-stack", STACK, "--sso", "off", "--", "sleep", "600"]);
+    await agent.waitFor(/docker:index:Service \S+ created/);
+    const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(agent.output())?.[1] as string;
+    await expect(warmDestroy(STACK, env, false, logTo("warm-tls"))).rejects.toThrow(
+      new RegExp(`warm layer "${STACK}" is still in use by .*run_${runId.replace(/-/g, "_")}_`),
+    );
+    expect(await warmStatus(STACK, env)).toMatchObject({ exists: true, traefik: true });
+    // Killed: its lock holder is gone but it is young, so only an audit told to (grace 0) reaps it;
+    // then the layer is free again (afterAll destroys it).
+    process.kill(-(agent.child.pid as number), "SIGKILL");
+    await agent.closed;
+    for (let i = 0; i < 30; i++) {
+      const r = await audit(env, { reap: true, graceMs: 0, drift: false, warmStack: STACK });
+      if (r.stacks.find((x) => x.runId === runId)?.reaped) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    expect((await audit(env, { drift: false, warmStack: STACK })).stacks.map((x) => x.runId)).not.toContain(
+      runId,
+    );
   });
 });
