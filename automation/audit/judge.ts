@@ -45,6 +45,13 @@ export function judgeStack(f: StackFacts, l: AuditLimits): Verdict {
   }
   if (f.lock?.alive)
     return { stale: false, reason: `locked by a live process (${f.lock.host}:${f.lock.pid})` };
+  // A lease outlives its run only when the run was killed outright (a clean end removes it): say,
+  // during the tests, when no Pulumi lock is held.
+  if (f.lease) {
+    if (young)
+      return { stale: false, reason: "its run's agent is gone, but it is younger than the grace period" };
+    return { stale: true, reason: `its run's agent (${f.lease.host}:${f.lease.pid}) is gone` };
+  }
   if (f.ageMs !== undefined && f.ageMs > l.maxAgeMs)
     return { stale: true, reason: `last updated ${Math.round(f.ageMs / 60000)} min ago` };
   return { stale: false };

@@ -3,7 +3,10 @@
  * finds and --reap removes to zero; a clean host audits clean; the warm layer and anything without a
  * run label are never touched.
  */
-import { audit } from "../../automation/audit";
+import { execFile } from "node:child_process";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { audit, type AuditReport } from "../../automation/audit";
 import { listProcesses } from "../../automation/audit/processes";
 import { dockerClient, runObjects } from "../../automation/docker";
 import { listStacks } from "../../automation/workspace";
@@ -12,9 +15,10 @@ import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { warmStatus } from "../../automation/warm";
 import { LABELS, ownerId, runNames } from "../../lib/naming";
 import { describeE2E } from "./prereq";
-import { WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harness";
+import { E2E_HOME, ROOT, WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harness";
 
 const env = e2eEnv();
+const exec = promisify(execFile);
 const docker = dockerClient();
 // No grace period: the planted residue is seconds old. Live runs are still protected by their leases.
 const auditOpts = { warmStack: WARM, drift: false, graceMs: 0, log: logTo("audit") };
@@ -209,5 +213,34 @@ describeE2E("cleanup audit", () => {
       drift: false,
     });
     expect(await warmStatus(WARM, env)).toMatchObject({ exists: true, traefik: true, keycloak: true });
+  });
+
+  test("`cc-ci audit --json` prints the report; a Docker data root over --disk-budget makes it unclean, exit 1", async () => {
+    const cli = (extra: string[]) =>
+      exec(
+        path.join(ROOT, "bin", "cc-ci"),
+        ["audit", "--json", "--no-drift", "--warm-stack", WARM, ...extra],
+        { env: { ...process.env, CC_CI_HOME: E2E_HOME }, maxBuffer: 16 * 1024 ** 2 },
+      ).then(
+        (r) => ({ code: 0, report: JSON.parse(r.stdout) as AuditReport }),
+        (e: { code: number; stdout: string }) => ({
+          code: e.code,
+          report: JSON.parse(e.stdout) as AuditReport,
+        }),
+      );
+    const within = await cli(["--disk-budget", "10t"]);
+    expect({ code: within.code, clean: within.report.clean, over: within.report.disk.over }).toEqual({
+      code: 0,
+      clean: true,
+      over: false,
+    });
+    expect(within.report.disk.usedBytes).toBeGreaterThan(0);
+    const over = await cli(["--disk-budget", "1m"]);
+    expect({ code: over.code, clean: over.report.clean, over: over.report.disk.over }).toEqual({
+      code: 1,
+      clean: false,
+      over: true,
+    });
+    expect(over.report.disk.budgetBytes).toBeLessThan(over.report.disk.usedBytes as number);
   });
 });

@@ -8,11 +8,15 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { audit } from "../../automation/audit";
+import { dockerClient, labelledObjects } from "../../automation/docker";
 import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
+import { listStacks } from "../../automation/workspace";
+import { LABELS, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import { WARM_SETTINGS, e2eEnv, example, explain, logTo, run, spawnRun } from "./harness";
 
 const env = e2eEnv();
+const docker = dockerClient();
 const STACK = "warm-tls-e2e";
 const DOMAIN = "tls.e2e.ci.test";
 const PORTS = { httpPort: 18082, httpsPort: 18445 };
@@ -61,7 +65,9 @@ describeE2E("TLS from a certificate file", () => {
   });
 
   afterAll(async () => {
-    await warmDestroy(STACK, env, true, logTo("warm-tls"));
+    // The last test destroys the layer; this is for when it failed before it could.
+    if ((await listStacks(env)).some((s) => s.name === STACK || s.name.endsWith(`/${STACK}`)))
+      await warmDestroy(STACK, env, true, logTo("warm-tls"));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -136,5 +142,21 @@ describeE2E("TLS from a certificate file", () => {
     expect((await audit(env, { drift: false, warmStack: STACK })).stacks.map((x) => x.runId)).not.toContain(
       runId,
     );
+  });
+
+  test("warm destroy also removes what the layer's state never recorded, and leaves nothing", async () => {
+    // What an interrupted `up` leaves: objects labelled as the layer's (and of no run) that no state
+    // records. A volume and a secret, made here directly.
+    const ns = `${LABELS.stackNamespace}`;
+    const labels = { [ns]: warmPrefix(STACK) };
+    await docker.createVolume({ Name: `${warmPrefix(STACK)}_unrecorded`, Labels: labels });
+    await docker.createSecret({
+      Name: `${warmPrefix(STACK)}_unrecorded`,
+      Labels: labels,
+      Data: Buffer.from("x").toString("base64"),
+    });
+    await warmDestroy(STACK, env, true, logTo("warm-tls"));
+    expect(await labelledObjects(docker, `${ns}=${warmPrefix(STACK)}`)).toEqual([]);
+    expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(STACK))).toEqual([]);
   });
 });

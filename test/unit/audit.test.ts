@@ -39,7 +39,28 @@ describe("judgeStack", () => {
       "old, lease gone stale",
       { ageMs: 400 * MIN, lease: lease("a-000001", LEASE_TTL_MS + 1) },
       true,
-      /400 min/,
+      /agent \(agent-2:4242\) is gone/,
+    ],
+    [
+      "no lock (killed during its tests), its lease's agent gone: stale before max-age",
+      { ageMs: 30 * MIN, lease: lease("a-000001", LEASE_TTL_MS + 1) },
+      true,
+      /agent \(agent-2:4242\) is gone/,
+    ],
+    [
+      "its lease's agent gone, but younger than the grace",
+      { ageMs: 2 * MIN, lease: lease("a-000001", LEASE_TTL_MS + 1) },
+      false,
+      /grace/,
+    ],
+    [
+      "a lease of this host whose process is dead is dead at once",
+      {
+        ageMs: 30 * MIN,
+        lease: { ...lease("a-000001", 1_000), host: hostname(), pid: 2 ** 22 + 7 },
+      },
+      true,
+      /is gone/,
     ],
     ["age unknown", {}, false, null],
   ])("%s", (_, facts, stale, reason) => {
