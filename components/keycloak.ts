@@ -19,7 +19,7 @@ import {
 } from "../lib/naming";
 import { publicUrl } from "../lib/units";
 import { haproxyConfig } from "./traefik";
-import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
+import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
 
 export interface KeycloakArgs {
   config: KeycloakConfig;
@@ -319,7 +319,7 @@ function dockerSecret(
       data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
       labels: labelList(labels),
     },
-    opts,
+    { ...opts, ...CREATE_BEFORE_DELETE },
   );
 }
 

@@ -17,7 +17,7 @@ import {
   OBJECT_NAME_MAX,
   SERVICE_NAME_MAX,
 } from "../lib/naming";
-import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
+import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
@@ -97,7 +97,7 @@ export class Traefik extends pulumi.ComponentResource {
         data: Buffer.from(apiConfigText).toString("base64"),
         labels: labelArgs,
       },
-      child,
+      { ...child, ...CREATE_BEFORE_DELETE },
     );
     const apiName = prefixedName(prefix, "docker_api", SERVICE_NAME_MAX);
     this.apiProxy = new docker.Service(
@@ -171,7 +171,7 @@ export class Traefik extends pulumi.ComponentResource {
           data: Buffer.from(dynamic).toString("base64"),
           labels: labelArgs,
         },
-        child,
+        { ...child, ...CREATE_BEFORE_DELETE },
       );
       configs.push({ configId: dyn.id, configName: dyn.name, fileName: "/etc/traefik/dynamic.yml" });
       secrets.push({ secretId: certSecret.id, secretName: certSecret.name, fileName: "tls.crt" });
@@ -307,6 +307,6 @@ function fileSecret(
       data: pulumi.secret(Buffer.from(content).toString("base64")),
       labels: labelList(labels),
     },
-    opts,
+    { ...opts, ...CREATE_BEFORE_DELETE },
   );
 }

@@ -1,5 +1,6 @@
 /** Small builders the components share: label lists, resources and policies in the provider's shapes. */
 import type * as docker from "@pulumi/docker";
+import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../lib/config";
 import { bytes, goDuration } from "../lib/units";
 
@@ -22,6 +23,13 @@ export function taskResources(r: Resources): docker.types.input.ServiceTaskSpecR
 
 /** Swarm waits for tasks to be running — and, with a healthcheck, healthy — before `up` moves on. */
 export const CONVERGE: docker.types.input.ServiceConvergeConfig = { delay: "2s", timeout: "10m" };
+
+/**
+ * For a secret or config named after its content: the Docker provider asks for delete-before-replace,
+ * but a service still uses the old one until it is updated, so the delete would fail (and, pending,
+ * fail every later update). With unique names the new one can be made first.
+ */
+export const CREATE_BEFORE_DELETE: pulumi.CustomResourceOptions = { deleteBeforeReplace: false };
 
 /** A restart policy as the provider stores it (an unset window reads back as "0s"). */
 export function restartPolicy(p: {

@@ -409,15 +409,19 @@ export function parseStackConfig(raw: Record<string, string>, stackName: string)
   return parseOrThrow(StackConfig, values, "stack config");
 }
 
-/** The `cc-ci:*` values of a stack settings file (Pulumi.<stack>.yaml), without the namespace. */
+/**
+ * The `cc-ci:*` values of a stack settings file (Pulumi.<stack>.yaml), without the namespace, as the
+ * program receives them: Pulumi hands every value over as a string (objects as JSON) and may write
+ * scalars back quoted (`slots: "8"` after `pulumi stack init`, or `pulumi config set`), so they are
+ * decoded the same way.
+ */
 export function readStackFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
   const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  const prefix = `${CONFIG_NAMESPACE}:`;
-  const out: Record<string, unknown> = {};
+  const raw: Record<string, string> = {};
   for (const [k, v] of Object.entries(doc?.config ?? {}))
-    if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
-  return out;
+    if (v !== null && v !== undefined) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return decodeConfig(raw);
 }
 
 /** The warm layer's settings from its file (Pulumi.warm.yaml), parsed and defaulted by the schema. */

@@ -8,4 +8,4 @@ scripts/env/setup.sh
 bin/cc-ci warm up
 bin/cc-ci warm status
 bin/cc-ci run examples/sso
-if bin/cc-ci audit --help >/dev/null 2>&1; then bin/cc-ci audit; fi
+bin/cc-ci audit

@@ -41,27 +41,33 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
   return { ca: f("ca.pem"), cert: f("tls.crt"), key: f("tls.key") };
 }
 
+/** A certificate's SHA-256 fingerprint, from a shell pipeline ending in `openssl x509 -fingerprint` ("" if none). */
+function fingerprint(pipeline: string): string {
+  try {
+    return execFileSync("bash", ["-c", pipeline], { encoding: "utf8" }).trim();
+  } catch {
+    return "";
+  }
+}
+
 describeE2E("TLS from a certificate file", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "cc-ci-tls-"));
   const certs = makeCertificates(dir);
 
+  const settings = (c: { cert: string; key: string }) => ({
+    domain: DOMAIN,
+    proxyNetwork: "proxy-tls",
+    slots: 2,
+    traefik: {
+      ...WARM_SETTINGS.traefik,
+      ...PORTS,
+      tls: { mode: "file", certFile: c.cert, keyFile: c.key },
+    },
+    keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18182 },
+  });
+
   beforeAll(async () => {
-    await warmUp(
-      STACK,
-      env,
-      {
-        domain: DOMAIN,
-        proxyNetwork: "proxy-tls",
-        slots: 2,
-        traefik: {
-          ...WARM_SETTINGS.traefik,
-          ...PORTS,
-          tls: { mode: "file", certFile: certs.cert, keyFile: certs.key },
-        },
-        keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18182 },
-      },
-      logTo("warm-tls"),
-    );
+    await warmUp(STACK, env, settings(certs), logTo("warm-tls"));
   });
 
   afterAll(async () => {
@@ -119,6 +125,27 @@ describeE2E("TLS from a certificate file", () => {
       { encoding: "utf8" },
     );
     expect(subject).toContain(`*.${DOMAIN}`);
+  });
+
+  test("a new certificate file: warm up puts it in place of the old one, and Traefik serves it", async () => {
+    const next = mkdtempSync(path.join(tmpdir(), "cc-ci-tls-next-"));
+    try {
+      const renewed = makeCertificates(next);
+      // The secret is named after its content: the new one is made, Traefik moved to it, then the
+      // old one removed (the provider's delete-first order would fail while Traefik still uses it).
+      await warmUp(STACK, env, settings(renewed), logTo("warm-tls"));
+      const want = fingerprint(`openssl x509 -noout -fingerprint -sha256 -in ${renewed.cert}`);
+      let served = "";
+      for (let i = 0; i < 60 && served !== want; i++) {
+        served = fingerprint(
+          `openssl s_client -connect 127.0.0.1:${PORTS.httpsPort} -servername a.${DOMAIN} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+        );
+        if (served !== want) await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(served).toBe(want);
+    } finally {
+      rmSync(next, { recursive: true, force: true });
+    }
   });
 
   test("the layer is not destroyed under a run that uses it: the destroy names the run and changes nothing", async () => {

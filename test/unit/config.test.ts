@@ -1,8 +1,9 @@
 /** The stack configuration: defaults, the committed Pulumi.warm.yaml, and every problem by path. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { parseStackConfig, type WarmConfig } from "../../lib/config";
+import { parseStackConfig, readWarmSettings, type WarmConfig } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
 
 function flat(values: Record<string, unknown>): Record<string, string> {
@@ -94,5 +95,27 @@ describe("stack config", () => {
         expect.stringMatching(/^sso: /),
       ]),
     );
+  });
+});
+
+describe("readWarmSettings: a settings file as Pulumi leaves it", () => {
+  const withFile = <T>(text: string, fn: (file: string) => T): T => {
+    const dir = mkdtempSync(path.join(tmpdir(), "warm-yaml-"));
+    try {
+      writeFileSync(path.join(dir, "Pulumi.warm.yaml"), text);
+      return fn(path.join(dir, "Pulumi.warm.yaml"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  test("a scalar Pulumi wrote back quoted (stack init, `pulumi config set`) reads as the program reads it", () => {
+    const text = 'config:\n  cc-ci:slots: "5"\n  cc-ci:domain: ci.test\nencryptionsalt: v1:abc\n';
+    const w = withFile(text, (f) => readWarmSettings(f));
+    expect({ slots: w.slots, domain: w.domain }).toEqual({ slots: 5, domain: "ci.test" });
+  });
+
+  test("a quoted value that is no number is still named with its path", () => {
+    expect(() => withFile('config:\n  cc-ci:slots: "many"\n', (f) => readWarmSettings(f))).toThrow(/slots/);
   });
 });
