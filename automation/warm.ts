@@ -105,16 +105,30 @@ export async function warmDestroy(
       await s.refresh({ onOutput, color: "never" });
       await s.destroy({ onOutput, color: "never" });
     }
-    const left = await layer();
-    if (left.length > 0)
+    // The swarm finishes what Pulumi deleted a moment later (tasks stop, networks go): what is still
+    // there after that is what the state did not record.
+    const settled = async (seconds: number) => {
+      let left = await layer();
+      for (let i = 0; i < seconds * 2 && left.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        left = await layer();
+      }
+      return left;
+    };
+    const left = await settled(10);
+    if (left.length > 0) {
       onOutput(
         `removing what the state did not record: ${left.map((o) => `${o.kind} ${o.name}`).join(", ")}\n`,
       );
-    const failed = await removeObjects(docker, left);
-    if (failed.length > 0)
-      throw new Error(
-        `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
-      );
+      const failed = await removeObjects(docker, left);
+      if (failed.length > 0)
+        throw new Error(
+          `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
+        );
+      const still = await settled(30);
+      if (still.length > 0)
+        throw new Error(`still there after removal: ${still.map((o) => `${o.kind} ${o.name}`).join(", ")}`);
+    }
     if (remove) await ws.removeStack(name);
   });
 }
