@@ -65,9 +65,25 @@ export function isStack(summary: { name: string }, name: string): boolean {
   return summary.name === name || summary.name === stackFqn(name) || shortStackName(summary.name) === name;
 }
 
-/** The stack's summary in the backend, or undefined when there is no such stack. */
-export async function findStack(ws: LocalWorkspace, name: string): Promise<StackSummary | undefined> {
-  return (await ws.listStacks()).find((s) => isStack(s, name));
+/**
+ * The project's stacks (`pulumi stack ls`). On a file backend the listing reads every stack's
+ * attributes file, and one that a concurrent run is rewriting at that moment reads as empty
+ * (`error: EOF`): such a listing is tried again, a few times.
+ */
+export async function stackList(ws: LocalWorkspace, attempts = 6): Promise<StackSummary[]> {
+  for (let i = 1; ; i++) {
+    try {
+      return await ws.listStacks();
+    } catch (e) {
+      if (i >= attempts || !isTornRead(e)) throw e;
+      await new Promise((r) => setTimeout(r, 150 * i));
+    }
+  }
+}
+
+/** A read of a file another process was writing at that moment (Pulumi: `error: EOF`). */
+export function isTornRead(e: unknown): boolean {
+  return /\berror: (unexpected )?EOF\b/.test(e instanceof Error ? e.message : String(e));
 }
 
 /** Selects a stack, or undefined when it does not exist. */
@@ -133,7 +149,7 @@ export async function previewDrift(stack: Stack, onOutput?: (out: string) => voi
 
 /** The project's stacks on the backend. */
 export async function listStacks(env: CcciEnv): Promise<StackSummary[]> {
-  return withWorkspace(env, homeName("list"), (ws) => ws.listStacks());
+  return withWorkspace(env, homeName("list"), (ws) => stackList(ws));
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   pulumiErrorSummary,
   readWarm,
   selectStack,
+  stackList,
   withWorkspace,
 } from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
@@ -183,7 +184,7 @@ async function judgeStacks(
   l: AuditLimits,
 ): Promise<StackAudit[]> {
   const out: StackAudit[] = [];
-  for (const s of await ws.listStacks()) {
+  for (const s of await stackList(ws)) {
     const runId = runIdOfStack(s.name);
     if (!runId) continue;
     const name = shortStackName(s.name);

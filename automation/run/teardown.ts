@@ -8,7 +8,7 @@ import { LABELS, type RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
 import { dockerClient, runObjects } from "../docker";
 import { provisioningAdmin } from "../keycloakAdmin";
-import { findStack } from "../workspace";
+import { selectStack } from "../workspace";
 import { streamLines } from "./deploy";
 import type { RunReport } from "./report";
 
@@ -79,7 +79,8 @@ export async function findResidue(
   if (sso?.mode === "warm") {
     if (await provisioningAdmin(sso.keycloak).realm(names.realm)) residue.realm = names.realm;
   }
-  residue.stack = (await findStack(ws, names.stack)) !== undefined;
+  // The run's own stack, selected by name: listing every stack would read other runs' files mid-write.
+  residue.stack = (await selectStack(ws, names.stack)) !== undefined;
   return residue;
 }
 
