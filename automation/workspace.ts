@@ -13,6 +13,8 @@ import {
   StackNotFoundError,
   type StackSummary,
 } from "@pulumi/pulumi/automation";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import * as path from "node:path";
 import { readWarmOutputs, type ContractRead } from "../lib/contract";
 import { shortStackName, stackFqn } from "../lib/naming";
 import { privatePulumiHome, removePulumiHome, workspaceOptions, type CcciEnv } from "./env";
@@ -76,9 +78,40 @@ export async function stackList(ws: LocalWorkspace, attempts = 6): Promise<Stack
       return await ws.listStacks();
     } catch (e) {
       if (i >= attempts || !isTornRead(e)) throw e;
+      // A CLI killed mid-write leaves its stack's attributes file empty for good: past the first
+      // retry, such files are removed (a listing cache; the checkpoint beside each is the truth).
+      if (i >= 2) removeEmptyStackAttrs(ws.envVars?.PULUMI_BACKEND_URL);
       await new Promise((r) => setTimeout(r, 150 * i));
     }
   }
+}
+
+/**
+ * On a file backend, the empty `*.attrs` files (Pulumi's per-stack listing cache, which `stack ls`
+ * cannot parse when empty) not written for `quietMs`; returns the files removed.
+ */
+export function removeEmptyStackAttrs(
+  backendUrl: string | undefined,
+  now = Date.now(),
+  quietMs = 2000,
+): string[] {
+  if (!backendUrl?.startsWith("file:///")) return [];
+  const stacks = path.join(decodeURIComponent(new URL(backendUrl).pathname), ".pulumi", "stacks");
+  if (!existsSync(stacks)) return [];
+  const removed: string[] = [];
+  for (const project of readdirSync(stacks, { withFileTypes: true })) {
+    if (!project.isDirectory()) continue;
+    for (const f of readdirSync(path.join(stacks, project.name))) {
+      if (!f.endsWith(".attrs")) continue;
+      const file = path.join(stacks, project.name, f);
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (st?.isFile() && st.size === 0 && now - st.mtimeMs > quietMs) {
+        rmSync(file, { force: true });
+        removed.push(file);
+      }
+    }
+  }
+  return removed;
 }
 
 /** A read of a file another process was writing at that moment (Pulumi: `error: EOF`). */
