@@ -176,9 +176,10 @@ describeE2E("TLS from a certificate file", () => {
     // records. A volume and a secret, made here directly.
     const ns = `${LABELS.stackNamespace}`;
     const labels = { [ns]: warmPrefix(STACK) };
-    await docker.createVolume({ Name: `${warmPrefix(STACK)}_unrecorded`, Labels: labels });
+    const unrecorded = `${warmPrefix(STACK)}_unrecorded_${Date.now().toString(36)}`;
+    await docker.createVolume({ Name: unrecorded, Labels: labels });
     await docker.createSecret({
-      Name: `${warmPrefix(STACK)}_unrecorded`,
+      Name: unrecorded,
       Labels: labels,
       Data: Buffer.from("x").toString("base64"),
     });
