@@ -165,7 +165,8 @@ export function cli(): Command {
   warm
     .command("destroy")
     .description("remove the warm layer")
-    .action(async () => warmDestroy(warm.opts().stack));
+    .option("--remove", "also remove the stack itself (its history and settings in the backend)", false)
+    .action(async (o) => warmDestroy(warm.opts().stack, undefined, o.remove));
   warm
     .command("status")
     .description("is the warm layer there and healthy?")
