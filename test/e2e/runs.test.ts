@@ -45,6 +45,9 @@ describeE2E("warm layer", () => {
     // From nothing, for real: the layer (if any) destroyed and removed, and nothing of it left.
     // (The file backend lists project stacks by their bare name; a cloud backend as org/project/name.)
     const isWarm = (n: string) => n === WARM || n.endsWith(`/${WARM}`);
+    // The suite's home is its own: runs an earlier, interrupted suite left (which would keep the
+    // layer in use, and which `warm destroy` rightly refuses to destroy under) are reaped first.
+    await audit(env, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: WARM });
     if ((await listStacks(env)).some((s) => isWarm(s.name)))
       await warmDestroy(WARM, env, true, logTo("warm"));
     expect((await listStacks(env)).map((s) => s.name).filter(isWarm)).toEqual([]);
