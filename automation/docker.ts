@@ -111,6 +111,23 @@ export async function labelledObjects(docker: Docker, label: string): Promise<Do
   return listObjects(docker, { label: [label] });
 }
 
+/**
+ * Lists `objects()` every 500 ms until none is left or `waitMs` has passed; returns what is left.
+ * (Docker finishes removals a moment after it answers: tasks stop, swarm networks go.)
+ */
+export async function untilGone(
+  objects: () => Promise<DockerObject[]>,
+  waitMs: number,
+): Promise<DockerObject[]> {
+  const deadline = Date.now() + waitMs;
+  let left = await objects();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 500));
+    left = await objects();
+  }
+  return left;
+}
+
 /** Removes objects in dependency order (services before what they use). Returns what failed. */
 export async function removeObjects(
   docker: Docker,

@@ -5,7 +5,7 @@ import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
 import { formatProblem } from "../lib/errors";
 import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { audit } from "./audit";
-import { dockerClient, labelledObjects, networkUsers, removeObjects } from "./docker";
+import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "./docker";
 import { loadEnv } from "./env";
 import { proxyAnswers } from "./http";
 import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
@@ -107,15 +107,7 @@ export async function warmDestroy(
     }
     // The swarm finishes what Pulumi deleted a moment later (tasks stop, networks go): what is still
     // there after that is what the state did not record.
-    const settled = async (seconds: number) => {
-      let left = await layer();
-      for (let i = 0; i < seconds * 2 && left.length > 0; i++) {
-        await new Promise((r) => setTimeout(r, 500));
-        left = await layer();
-      }
-      return left;
-    };
-    const left = await settled(10);
+    const left = await untilGone(layer, 10_000);
     if (left.length > 0) {
       onOutput(
         `removing what the state did not record: ${left.map((o) => `${o.kind} ${o.name}`).join(", ")}\n`,
@@ -125,7 +117,7 @@ export async function warmDestroy(
         throw new Error(
           `could not remove: ${failed.map((f) => `${f.object.kind} ${f.object.name}: ${f.error}`).join("; ")}`,
         );
-      const still = await settled(30);
+      const still = await untilGone(layer, 30_000);
       if (still.length > 0)
         throw new Error(`still there after removal: ${still.map((o) => `${o.kind} ${o.name}`).join(", ")}`);
     }

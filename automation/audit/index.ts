@@ -19,7 +19,7 @@ import {
   shortStackName,
   WARM_STACK,
 } from "../../lib/naming";
-import { dockerClient, removeObjects, runObjects, type DockerObject } from "../docker";
+import { dockerClient, removeObjects, runObjects, untilGone, type DockerObject } from "../docker";
 import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
@@ -283,8 +283,7 @@ async function reapStack(
   await ws.removeStack(s.name);
   // Removed services' tasks take a few seconds to stop: the stack is reaped when they are gone too.
   const docker = dockerClient();
-  for (let i = 0; i < 60 && (await runObjects(docker, s.runId)).length > 0; i++)
-    await new Promise((r) => setTimeout(r, 500));
+  await untilGone(() => runObjects(docker, s.runId), 30_000);
 }
 
 /** The warm layer: its contract, health, realms of runs no live stack owns, drift. */

@@ -6,7 +6,7 @@
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { LABELS, type RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
-import { dockerClient, runObjects } from "../docker";
+import { dockerClient, runObjects, untilGone } from "../docker";
 import { provisioningAdmin } from "../keycloakAdmin";
 import { selectStack } from "../workspace";
 import { streamLines } from "./deploy";
@@ -68,13 +68,8 @@ export async function findResidue(
 ): Promise<RunReport["residue"]> {
   const docker = dockerClient();
   // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
-  const deadline = Date.now() + waitMs;
   const prefix = `${names.stackName}_`;
-  let left = await runObjects(docker, names.runId, prefix);
-  while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
-    left = await runObjects(docker, names.runId, prefix);
-  }
+  const left = await untilGone(() => runObjects(docker, names.runId, prefix), waitMs);
   const residue: RunReport["residue"] = { docker: left.map((o) => ({ kind: o.kind, name: o.name })) };
   if (sso?.mode === "warm") {
     if (await provisioningAdmin(sso.keycloak).realm(names.realm)) residue.realm = names.realm;
