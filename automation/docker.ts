@@ -233,3 +233,26 @@ export async function hostAddressForContainers(docker: Docker): Promise<string> 
     return "172.18.0.1";
   }
 }
+
+/**
+ * Once the stack is destroyed, the run's task containers that the swarm has yet to reap (that takes
+ * it seconds) are removed at once, as the provider does for services with a stop grace period. Only
+ * when no service of the run is left: a service that is still there would start them again, and is
+ * what verify must report.
+ */
+export async function sweepTaskContainers(runId: string, docker = dockerClient()): Promise<number> {
+  const filters = JSON.stringify({ label: [`${LABELS.run}=${runId}`] });
+  if ((await docker.listServices({ filters })).length > 0) return 0;
+  const containers = (await docker.listContainers({ all: true, filters })).filter(
+    (c) => c.Labels?.["com.docker.swarm.task.id"] !== undefined,
+  );
+  await Promise.all(
+    containers.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
+  return containers.length;
+}

@@ -6,6 +6,7 @@
  * nothing a live run holds a lease on is touched, stacks and leases are read again right before each
  * removal, and the warm layer's objects carry no run label. Exit non-zero while anything is left.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -19,7 +20,14 @@ import {
   shortStackName,
   WARM_STACK,
 } from "../../lib/naming";
-import { dockerClient, removeObjects, runObjects, untilGone, type DockerObject } from "../docker";
+import {
+  dockerClient,
+  removeObjects,
+  runObjects,
+  sweepTaskContainers,
+  untilGone,
+  type DockerObject,
+} from "../docker";
 import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
 import { leaseStore, type Lease, type LeaseStore } from "../leases";
@@ -246,15 +254,71 @@ async function reapStacks(
   await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
 }
 
-/** Stale lock gone, pending creates cleared, destroy, remove; one retry after a refresh. */
+/**
+ * `pulumi destroy --remove`: one CLI start, where the Automation API's `destroy` and `removeStack`
+ * take four (select, destroy, the history it reads back, remove). What can fail in it — a dead
+ * lock, pending creates of an interrupted `up`, a provider refusing — goes the careful way below.
+ */
+async function destroyAndRemove(ws: LocalWorkspace, name: string): Promise<void> {
+  const args = ["destroy", "--yes", "--skip-preview", "--non-interactive", "--remove", "--color", "never"];
+  const env = {
+    ...process.env,
+    ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}),
+    ...ws.envVars,
+  };
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      ws.pulumiCommand.command,
+      [...args, "--stack", name],
+      { cwd: ws.workDir, env, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve();
+        const said = `${stderr}\n${stdout}`.split("\n").map((l) => l.trim());
+        const errors = said.filter((l) => l.startsWith("error: ") && l !== "error: update failed");
+        reject(new Error((errors.length > 0 ? errors : said.filter(Boolean).slice(-1)).join("; ") || err.message));
+      },
+    );
+  });
+}
+
+/**
+ * Destroys and removes a stale stack, then waits until none of its run's objects is left. A stack
+ * with a stale lock, or whose plain destroy fails, is taken the careful way: lock cancelled, pending
+ * creates cleared by a refresh, destroy, and once more after a refresh; if even that fails it is
+ * removed by force and its objects are left to the residue sweep.
+ */
 async function reapStack(
   env: CcciEnv,
   ws: LocalWorkspace,
   s: StackAudit,
   log: (l: string) => void,
 ): Promise<void> {
+  let done = false;
+  if (!s.lock) {
+    try {
+      await destroyAndRemove(ws, s.name);
+      done = true;
+    } catch (e) {
+      log(`  ${s.name}: ${pulumiErrorSummary(e)}; taking the careful way`);
+    }
+  }
+  if (!done && !(await carefulReap(env, ws, s, log))) return;
+  // Removed services' tasks take seconds to stop: with no service of the run left, its task
+  // containers are removed at once (as a run's teardown does); the stack is reaped when all is gone.
+  const docker = dockerClient();
+  await sweepTaskContainers(s.runId, docker);
+  await untilGone(() => runObjects(docker, s.runId), 30_000);
+}
+
+/** The careful way; false when there is nothing more to wait for (the stack was gone, or forced). */
+async function carefulReap(
+  env: CcciEnv,
+  ws: LocalWorkspace,
+  s: StackAudit,
+  log: (l: string) => void,
+): Promise<boolean> {
   const stack = await selectStack(ws, s.name);
-  if (!stack) return; // removed meanwhile (by its run, or another audit)
+  if (!stack) return true; // removed meanwhile (by its run, another audit, or the fast path's removal)
   if (s.lock && !s.lock.alive) {
     // `pulumi cancel` removes the lock on a DIY backend; the file is the fallback if it cannot.
     await stack.cancel().catch(() => removeLock(env, s.name));
@@ -277,13 +341,11 @@ async function reapStack(
       s.forced = pulumiErrorSummary(again);
       log(`  ${s.name}: destroy failed again; removing the stack by force, its objects as residue`);
       await ws.removeStack(s.name, { force: true });
-      return;
+      return false;
     }
   }
   await ws.removeStack(s.name);
-  // Removed services' tasks take a few seconds to stop: the stack is reaped when they are gone too.
-  const docker = dockerClient();
-  await untilGone(() => runObjects(docker, s.runId), 30_000);
+  return true;
 }
 
 /** The warm layer: its contract, health, realms of runs no live stack owns, drift. */

@@ -13,7 +13,7 @@ import { ValidationError } from "../../lib/errors";
 import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
-import { dockerClient } from "../docker";
+import { dockerClient, sweepTaskContainers } from "../docker";
 import { holdLease, leaseStore, releaseSlot } from "../leases";
 import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
@@ -25,7 +25,7 @@ import { copyRecipe, removeRecipeCopy } from "./recipeCopy";
 import { waitReachable, waitSsoReady } from "./ready";
 import { PhaseClock, summary, type RunReport } from "./report";
 import { runTests } from "./tests";
-import { describeResidue, destroyRun, findResidue, removeRunRealm, sweepTaskContainers } from "./teardown";
+import { describeResidue, destroyRun, findResidue, removeRunRealm } from "./teardown";
 
 export { EXIT } from "./outcome";
 

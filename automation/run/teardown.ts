@@ -4,7 +4,7 @@
  * no realm, no stack.
  */
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { LABELS, type RunNames } from "../../lib/naming";
+import type { RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
 import { dockerClient, runObjects, untilGone } from "../docker";
 import { provisioningAdmin } from "../keycloakAdmin";
@@ -33,30 +33,6 @@ export async function destroyRun(stack: Stack, say: (l: string) => void): Promis
 export async function removeRunRealm(sso: SsoPlan, realm: string): Promise<void> {
   if (sso.mode !== "warm") return;
   await provisioningAdmin(sso.keycloak).deleteRealm(realm);
-}
-
-/**
- * Once the stack is destroyed, the run's task containers that the swarm has yet to reap (that takes
- * it seconds) are removed at once, as the provider does for services with a stop grace period. Only
- * when no service of the run is left: a service that is still there would start them again, and is
- * what verify must report.
- */
-export async function sweepTaskContainers(runId: string): Promise<number> {
-  const docker = dockerClient();
-  const filters = JSON.stringify({ label: [`${LABELS.run}=${runId}`] });
-  if ((await docker.listServices({ filters })).length > 0) return 0;
-  const containers = (await docker.listContainers({ all: true, filters })).filter(
-    (c) => c.Labels?.["com.docker.swarm.task.id"] !== undefined,
-  );
-  await Promise.all(
-    containers.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined),
-    ),
-  );
-  return containers.length;
 }
 
 /** What is left of a run; empty when the teardown was complete. */
