@@ -113,10 +113,18 @@ export function removePulumiHome(env: CcciEnv, name: string): void {
   rmSync(path.join(env.home, "homes", name), { recursive: true, force: true });
 }
 
+/** The CLI, found (`pulumi version`) once per process and binary. */
+const commands = new Map<string, Promise<PulumiCommand>>();
+
 export async function workspaceOptions(env: CcciEnv, pulumiHome: string): Promise<LocalWorkspaceOptions> {
-  const pulumiCommand = env.pulumiBin
-    ? await PulumiCommand.get({ root: path.dirname(env.pulumiBin) })
-    : await PulumiCommand.get();
+  const key = env.pulumiBin ?? "";
+  let found = commands.get(key);
+  if (!found) {
+    found = env.pulumiBin ? PulumiCommand.get({ root: path.dirname(env.pulumiBin) }) : PulumiCommand.get();
+    found.catch(() => commands.delete(key));
+    commands.set(key, found);
+  }
+  const pulumiCommand = await found;
   return {
     workDir: env.projectDir,
     pulumiHome,

@@ -13,6 +13,7 @@ import {
   StackNotFoundError,
   type StackSummary,
 } from "@pulumi/pulumi/automation";
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { readWarmOutputs, type ContractRead } from "../lib/contract";
@@ -138,14 +139,91 @@ export interface WarmRead {
 
 /** Reads the warm stack's outputs and checks them against the contract (lib/contract.ts). */
 export async function readWarm(ws: LocalWorkspace, name: string): Promise<WarmRead> {
-  const stack = await selectStack(ws, name);
-  if (!stack) return { stack: name, exists: false };
-  const outputs = await stack.outputs();
+  const outputs = await stackOutputs(ws, name);
+  if (!outputs) return { stack: name, exists: false };
   return {
     stack: name,
     exists: true,
     read: readWarmOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]))),
   };
+}
+
+/** A stack's outputs, secrets shown (cc-ci reads them; it never prints them). */
+export type StackOutputs = Record<string, { value: unknown }>;
+
+/**
+ * A stack's outputs in one CLI start (the Automation API's `select` and `outputs` take three: the
+ * selection, the outputs and the outputs again with secrets); undefined when there is no such stack.
+ */
+export async function stackOutputs(ws: LocalWorkspace, name: string): Promise<StackOutputs | undefined> {
+  let out: string;
+  try {
+    out = await pulumiCli(ws, ["stack", "output", "--json", "--show-secrets", "--stack", name]);
+  } catch (e) {
+    if (e instanceof PulumiCliError && /no stack named .* found/.test(e.stderr)) return undefined;
+    throw e;
+  }
+  const values = JSON.parse(out) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value }]));
+}
+
+/** A Pulumi command that failed: its diagnostics in the message, its streams kept. */
+export class PulumiCliError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    const said = `${stderr}\n${stdout}`.split("\n").map((l) => l.trim());
+    const errors = said.filter((l) => l.startsWith("error: ") && l !== "error: update failed");
+    const last = said.filter(Boolean).slice(-1);
+    super(
+      [...new Set(errors.length > 0 ? errors.map((l) => l.slice("error: ".length)) : last)].join("; ") ||
+        `pulumi ${args.slice(0, 2).join(" ")} exited with ${code}`,
+    );
+  }
+}
+
+/**
+ * The workspace's Pulumi CLI run directly, in its home with its backend and passphrase: one process
+ * where some Automation API calls start several (a read-back of the outputs and of the history after
+ * each `up` and `destroy`). Output is streamed to `onOutput`; aborting the signal interrupts the
+ * CLI as Ctrl-C would (it cancels cleanly), as the Automation API does.
+ */
+export function pulumiCli(
+  ws: LocalWorkspace,
+  args: string[],
+  onOutput?: (chunk: string) => void,
+  signal?: AbortSignal,
+): Promise<string> {
+  const env = {
+    ...process.env,
+    ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}),
+    ...ws.envVars,
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(ws.pulumiCommand.command, [...args, "--non-interactive"], {
+      cwd: ws.workDir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      onOutput?.(d);
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const abort = () => child.kill("SIGINT");
+    signal?.addEventListener("abort", abort, { once: true });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      signal?.removeEventListener("abort", abort);
+      if (code === 0) resolve(stdout);
+      else reject(new PulumiCliError(args, code, stdout, stderr));
+    });
+  });
 }
 
 /** What a drift check found: nothing, changes, or an error that kept it from telling. */

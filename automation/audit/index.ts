@@ -6,7 +6,6 @@
  * nothing a live run holds a lease on is touched, stacks and leases are read again right before each
  * removal, and the warm layer's objects carry no run label. Exit non-zero while anything is left.
  */
-import { execFile } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
@@ -36,6 +35,7 @@ import { proxyAnswers } from "../http";
 import {
   homeName,
   previewDrift,
+  pulumiCli,
   pulumiErrorSummary,
   readWarm,
   selectStack,
@@ -260,25 +260,7 @@ async function reapStacks(
  * lock, pending creates of an interrupted `up`, a provider refusing — goes the careful way below.
  */
 async function destroyAndRemove(ws: LocalWorkspace, name: string): Promise<void> {
-  const args = ["destroy", "--yes", "--skip-preview", "--non-interactive", "--remove", "--color", "never"];
-  const env = {
-    ...process.env,
-    ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}),
-    ...ws.envVars,
-  };
-  await new Promise<void>((resolve, reject) => {
-    execFile(
-      ws.pulumiCommand.command,
-      [...args, "--stack", name],
-      { cwd: ws.workDir, env, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (!err) return resolve();
-        const said = `${stderr}\n${stdout}`.split("\n").map((l) => l.trim());
-        const errors = said.filter((l) => l.startsWith("error: ") && l !== "error: update failed");
-        reject(new Error((errors.length > 0 ? errors : said.filter(Boolean).slice(-1)).join("; ") || err.message));
-      },
-    );
-  });
+  await pulumiCli(ws, ["destroy", "--yes", "--skip-preview", "--remove", "--color", "never", "--stack", name]);
 }
 
 /**

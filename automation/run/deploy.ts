@@ -2,8 +2,9 @@
  * The stack of one run: created in its own workspace with the prepared config, brought up with
  * progress streamed, and its outputs read back for the phases after it.
  */
-import { Stack, type LocalWorkspace, type OutputMap } from "@pulumi/pulumi/automation";
+import { Stack, type LocalWorkspace } from "@pulumi/pulumi/automation";
 import type { ConfigEntry } from "../../lib/config";
+import { pulumiCli, stackOutputs, type StackOutputs } from "../workspace";
 
 /** Creates the run's stack (it must not exist: run ids are unique) and sets its config. */
 export async function createRunStack(
@@ -16,14 +17,21 @@ export async function createRunStack(
   return stack;
 }
 
-/** `pulumi up`, streamed line by line; aborting the signal cancels it. */
+/**
+ * `pulumi up`, streamed line by line, then its outputs: two CLI starts (the Automation API's `up`
+ * takes four, reading back the outputs twice and the history); aborting the signal cancels it.
+ */
 export async function deployRun(
-  stack: Stack,
+  ws: LocalWorkspace,
+  stackName: string,
   say: (l: string) => void,
   signal: AbortSignal,
-): Promise<OutputMap> {
-  const r = await stack.up({ onOutput: (o) => streamLines(o, say), color: "never", signal });
-  return r.outputs;
+): Promise<StackOutputs> {
+  const args = ["up", "--yes", "--skip-preview", "--color", "never", "--stack", stackName];
+  await pulumiCli(ws, args, (o) => streamLines(o, say), signal);
+  const outputs = await stackOutputs(ws, stackName);
+  if (!outputs) throw new Error(`stack ${stackName} is gone after its update`);
+  return outputs;
 }
 
 export function streamLines(text: string, say: (l: string) => void): void {

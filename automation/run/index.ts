@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { OutputMap, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/config";
 import { ValidationError } from "../../lib/errors";
 import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
@@ -193,8 +193,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     }
     if (realm.status === "rejected") throw realm.reason;
     if (created.status === "rejected") throw created.reason;
-    const s = stack as Stack;
-    const outputs: OutputMap = await clock.run("up", () => deployRun(s, say, abort.signal));
+    const outputs = await clock.run("up", () => deployRun(ws, names.stack, say, abort.signal));
     if (abort.signal.aborted) throw new Error("interrupted");
 
     const convergeMs = deployTimeoutOf(prepared.config, prepared.model) * 1000;

@@ -8,15 +8,19 @@ import type { RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
 import { dockerClient, runObjects, untilGone } from "../docker";
 import { provisioningAdmin } from "../keycloakAdmin";
-import { selectStack } from "../workspace";
+import { pulumiCli, selectStack } from "../workspace";
 import { streamLines } from "./deploy";
 import type { RunReport } from "./report";
 
-/** Destroys the stack; on failure, cancels a stale lock, refreshes (clearing pending creates) and retries once. */
+/**
+ * Destroys the stack (one CLI start: the Automation API's `destroy` reads the history back after);
+ * on failure, cancels a stale lock, refreshes (clearing pending creates) and retries once.
+ */
 export async function destroyRun(stack: Stack, say: (l: string) => void): Promise<void> {
   const onOutput = (o: string) => streamLines(o, say);
+  const ws = stack.workspace as LocalWorkspace;
   try {
-    await stack.destroy({ onOutput, color: "never" });
+    await pulumiCli(ws, ["destroy", "--yes", "--skip-preview", "--color", "never", "--stack", stack.name], onOutput);
   } catch (e) {
     say(`destroy failed (${(e as Error).message.split("\n")[0]}); refreshing and retrying once`);
     await stack.cancel().catch(() => undefined);

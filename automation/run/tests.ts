@@ -6,11 +6,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type Docker from "dockerode";
-import type { OutputMap } from "@pulumi/pulumi/automation";
 import type { RunConfig, SandboxSettings } from "../../lib/config";
 import { runVars, type RunPlan } from "../../lib/runPlan";
 import { bytes } from "../../lib/units";
 import { hostAddressForContainers } from "../docker";
+import type { StackOutputs } from "../workspace";
 import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
@@ -24,7 +24,7 @@ interface RealmOutputs {
  * The environment a run's tests see: the run's values (secrets included) and how to reach the run
  * through the proxy at `proxyIp` (the address Traefik's ports answer on, from where the tests run).
  */
-export function testEnv(outputs: OutputMap, plan: RunPlan, proxyIp = "127.0.0.1"): Record<string, string> {
+export function testEnv(outputs: StackOutputs, plan: RunPlan, proxyIp = "127.0.0.1"): Record<string, string> {
   const o = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value])) as RealmOutputs;
   const proxy = plan.proxy;
   const port = proxy.scheme === "https" ? proxy.httpsPort : proxy.httpPort;
@@ -82,7 +82,7 @@ export interface TestContext {
   copyDir: string;
   /** The test command; default: the recipe's .cc-ci/test. */
   command?: string[];
-  outputs: OutputMap;
+  outputs: StackOutputs;
   plan: RunPlan;
   config: RunConfig;
 }

@@ -1,0 +1,131 @@
+/**
+ * Where a run's CPU goes: the host's busy core-seconds while some work runs, split by who used them —
+ * this process with the children it reaped (cc-ci, the Pulumi CLI and engine, the language host and
+ * the provider plugins: every child of a Pulumi CLI is reaped by it, and the CLI by us), each
+ * container by its cgroup (the warm Keycloak, its database, Traefik, the run's own containers), the
+ * Docker daemons (dockerd, containerd, the shims), and the rest of the host.
+ *
+ * Read from /proc and the cgroup v1 cpuacct hierarchy Docker's cgroupfs driver uses; containers and
+ * shims that come and go are sampled every 250 ms and kept at their last reading.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import type Docker from "dockerode";
+
+const TICK_S = 0.01; // USER_HZ: 100 on Linux
+const CGROUP = "/sys/fs/cgroup/cpuacct/docker";
+const DAEMONS = /^(dockerd|containerd|containerd-shim.*|docker-proxy)$/;
+
+function hostBusyS(): number {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0)) * TICK_S;
+}
+
+/** utime+stime (+ cutime+cstime: the reaped children) of a process, in seconds. */
+function procCpuS(pid: string | number, children: boolean): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    // After the command: state(0) ppid … utime(11) stime(12) cutime(13) cstime(14).
+    return (f[11] + f[12] + (children ? f[13] + f[14] : 0)) * TICK_S;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CpuSplit {
+  wallS: number;
+  hostS: number;
+  parts: Record<string, number>;
+}
+
+/**
+ * Runs `work` and says who used the host's CPU meanwhile. `classify` names a container's part
+ * from its name (say, "warm Keycloak" or "run containers").
+ */
+export async function cpuSplit(
+  docker: Docker,
+  classify: (containerName: string) => string,
+  work: () => Promise<unknown>,
+): Promise<CpuSplit> {
+  const names = new Map<string, string>();
+  const start = new Map<string, number>();
+  const last = new Map<string, number>();
+  const partOf = new Map<string, string>();
+  const read = async (first: boolean) => {
+    if (existsSync(CGROUP))
+      for (const id of readdirSync(CGROUP)) {
+        let ns: number;
+        try {
+          ns = Number(readFileSync(path.join(CGROUP, id, "cpuacct.usage"), "utf8"));
+        } catch {
+          continue;
+        }
+        const key = `c:${id}`;
+        if (!names.has(id)) {
+          const name = await docker
+            .getContainer(id)
+            .inspect()
+            .then((i) => i.Name.replace(/^\//, ""))
+            .catch(() => "");
+          names.set(id, name);
+          partOf.set(key, classify(name));
+        }
+        if (first) start.set(key, ns / 1e9);
+        else if (!start.has(key)) start.set(key, 0); // born during the work
+        last.set(key, ns / 1e9);
+      }
+    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      } catch {
+        continue;
+      }
+      if (!DAEMONS.test(comm)) continue;
+      const s = procCpuS(pid, false);
+      if (s === undefined) continue;
+      const key = `p:${pid}`;
+      partOf.set(key, "Docker daemons (dockerd, containerd, shims)");
+      if (first) start.set(key, s);
+      else if (!start.has(key)) start.set(key, 0);
+      last.set(key, s);
+    }
+  };
+  let samplerS = 0;
+  const timed = async (first: boolean) => {
+    const c0 = process.cpuUsage();
+    await read(first);
+    const c = process.cpuUsage(c0);
+    samplerS += (c.user + c.system) / 1e6;
+  };
+  const self0 = procCpuS("self", true) ?? 0;
+  const host0 = hostBusyS();
+  const t0 = Date.now();
+  await timed(true);
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await new Promise((r) => setTimeout(r, 250));
+      await timed(false);
+    }
+  })();
+  await work();
+  sampling = false;
+  await sampler;
+  await timed(false);
+  const hostS = hostBusyS() - host0;
+  const parts: Record<string, number> = {
+    "cc-ci with its Pulumi CLIs, engines, language hosts and plugins":
+      (procCpuS("self", true) ?? 0) - self0 - samplerS,
+    "this sampler": samplerS,
+  };
+  for (const [key, end] of last) {
+    const part = partOf.get(key) ?? "?";
+    parts[part] = (parts[part] ?? 0) + Math.max(0, end - (start.get(key) ?? end));
+  }
+  const known = Object.values(parts).reduce((a, b) => a + b, 0);
+  parts["the rest of the host"] = Math.max(0, hostS - known);
+  return { wallS: (Date.now() - t0) / 1000, hostS, parts };
+}
