@@ -4,6 +4,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
 import { dockerClient } from "./docker";
 import type { CcciEnv } from "./env";
+import { homeName, pulumiErrorSummary, stackList, withWorkspace } from "./workspace";
 import { readWarmSettings } from "../lib/config";
 
 export interface Check {
@@ -12,6 +13,18 @@ export interface Check {
   version?: string;
   source?: string;
   fix?: string;
+  /** More for machines (`--json`): the swarm's nodes, the state backend's kind and health. */
+  details?: Record<string, unknown>;
+}
+
+/** A swarm node as doctor reports it. */
+export interface NodeReport {
+  hostname: string;
+  role: string;
+  state: string;
+  availability: string;
+  address?: string;
+  leader?: boolean;
 }
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string | undefined {
@@ -55,14 +68,32 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
       source: pkg ? `Debian package docker.io ${pkg}` : "installed outside Debian's packages",
     });
     const state = info.Swarm?.LocalNodeState;
+    const manager = state === "active" && info.Swarm?.ControlAvailable === true;
+    const nodes: NodeReport[] = manager
+      ? (await docker.listNodes()).map((n) => ({
+          hostname: n.Description?.Hostname ?? n.ID ?? "?",
+          role: n.Spec?.Role ?? "?",
+          state: n.Status?.State ?? "?",
+          availability: n.Spec?.Availability ?? "?",
+          address: n.Status?.Addr,
+          leader: n.ManagerStatus?.Leader ?? false,
+        }))
+      : [];
+    const down = nodes.filter((n) => n.state !== "ready");
     checks.push({
       name: "swarm",
-      ok: state === "active" && info.Swarm?.ControlAvailable === true,
+      ok: manager && down.length === 0,
       version: state,
+      source: manager
+        ? `${nodes.length} node(s): ${nodes.map((n) => `${n.hostname} (${n.role}, ${n.state})`).join(", ")}`
+        : undefined,
+      details: { nodes },
       fix:
-        state === "active"
-          ? "this node is not a manager; run cc-ci on a manager"
-          : "scripts/env/docker.sh (docker swarm init --advertise-addr 127.0.0.1)",
+        down.length > 0
+          ? `node(s) ${down.map((n) => n.hostname).join(", ")} not ready: start their engines, or \`docker node rm\` them`
+          : state === "active"
+            ? "this node is not a manager; run cc-ci on a manager"
+            : "scripts/env/docker.sh (docker swarm init --advertise-addr 127.0.0.1)",
     });
   } catch (e) {
     checks.push({ name: "docker engine", ok: false, fix: `scripts/env/docker.sh (${(e as Error).message})` });
@@ -146,13 +177,62 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
       });
     }
   }
-  checks.push({
-    name: "state backend",
-    ok: true,
-    version: env.backendUrl,
-    source: process.env.PULUMI_BACKEND_URL ? "PULUMI_BACKEND_URL" : "default (CC_CI_HOME)",
-  });
+  checks.push(await backendCheck(env, pv !== undefined));
   return checks;
+}
+
+/** The backend URL with any password hidden. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = "***";
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Which kind of backend, and whether it answers: a stack listing through the Pulumi CLI. */
+async function backendCheck(env: CcciEnv, haveCli: boolean): Promise<Check> {
+  const kind = /^([a-z0-9]+):\/\//.exec(env.backendUrl)?.[1] ?? "?";
+  const base = {
+    name: "state backend",
+    version: redactUrl(env.backendUrl),
+    source: process.env.PULUMI_BACKEND_URL ? "PULUMI_BACKEND_URL" : "default (CC_CI_HOME)",
+  };
+  if (!haveCli)
+    return {
+      ...base,
+      ok: false,
+      details: { kind, health: "not checked: no Pulumi CLI" },
+      fix: "see pulumi CLI",
+    };
+  const t0 = Date.now();
+  try {
+    const stacks = await withWorkspace(env, homeName("doctor"), (ws) => stackList(ws));
+    return {
+      ...base,
+      ok: true,
+      details: { kind, health: "ok", stacks: stacks.length, answeredMs: Date.now() - t0 },
+    };
+  } catch (e) {
+    const password = (() => {
+      try {
+        return decodeURIComponent(new URL(env.backendUrl).password);
+      } catch {
+        return "";
+      }
+    })();
+    let said = pulumiErrorSummary(e).split(env.backendUrl).join(redactUrl(env.backendUrl));
+    if (password) said = said.split(password).join("***");
+    return {
+      ...base,
+      ok: false,
+      details: { kind, health: said },
+      fix: `the backend does not answer a stack listing (${said}): check PULUMI_BACKEND_URL and that its server runs`,
+    };
+  }
 }
 
 export function doctorTable(checks: Check[]): string {

@@ -1,22 +1,43 @@
 /**
  * Leases: a running `cc-ci run` says so from its first moment until its last, so an audit never
  * mistakes a starting run (no stack yet) or a long one for residue. A lease is a small record with
- * a heartbeat; a lease whose heartbeat is older than LEASE_TTL_MS belongs to an agent that is gone,
- * whatever host it ran on — no PID is read, so agents on other hosts are judged alike.
+ * a heartbeat; a lease whose heartbeat is older than the TTL belongs to an agent that is gone,
+ * whatever host it ran on — no PID is read but the agent's own, so agents on other hosts are judged
+ * alike. Slot claims (which run uses which of the warm proxy's networks) live beside the leases.
+ *
+ * Where they are kept follows the state backend: a folder under CC_CI_HOME for a file backend (one
+ * host), tables in the same PostgreSQL database for a `postgres://` backend, which every agent
+ * sharing that state reaches (`ccci_leases`, `ccci_slot_claims`, created when first needed).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
+import { Pool } from "pg";
 import type { CcciEnv } from "./env";
 
-/** A lease not renewed for this long is dead. */
+/** A lease not renewed for this long is dead (default; CC_CI_LEASE_TTL_S sets it). */
 export const LEASE_TTL_MS = 90_000;
-/** How often a live run renews its lease. */
-export const HEARTBEAT_MS = 20_000;
+
+/** The lease TTL this process uses: CC_CI_LEASE_TTL_S seconds, else LEASE_TTL_MS. */
+export function leaseTtlMs(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.CC_CI_LEASE_TTL_S);
+  return Number.isFinite(s) && s >= 3 ? s * 1000 : LEASE_TTL_MS;
+}
+
+/** How often a live run renews its lease: well inside the TTL. */
+export function heartbeatMs(ttl = leaseTtlMs()): number {
+  return Math.max(1000, Math.floor(ttl / 4.5));
+}
+
+/** Who this agent is in leases: CC_CI_AGENT, else the host name. Agents sharing state need distinct names. */
+export function agentName(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CC_CI_AGENT?.trim() || hostname();
+}
 
 export interface Lease {
   runId: string;
   stack: string;
+  /** The agent holding it (agentName). */
   host: string;
   pid: number;
   startedAt: string;
@@ -24,12 +45,12 @@ export interface Lease {
 }
 
 /**
- * A lease is alive while its heartbeat is fresh — and, on the host that holds it, while its process
- * lives (a run killed outright is known dead at once there; elsewhere, once the heartbeat is stale).
+ * A lease is alive while its heartbeat is fresh — and, when this agent holds it, while its process
+ * lives (a run killed outright is known dead at once here; elsewhere, once the heartbeat is stale).
  */
-export function leaseAlive(lease: Lease, now = Date.now(), here = hostname()): boolean {
+export function leaseAlive(lease: Lease, now = Date.now(), here = agentName(), ttl = leaseTtlMs()): boolean {
   if (lease.host === here && !pidAlive(lease.pid)) return false;
-  return now - Date.parse(lease.heartbeatAt) < LEASE_TTL_MS;
+  return now - Date.parse(lease.heartbeatAt) < ttl;
 }
 
 function pidAlive(pid: number): boolean {
@@ -41,12 +62,25 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Where leases are kept: a folder every agent sharing the state can read (default: under CC_CI_HOME). */
-export class LeaseStore {
+/** Where leases and slot claims are kept, as every agent sharing the state sees them. */
+export interface LeaseStore {
+  /** Where, for messages: a folder, or the database (no password). */
+  readonly where: string;
+  write(lease: Lease): Promise<void>;
+  remove(runId: string): Promise<void>;
+  list(): Promise<Lease[]>;
+  /** Claims `slot` for `runId` unless someone holds it; the holder afterwards (undefined: freed meanwhile). */
+  claim(slot: string, runId: string): Promise<string | undefined>;
+  /** Frees `slot`, only if `owner` still holds it. */
+  unclaim(slot: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Leases as files in a folder (a file backend: agents on one host, or sharing the folder). */
+export class FolderLeaseStore implements LeaseStore {
   constructor(private readonly dir: string) {}
 
-  /** The folder the leases (and slot claims) live in. */
-  get root(): string {
+  get where(): string {
     return this.dir;
   }
 
@@ -54,7 +88,11 @@ export class LeaseStore {
     return path.join(this.dir, `${runId}.json`);
   }
 
-  write(lease: Lease): void {
+  private slotFile(slot: string): string {
+    return path.join(this.dir, "slots", `${slot}.claim`);
+  }
+
+  async write(lease: Lease): Promise<void> {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file(lease.runId)}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(lease));
@@ -62,11 +100,11 @@ export class LeaseStore {
     renameSync(tmp, this.file(lease.runId));
   }
 
-  remove(runId: string): void {
+  async remove(runId: string): Promise<void> {
     rmSync(this.file(runId), { force: true });
   }
 
-  list(): Lease[] {
+  async list(): Promise<Lease[]> {
     if (!existsSync(this.dir)) return [];
     const out: Lease[] = [];
     for (const f of readdirSync(this.dir).filter((x) => x.endsWith(".json"))) {
@@ -78,41 +116,147 @@ export class LeaseStore {
     }
     return out;
   }
+
+  async claim(slot: string, runId: string): Promise<string | undefined> {
+    mkdirSync(path.dirname(this.slotFile(slot)), { recursive: true, mode: 0o700 });
+    try {
+      // Created exclusively: the first creator wins.
+      writeFileSync(this.slotFile(slot), runId, { flag: "wx", mode: 0o600 });
+      return runId;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    try {
+      return readFileSync(this.slotFile(slot), "utf8").trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async unclaim(slot: string, owner: string): Promise<void> {
+    try {
+      if (readFileSync(this.slotFile(slot), "utf8").trim() === owner)
+        rmSync(this.slotFile(slot), { force: true });
+    } catch {
+      // already gone
+    }
+  }
+
+  async close(): Promise<void> {}
 }
 
-/** The leases of the agents sharing this state (a folder under CC_CI_HOME). */
+/**
+ * Leases in PostgreSQL (a `postgres://` backend): every agent sharing the state sees every lease and
+ * claim; a claim is a row whose primary key is the slot, so the first insert wins.
+ */
+export class PostgresLeaseStore implements LeaseStore {
+  private readonly pool: Pool;
+  private ready?: Promise<void>;
+
+  constructor(
+    url: string,
+    readonly where: string,
+  ) {
+    // Idle connections close soon and never keep a finished command alive.
+    this.pool = new Pool({ connectionString: url, max: 2, idleTimeoutMillis: 1000, allowExitOnIdle: true });
+    this.pool.on("error", () => undefined); // an idle client's broken connection; the next query reconnects
+  }
+
+  private async q<R extends object>(sql: string, values: unknown[] = []): Promise<R[]> {
+    this.ready ??= this.pool
+      .query(
+        `CREATE TABLE IF NOT EXISTS ccci_leases (run_id text PRIMARY KEY, lease jsonb NOT NULL);
+         CREATE TABLE IF NOT EXISTS ccci_slot_claims (slot text PRIMARY KEY, run_id text NOT NULL)`,
+      )
+      .then(() => undefined)
+      .catch((e: Error) => {
+        this.ready = undefined;
+        // Two agents creating the tables at once: one loses the race on the catalog, the tables exist.
+        if (!/already exists|duplicate key/.test(e.message)) throw e;
+      });
+    await this.ready;
+    return (await this.pool.query<R>(sql, values)).rows;
+  }
+
+  async write(lease: Lease): Promise<void> {
+    await this.q(
+      "INSERT INTO ccci_leases (run_id, lease) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET lease = $2",
+      [lease.runId, JSON.stringify(lease)],
+    );
+  }
+
+  async remove(runId: string): Promise<void> {
+    await this.q("DELETE FROM ccci_leases WHERE run_id = $1", [runId]);
+  }
+
+  async list(): Promise<Lease[]> {
+    return (await this.q<{ lease: Lease }>("SELECT lease FROM ccci_leases")).map((r) => r.lease);
+  }
+
+  async claim(slot: string, runId: string): Promise<string | undefined> {
+    const won = await this.q<{ run_id: string }>(
+      "INSERT INTO ccci_slot_claims (slot, run_id) VALUES ($1, $2) ON CONFLICT (slot) DO NOTHING RETURNING run_id",
+      [slot, runId],
+    );
+    if (won.length > 0) return runId;
+    const held = await this.q<{ run_id: string }>("SELECT run_id FROM ccci_slot_claims WHERE slot = $1", [
+      slot,
+    ]);
+    return held[0]?.run_id;
+  }
+
+  async unclaim(slot: string, owner: string): Promise<void> {
+    await this.q("DELETE FROM ccci_slot_claims WHERE slot = $1 AND run_id = $2", [slot, owner]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** The leases of the agents sharing this state: beside the state in PostgreSQL, else under CC_CI_HOME. */
 export function leaseStore(env: CcciEnv): LeaseStore {
-  return new LeaseStore(path.join(env.home, "leases"));
+  if (/^postgres(ql)?:\/\//.test(env.backendUrl)) {
+    const u = new URL(env.backendUrl);
+    return new PostgresLeaseStore(env.backendUrl, `PostgreSQL ${u.host}${u.pathname}`);
+  }
+  return new FolderLeaseStore(path.join(env.home, "leases"));
 }
 
 /** Holds a run's lease from now until `release()`, renewing it in the background. */
-export function holdLease(store: LeaseStore, runId: string, stack: string): { release(): void } {
+export async function holdLease(
+  store: LeaseStore,
+  runId: string,
+  stack: string,
+  onError: (e: Error) => void = () => undefined,
+): Promise<{ release(): Promise<void> }> {
   const startedAt = new Date().toISOString();
   const renew = () =>
     store.write({
       runId,
       stack,
-      host: hostname(),
+      host: agentName(),
       pid: process.pid,
       startedAt,
       heartbeatAt: new Date().toISOString(),
     });
-  renew();
-  const timer = setInterval(renew, HEARTBEAT_MS);
+  await renew();
+  // A missed heartbeat is retried at the next; the lease dies only after a TTL of them.
+  const timer = setInterval(() => renew().catch(onError), heartbeatMs());
   timer.unref();
   return {
-    release() {
+    async release() {
       clearInterval(timer);
-      store.remove(runId);
+      await store.remove(runId);
     },
   };
 }
 
 /**
- * Claims one of the warm proxy's slot networks for a run, so no two runs ever share a network. A
- * claim is a file created exclusively (the first creator wins); a claim whose run no longer holds a
- * live lease is taken over, but only once nothing is attached to its network any more (a run killed
- * outright, or kept for debugging, may still have services there).
+ * Claims one of the warm proxy's slot networks for a run, so no two runs ever share a network. The
+ * first claimant wins (an exclusive file, or a row keyed by the slot); a claim whose run no longer
+ * holds a live lease is taken over, but only once nothing is attached to its network any more (a
+ * run killed outright, or kept for debugging, may still have services there).
  */
 export async function claimSlot(
   store: LeaseStore,
@@ -120,30 +264,12 @@ export async function claimSlot(
   slots: readonly string[],
   attached: (slot: string) => Promise<string[]>,
 ): Promise<string> {
-  const dir = path.join(store.root, "slots");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const live = new Set(
-    store
-      .list()
-      .filter((l) => leaseAlive(l))
-      .map((l) => l.runId),
-  );
+  const live = new Set((await store.list()).filter((l) => leaseAlive(l)).map((l) => l.runId));
   const busy: string[] = [];
   for (const slot of slots) {
-    const file = path.join(dir, `${slot}.claim`);
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(file, runId, { flag: "wx", mode: 0o600 });
-        return slot;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      let owner: string;
-      try {
-        owner = readFileSync(file, "utf8").trim();
-      } catch {
-        continue; // released meanwhile: try again
-      }
+      const owner = await store.claim(slot, runId);
+      if (owner === undefined) continue; // released meanwhile: try again
       if (owner === runId) return slot;
       if (live.has(owner)) break;
       const users = await attached(slot);
@@ -151,7 +277,7 @@ export async function claimSlot(
         busy.push(`${slot} (run ${owner} is gone, but ${users.slice(0, 3).join(", ")} still use it)`);
         break;
       }
-      rmSync(file, { force: true }); // a dead run's claim on an empty network; race the others for it
+      await store.unclaim(slot, owner); // a dead run's claim on an empty network; race the others for it
     }
   }
   throw new Error(
@@ -160,11 +286,6 @@ export async function claimSlot(
 }
 
 /** Gives a slot back (only the claimant can). */
-export function releaseSlot(store: LeaseStore, runId: string, slot: string): void {
-  const file = path.join(store.root, "slots", `${slot}.claim`);
-  try {
-    if (readFileSync(file, "utf8").trim() === runId) rmSync(file, { force: true });
-  } catch {
-    // already gone
-  }
+export async function releaseSlot(store: LeaseStore, runId: string, slot: string): Promise<void> {
+  await store.unclaim(slot, runId);
 }

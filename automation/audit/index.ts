@@ -124,13 +124,30 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
   const errors: string[] = [];
   const docker = dockerClient();
   const leases = leaseStore(env);
+  try {
+    return await auditWith(env, opts, started, log, limits, errors, docker, leases);
+  } finally {
+    await leases.close().catch(() => undefined);
+  }
+}
+
+async function auditWith(
+  env: CcciEnv,
+  opts: AuditOptions,
+  started: number,
+  log: (l: string) => void,
+  limits: () => AuditLimits,
+  errors: string[],
+  docker: ReturnType<typeof dockerClient>,
+  leases: LeaseStore,
+): Promise<AuditReport> {
   return withWorkspace(env, homeName("audit"), async (ws) => {
-    const stacks = await judgeStacks(env, ws, leases.list(), limits());
+    const stacks = await judgeStacks(env, ws, await leases.list(), limits());
     if (opts.reap) await reapStacks(env, ws, stacks, leases, limits, opts.parallel ?? 4, log, errors);
 
     // Docker objects of runs no live stack or lease owns. Read again right before removing.
     const residueNow = async () => {
-      const live = liveRunIds(stacks, leases.list(), Date.now());
+      const live = liveRunIds(stacks, await leases.list(), Date.now());
       const l = limits();
       return (await runObjects(docker))
         .map((o) => ({ ...o, ageMs: o.createdAt ? l.now - Date.parse(o.createdAt) : undefined }))
@@ -154,7 +171,7 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
       path.join(env.home, "homes"),
       liveRunIds(
         stacks.filter((s) => !s.stale),
-        leases.list(),
+        await leases.list(),
         Date.now(),
       ),
     );
@@ -162,7 +179,7 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
       log(`ending ${processes.length} plugin processes of killed runs`);
       await killProcesses(processes);
     }
-    if (opts.reap) cleanOrphanFiles(env, liveRunIds(stacks, leases.list(), Date.now()));
+    if (opts.reap) cleanOrphanFiles(env, liveRunIds(stacks, await leases.list(), Date.now()));
     const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
     const staleLeft = stacks.some((s) => s.stale && !s.reaped);
     const residueLeft =
@@ -233,7 +250,7 @@ async function reapStacks(
         {
           ageMs: s.ageMs,
           lock: readLock(env, s.name),
-          lease: leases.list().find((x) => x.runId === s.runId),
+          lease: (await leases.list()).find((x) => x.runId === s.runId),
         },
         limits(),
       );
@@ -354,7 +371,7 @@ async function auditWarm(
         const kc = provisioningAdmin(read.keycloak);
         try {
           // Realms have no creation time here: a live lease or stack is what protects a young run.
-          const live = liveRunIds(stacks, leases.list(), Date.now());
+          const live = liveRunIds(stacks, await leases.list(), Date.now());
           warm.realmPool = (await pooledRealms(kc, name)).length;
           for (const r of await kc.realms()) {
             if (r.realm === "master" || !REALM_PATTERN.test(r.realm)) continue;

@@ -27,7 +27,9 @@ import { PhaseClock, summary, type RunReport } from "./report";
 import { runTests } from "./tests";
 import { describeResidue, destroyRun, findResidue, removeRunRealm } from "./teardown";
 
-export { EXIT } from "./outcome";
+import { EXIT } from "./outcome";
+
+export { EXIT };
 
 export interface RunArgs {
   /** The recipe folder. */
@@ -101,7 +103,21 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   const say = (l: string) => log(`[${names.runId}] ${l}`);
   const report = newReport(recipe, names, started, clock);
   // From its first moment the run holds a lease, so no audit mistakes it for residue.
-  const lease = holdLease(leaseStore(env), names.runId, names.stack);
+  const leases = leaseStore(env);
+  let lease: { release(): Promise<void> };
+  try {
+    lease = await holdLease(leases, names.runId, names.stack, (e) =>
+      say(`lease heartbeat to ${leases.where} failed (${e.message}); retrying`),
+    );
+  } catch (e) {
+    await leases.close().catch(() => undefined);
+    Object.assign(report, {
+      outcome: "setup-failed",
+      exitCode: EXIT.setup,
+      error: `cannot hold the run's lease in ${leases.where}: ${(e as Error).message}; nothing was created`,
+    });
+    return finish(report, args, env, log);
+  }
 
   const abort = new AbortController();
   let signals = 0;
@@ -119,7 +135,6 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   }
   args.signal?.addEventListener("abort", () => onSignal("SIGTERM"), { once: true });
 
-  const leases = leaseStore(env);
   const docker = dockerClient();
   // The run's own read-only copy of the recipe: what is deployed, bind-mounted and tested.
   const copyDir = path.join(env.home, "runs", names.runId, "recipe");
@@ -272,11 +287,12 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       work?.close();
       removeRecipeCopy(copyDir);
     }
-    if (slot) releaseSlot(leases, names.runId, slot);
+    if (slot) await releaseSlot(leases, names.runId, slot).catch(() => undefined);
     const topUpFailed = await topUp;
     if (topUpFailed) report.warnings.push(topUpFailed);
     // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
-    lease.release();
+    await lease.release().catch((e: Error) => report.warnings.push(`the run's lease: ${e.message}`));
+    await leases.close().catch(() => undefined);
     if (handleSignals) {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
