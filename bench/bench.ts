@@ -342,7 +342,8 @@ function containerPart(name: string): string {
  */
 async function cpu(): Promise<void> {
   say("\n### Where a run's CPU goes (examples/sso on the warm layer; host busy core-seconds by user)");
-  const sso = () => ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env);
+  const sso = () =>
+    ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env);
   const cores = cpus().length;
   const cols: { label: string; k: number; split: Awaited<ReturnType<typeof cpuSplit>> }[] = [];
   for (const k of [1, 4]) {

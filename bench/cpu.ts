@@ -26,7 +26,10 @@ function hostBusyS(): number {
 function procCpuS(pid: string | number, children: boolean): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    const f = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
     // After the command: state(0) ppid … utime(11) stime(12) cutime(13) cstime(14).
     return (f[11] + f[12] + (children ? f[13] + f[14] : 0)) * TICK_S;
   } catch {

@@ -277,7 +277,16 @@ async function reapStacks(
  * lock, pending creates of an interrupted `up`, a provider refusing — goes the careful way below.
  */
 async function destroyAndRemove(ws: LocalWorkspace, name: string): Promise<void> {
-  await pulumiCli(ws, ["destroy", "--yes", "--skip-preview", "--remove", "--color", "never", "--stack", name]);
+  await pulumiCli(ws, [
+    "destroy",
+    "--yes",
+    "--skip-preview",
+    "--remove",
+    "--color",
+    "never",
+    "--stack",
+    name,
+  ]);
 }
 
 /**

@@ -20,7 +20,11 @@ export async function destroyRun(stack: Stack, say: (l: string) => void): Promis
   const onOutput = (o: string) => streamLines(o, say);
   const ws = stack.workspace as LocalWorkspace;
   try {
-    await pulumiCli(ws, ["destroy", "--yes", "--skip-preview", "--color", "never", "--stack", stack.name], onOutput);
+    await pulumiCli(
+      ws,
+      ["destroy", "--yes", "--skip-preview", "--color", "never", "--stack", stack.name],
+      onOutput,
+    );
   } catch (e) {
     say(`destroy failed (${(e as Error).message.split("\n")[0]}); refreshing and retrying once`);
     await stack.cancel().catch(() => undefined);
