@@ -73,6 +73,8 @@ export interface LeaseStore {
   claim(slot: string, runId: string): Promise<string | undefined>;
   /** Frees `slot`, only if `owner` still holds it. */
   unclaim(slot: string, owner: string): Promise<void>;
+  /** Every claim: which run holds which slot. */
+  claims(): Promise<{ slot: string; runId: string }[]>;
   close(): Promise<void>;
 }
 
@@ -142,6 +144,23 @@ export class FolderLeaseStore implements LeaseStore {
     }
   }
 
+  async claims(): Promise<{ slot: string; runId: string }[]> {
+    const dir = path.join(this.dir, "slots");
+    if (!existsSync(dir)) return [];
+    const out: { slot: string; runId: string }[] = [];
+    for (const f of readdirSync(dir).filter((x) => x.endsWith(".claim"))) {
+      try {
+        out.push({
+          slot: f.slice(0, -".claim".length),
+          runId: readFileSync(path.join(dir, f), "utf8").trim(),
+        });
+      } catch {
+        continue; // released meanwhile
+      }
+    }
+    return out;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -152,21 +171,19 @@ export class FolderLeaseStore implements LeaseStore {
 export class PostgresLeaseStore implements LeaseStore {
   private readonly pool: Pool;
   private ready?: Promise<void>;
+  readonly where: string;
 
-  constructor(
-    url: string,
-    readonly where: string,
-  ) {
-    // Idle connections close soon and never keep a finished command alive.
-    this.pool = new Pool({ connectionString: url, max: 2, idleTimeoutMillis: 1000, allowExitOnIdle: true });
-    this.pool.on("error", () => undefined); // an idle client's broken connection; the next query reconnects
+  constructor(private readonly pg: PostgresState) {
+    this.pool = postgresPool(pg);
+    this.where = pg.where;
   }
 
   private async q<R extends object>(sql: string, values: unknown[] = []): Promise<R[]> {
+    const { leasesTable: l, claimsTable: c } = this.pg;
     this.ready ??= this.pool
       .query(
-        `CREATE TABLE IF NOT EXISTS ccci_leases (run_id text PRIMARY KEY, lease jsonb NOT NULL);
-         CREATE TABLE IF NOT EXISTS ccci_slot_claims (slot text PRIMARY KEY, run_id text NOT NULL)`,
+        `CREATE TABLE IF NOT EXISTS ${l} (run_id text PRIMARY KEY, lease jsonb NOT NULL);
+         CREATE TABLE IF NOT EXISTS ${c} (slot text PRIMARY KEY, run_id text NOT NULL)`,
       )
       .then(() => undefined)
       .catch((e: Error) => {
@@ -175,7 +192,8 @@ export class PostgresLeaseStore implements LeaseStore {
         if (!/already exists|duplicate key/.test(e.message)) throw e;
       });
     await this.ready;
-    return (await this.pool.query<R>(sql, values)).rows;
+    const text = sql.replace(/\bccci_leases\b/g, l).replace(/\bccci_slot_claims\b/g, c);
+    return (await this.pool.query<R>(text, values)).rows;
   }
 
   async write(lease: Lease): Promise<void> {
@@ -209,17 +227,64 @@ export class PostgresLeaseStore implements LeaseStore {
     await this.q("DELETE FROM ccci_slot_claims WHERE slot = $1 AND run_id = $2", [slot, owner]);
   }
 
+  async claims(): Promise<{ slot: string; runId: string }[]> {
+    return (await this.q<{ slot: string; run_id: string }>("SELECT slot, run_id FROM ccci_slot_claims")).map(
+      (r) => ({ slot: r.slot, runId: r.run_id }),
+    );
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 }
 
+/**
+ * A `postgres://` state backend as node-postgres reaches it: the connection (without Pulumi's own
+ * `table` parameter, which PostgreSQL would refuse), Pulumi's state table, and names for cc-ci's
+ * tables beside it (suffixed with a non-default state table's name, so each state has its own).
+ */
+export interface PostgresState {
+  connectionString: string;
+  stateTable: string;
+  leasesTable: string;
+  claimsTable: string;
+  /** For messages: host and database, never the password. */
+  where: string;
+}
+
+export function postgresState(backendUrl: string): PostgresState | undefined {
+  if (!/^postgres(ql)?:\/\//.test(backendUrl)) return undefined;
+  const u = new URL(backendUrl);
+  const table = u.searchParams.get("table") ?? "";
+  if (table !== "" && !/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(table))
+    throw new Error(`PULUMI_BACKEND_URL: table=${table} is not a plain table name`);
+  u.searchParams.delete("table");
+  const suffix = table ? `_${table}` : "";
+  return {
+    connectionString: u.toString(),
+    stateTable: table || "pulumi_state",
+    leasesTable: `ccci_leases${suffix}`,
+    claimsTable: `ccci_slot_claims${suffix}`,
+    where: `PostgreSQL ${u.host}${u.pathname}${table ? ` (table ${table})` : ""}`,
+  };
+}
+
+/** A small pool that never keeps a finished command alive. */
+export function postgresPool(pg: PostgresState): Pool {
+  const pool = new Pool({
+    connectionString: pg.connectionString,
+    max: 2,
+    idleTimeoutMillis: 1000,
+    allowExitOnIdle: true,
+  });
+  pool.on("error", () => undefined); // an idle client's broken connection; the next query reconnects
+  return pool;
+}
+
 /** The leases of the agents sharing this state: beside the state in PostgreSQL, else under CC_CI_HOME. */
 export function leaseStore(env: CcciEnv): LeaseStore {
-  if (/^postgres(ql)?:\/\//.test(env.backendUrl)) {
-    const u = new URL(env.backendUrl);
-    return new PostgresLeaseStore(env.backendUrl, `PostgreSQL ${u.host}${u.pathname}`);
-  }
+  const pg = postgresState(env.backendUrl);
+  if (pg) return new PostgresLeaseStore(pg);
   return new FolderLeaseStore(path.join(env.home, "leases"));
 }
 

@@ -29,7 +29,7 @@ import {
 } from "../docker";
 import type { CcciEnv } from "../env";
 import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
-import { leaseStore, type Lease, type LeaseStore } from "../leases";
+import { leaseAlive, leaseStore, type Lease, type LeaseStore } from "../leases";
 import { pooledRealms } from "../realmPool";
 import { proxyAnswers } from "../http";
 import {
@@ -43,7 +43,7 @@ import {
   withWorkspace,
 } from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
-import { readLock, removeLock, stackFileTime } from "./locks";
+import { backendFacts, type BackendFacts } from "./locks";
 import { diskUse } from "./disk";
 import { killProcesses, listProcesses, orphanedPlugins, type OrphanProcess } from "./processes";
 
@@ -124,10 +124,12 @@ export async function audit(env: CcciEnv, opts: AuditOptions = {}): Promise<Audi
   const errors: string[] = [];
   const docker = dockerClient();
   const leases = leaseStore(env);
+  const facts = backendFacts(env);
   try {
-    return await auditWith(env, opts, started, log, limits, errors, docker, leases);
+    return await auditWith(env, opts, started, log, limits, errors, docker, leases, facts);
   } finally {
     await leases.close().catch(() => undefined);
+    await facts.close().catch(() => undefined);
   }
 }
 
@@ -140,10 +142,11 @@ async function auditWith(
   errors: string[],
   docker: ReturnType<typeof dockerClient>,
   leases: LeaseStore,
+  facts: BackendFacts,
 ): Promise<AuditReport> {
   return withWorkspace(env, homeName("audit"), async (ws) => {
-    const stacks = await judgeStacks(env, ws, await leases.list(), limits());
-    if (opts.reap) await reapStacks(env, ws, stacks, leases, limits, opts.parallel ?? 4, log, errors);
+    const stacks = await judgeStacks(facts, ws, await leases.list(), limits());
+    if (opts.reap) await reapStacks(facts, ws, stacks, leases, limits, opts.parallel ?? 4, log, errors);
 
     // Docker objects of runs no live stack or lease owns. Read again right before removing.
     const residueNow = async () => {
@@ -179,7 +182,13 @@ async function auditWith(
       log(`ending ${processes.length} plugin processes of killed runs`);
       await killProcesses(processes);
     }
-    if (opts.reap) cleanOrphanFiles(env, liveRunIds(stacks, await leases.list(), Date.now()));
+    if (opts.reap) {
+      const live = liveRunIds(stacks, await leases.list(), Date.now());
+      cleanOrphanFiles(env, live);
+      await dropDeadLeases(leases, live, log).catch((e: Error) =>
+        errors.push(`leases in ${leases.where}: ${e.message}`),
+      );
+    }
     const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
     const staleLeft = stacks.some((s) => s.stale && !s.reaped);
     const residueLeft =
@@ -203,7 +212,7 @@ async function auditWith(
 }
 
 async function judgeStacks(
-  env: CcciEnv,
+  facts: BackendFacts,
   ws: LocalWorkspace,
   leases: Lease[],
   l: AuditLimits,
@@ -213,8 +222,8 @@ async function judgeStacks(
     const runId = runIdOfStack(s.name);
     if (!runId) continue;
     const name = shortStackName(s.name);
-    const lock = readLock(env, name);
-    const updated = s.lastUpdate ? Date.parse(s.lastUpdate) : stackFileTime(env, name);
+    const lock = await facts.lock(name);
+    const updated = s.lastUpdate ? Date.parse(s.lastUpdate) : await facts.stateTime(name);
     const ageMs = updated ? l.now - updated : undefined;
     const lease = leases.find((x) => x.runId === runId);
     const v = judgeStack({ ageMs, lock, lease }, l);
@@ -234,7 +243,7 @@ async function judgeStacks(
 
 /** Reaps stale stacks, `parallel` at a time, judging each again right before it is touched. */
 async function reapStacks(
-  env: CcciEnv,
+  facts: BackendFacts,
   ws: LocalWorkspace,
   stacks: StackAudit[],
   leases: LeaseStore,
@@ -249,7 +258,7 @@ async function reapStacks(
       const again = judgeStack(
         {
           ageMs: s.ageMs,
-          lock: readLock(env, s.name),
+          lock: await facts.lock(s.name),
           lease: (await leases.list()).find((x) => x.runId === s.runId),
         },
         limits(),
@@ -260,7 +269,7 @@ async function reapStacks(
       }
       log(`reaping stack ${s.name} (${s.reason})`);
       try {
-        await reapStack(env, ws, s, log);
+        await reapStack(facts, ws, s, log);
         s.reaped = true;
       } catch (e) {
         s.error = pulumiErrorSummary(e);
@@ -296,7 +305,7 @@ async function destroyAndRemove(ws: LocalWorkspace, name: string): Promise<void>
  * removed by force and its objects are left to the residue sweep.
  */
 async function reapStack(
-  env: CcciEnv,
+  facts: BackendFacts,
   ws: LocalWorkspace,
   s: StackAudit,
   log: (l: string) => void,
@@ -310,7 +319,7 @@ async function reapStack(
       log(`  ${s.name}: ${pulumiErrorSummary(e)}; taking the careful way`);
     }
   }
-  if (!done && !(await carefulReap(env, ws, s, log))) return;
+  if (!done && !(await carefulReap(facts, ws, s, log))) return;
   // Removed services' tasks take seconds to stop: with no service of the run left, its task
   // containers are removed at once (as a run's teardown does); the stack is reaped when all is gone.
   const docker = dockerClient();
@@ -320,7 +329,7 @@ async function reapStack(
 
 /** The careful way; false when there is nothing more to wait for (the stack was gone, or forced). */
 async function carefulReap(
-  env: CcciEnv,
+  facts: BackendFacts,
   ws: LocalWorkspace,
   s: StackAudit,
   log: (l: string) => void,
@@ -329,7 +338,7 @@ async function carefulReap(
   if (!stack) return true; // removed meanwhile (by its run, another audit, or the fast path's removal)
   if (s.lock && !s.lock.alive) {
     // `pulumi cancel` removes the lock on a DIY backend; the file is the fallback if it cannot.
-    await stack.cancel().catch(() => removeLock(env, s.name));
+    await stack.cancel().catch(() => facts.removeLock(s.name));
   }
   const destroy = async () => {
     await stack.refresh({ clearPendingCreates: true, color: "never" });
@@ -413,6 +422,26 @@ async function auditWarm(
 }
 
 /** Stack settings files and Pulumi homes of runs that are gone (only with --reap: an audit reports, it does not touch). */
+/**
+ * Leases and slot claims of runs that are over (killed: a clean end removes its own): no live stack
+ * and no live lease. A claimed network that something still uses is kept from reuse by claimSlot's
+ * own check, so dropping its claim frees nothing too early.
+ */
+async function dropDeadLeases(leases: LeaseStore, live: ReadonlySet<string>, log: (l: string) => void) {
+  // Claims first, then leases: a run writes its lease before it claims, so every claim read here
+  // has its run's lease in the read after it (a run starting now is alive there, whatever `live` says).
+  const allClaims = await leases.claims();
+  const all = await leases.list();
+  const alive = new Set(all.filter((l) => leaseAlive(l)).map((l) => l.runId));
+  const over = (runId: string) => !live.has(runId) && !alive.has(runId);
+  const dead = all.filter((l) => over(l.runId));
+  const claims = allClaims.filter((c) => over(c.runId));
+  if (dead.length + claims.length > 0)
+    log(`dropping ${dead.length} lease(s) and ${claims.length} slot claim(s) of runs that are over`);
+  for (const l of dead) await leases.remove(l.runId);
+  for (const c of claims) await leases.unclaim(c.slot, c.runId);
+}
+
 function cleanOrphanFiles(env: CcciEnv, live: ReadonlySet<string>): void {
   const run = (name: string) => /^run-([a-z0-9]+-[0-9a-f]{6})/.exec(name)?.[1];
   for (const f of readdirSync(env.projectDir)) {

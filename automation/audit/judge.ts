@@ -10,8 +10,11 @@ export interface LockInfo {
   pid: number;
   host: string;
   time?: string;
-  /** Whether the holder is known to be alive (a PID on this host, or a fresh lease anywhere). */
-  alive: boolean;
+  /**
+   * Whether the holder lives: known on this host (its PID); undefined on another host, where the
+   * run's lease decides (a lock outlives its agent only when the agent was killed).
+   */
+  alive?: boolean;
 }
 
 export interface StackFacts {
@@ -37,23 +40,31 @@ export type Verdict = { stale: false; reason?: string } | { stale: true; reason:
 export function judgeStack(f: StackFacts, l: AuditLimits): Verdict {
   const leased = f.lease !== undefined && leaseAlive(f.lease, l.now);
   const young = f.ageMs !== undefined && f.ageMs < l.graceMs;
+  const holder = f.lock && `${f.lock.host}:${f.lock.pid}`;
   if (leased) return { stale: false, reason: `held by a live run on ${f.lease?.host}` };
-  if (f.lock && !f.lock.alive) {
+  if (f.lock?.alive === false) {
     if (young)
       return { stale: false, reason: "its lock holder is gone, but it is younger than the grace period" };
-    return { stale: true, reason: `locked by ${f.lock.host}:${f.lock.pid}, which is gone` };
+    return { stale: true, reason: `locked by ${holder}, which is gone` };
   }
-  if (f.lock?.alive)
-    return { stale: false, reason: `locked by a live process (${f.lock.host}:${f.lock.pid})` };
+  if (f.lock?.alive === true) return { stale: false, reason: `locked by a live process (${holder})` };
   // A lease outlives its run only when the run was killed outright (a clean end removes it): say,
-  // during the tests, when no Pulumi lock is held.
+  // during the tests, when no Pulumi lock is held — or during an update, its lock held by a process
+  // on another host, which the lease's lapsed heartbeat shows is gone.
   if (f.lease) {
     if (young)
       return { stale: false, reason: "its run's agent is gone, but it is younger than the grace period" };
-    return { stale: true, reason: `its run's agent (${f.lease.host}:${f.lease.pid}) is gone` };
+    return {
+      stale: true,
+      reason: `its run's agent (${f.lease.host}:${f.lease.pid}) is gone${f.lock ? ` (its lock by ${holder} with it)` : ""}`,
+    };
   }
   if (f.ageMs !== undefined && f.ageMs > l.maxAgeMs)
-    return { stale: true, reason: `last updated ${Math.round(f.ageMs / 60000)} min ago` };
+    return {
+      stale: true,
+      reason: `last updated ${Math.round(f.ageMs / 60000)} min ago${f.lock ? `, locked by ${holder} on another host with no lease` : ""}`,
+    };
+  if (f.lock) return { stale: false, reason: `locked by ${holder} on another host` };
   return { stale: false };
 }
 

@@ -1,66 +1,121 @@
 /**
- * What a file backend says of a stack that the Automation API does not: its lock (who holds it, and
- * whether that process still lives on this host) and when its state was last written.
+ * What the state backend says of a stack that the Automation API does not: its lock (who holds it,
+ * and whether that process is known to live) and when its state was last written. Read from the
+ * files of a file backend, or from Pulumi's state table of a `postgres://` backend; other backends
+ * say nothing here, and the audit judges their stacks by leases and age alone.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
+import type { Pool } from "pg";
 import { PROJECT } from "../../lib/naming";
 import type { CcciEnv } from "../env";
+import { postgresPool, postgresState } from "../leases";
 import type { LockInfo } from "./judge";
 
-function backendDir(env: CcciEnv): string | undefined {
-  return env.backendUrl.startsWith("file://") ? env.backendUrl.slice("file://".length) : undefined;
+export interface BackendFacts {
+  lock(stack: string): Promise<LockInfo | undefined>;
+  removeLock(stack: string): Promise<void>;
+  /** When the stack's state was last written (ms since the epoch), when known. */
+  stateTime(stack: string): Promise<number | undefined>;
+  close(): Promise<void>;
 }
 
-/** The file backend keeps a stack's lock as .pulumi/locks/organization/<project>/<stack>/<id>.json. */
-function lockDir(env: CcciEnv, stack: string): string | undefined {
-  const dir = backendDir(env);
-  return dir && path.join(dir, ".pulumi", "locks", "organization", PROJECT, stack);
+/** Pulumi's lock record (the same JSON in a file or in a row). */
+interface LockRecord {
+  pid: number;
+  hostname: string;
+  timestamp?: string;
 }
 
-export function readLock(env: CcciEnv, stack: string): LockInfo | undefined {
-  const dir = lockDir(env, stack);
-  if (!dir || !existsSync(dir)) return undefined;
-  for (const f of readdirSync(dir).filter((x) => x.endsWith(".json"))) {
-    try {
-      const j = JSON.parse(readFileSync(path.join(dir, f), "utf8")) as {
-        pid: number;
-        hostname: string;
-        timestamp?: string;
+function lockInfo(j: LockRecord): LockInfo {
+  return { pid: j.pid, host: j.hostname, time: j.timestamp, alive: processAlive(j.hostname, j.pid) };
+}
+
+const lockPrefix = (stack: string) => `.pulumi/locks/organization/${PROJECT}/${stack}/`;
+const stateKeys = (stack: string) =>
+  [".json", ".json.gz"].map((x) => `.pulumi/stacks/${PROJECT}/${stack}${x}`);
+
+export function backendFacts(env: CcciEnv): BackendFacts {
+  const pg = postgresState(env.backendUrl);
+  if (pg) return postgresFacts(postgresPool(pg), pg.stateTable);
+  const dir = env.backendUrl.startsWith("file://") ? env.backendUrl.slice("file://".length) : undefined;
+  return dir
+    ? fileFacts(dir)
+    : {
+        lock: async () => undefined,
+        removeLock: async () => undefined,
+        stateTime: async () => undefined,
+        close: async () => undefined,
       };
-      return { pid: j.pid, host: j.hostname, time: j.timestamp, alive: processAlive(j.hostname, j.pid) };
-    } catch {
-      continue;
-    }
-  }
-  return undefined;
 }
 
-export function removeLock(env: CcciEnv, stack: string): void {
-  const dir = lockDir(env, stack);
-  if (dir) rmSync(dir, { recursive: true, force: true });
+function fileFacts(dir: string): BackendFacts {
+  const lockDir = (stack: string) => path.join(dir, lockPrefix(stack));
+  return {
+    async lock(stack) {
+      const d = lockDir(stack);
+      if (!existsSync(d)) return undefined;
+      for (const f of readdirSync(d).filter((x) => x.endsWith(".json"))) {
+        try {
+          return lockInfo(JSON.parse(readFileSync(path.join(d, f), "utf8")) as LockRecord);
+        } catch {
+          continue;
+        }
+      }
+      return undefined;
+    },
+    async removeLock(stack) {
+      rmSync(lockDir(stack), { recursive: true, force: true });
+    },
+    async stateTime(stack) {
+      for (const k of stateKeys(stack)) {
+        const p = path.join(dir, k);
+        if (existsSync(p)) return statSync(p).mtimeMs;
+      }
+      return undefined;
+    },
+    close: async () => undefined,
+  };
 }
 
-/** A lock held on another host is assumed alive: only that host (or the run's lease) can tell. */
-export function processAlive(host: string, pid: number): boolean {
-  if (host !== hostname()) return true;
+function postgresFacts(pool: Pool, table: string): BackendFacts {
+  return {
+    async lock(stack) {
+      const rows = (
+        await pool.query<{ data: LockRecord }>(`SELECT data FROM ${table} WHERE key LIKE $1 LIMIT 1`, [
+          `${lockPrefix(stack).replace(/[%_\\]/g, "\\$&")}%`,
+        ])
+      ).rows;
+      return rows[0] ? lockInfo(rows[0].data) : undefined;
+    },
+    async removeLock(stack) {
+      await pool.query(`DELETE FROM ${table} WHERE key LIKE $1`, [
+        `${lockPrefix(stack).replace(/[%_\\]/g, "\\$&")}%`,
+      ]);
+    },
+    async stateTime(stack) {
+      const rows = (
+        await pool.query<{ t: Date }>(`SELECT updated_at AS t FROM ${table} WHERE key = ANY($1)`, [
+          stateKeys(stack),
+        ])
+      ).rows;
+      return rows[0] ? rows[0].t.getTime() : undefined;
+    },
+    close: () => pool.end(),
+  };
+}
+
+/**
+ * Whether a lock's process lives: known only on this host (by its PID). On another host it is not
+ * known (undefined): the run's lease, which every agent renews wherever it runs, decides then.
+ */
+export function processAlive(host: string, pid: number): boolean | undefined {
+  if (host !== hostname()) return undefined;
   try {
     process.kill(pid, 0);
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** When the file backend last wrote the stack's state. */
-export function stackFileTime(env: CcciEnv, stack: string): number | undefined {
-  const dir = backendDir(env);
-  if (!dir) return undefined;
-  const base = path.join(dir, ".pulumi", "stacks", PROJECT);
-  for (const f of [`${stack}.json`, `${stack}.json.gz`]) {
-    const p = path.join(base, f);
-    if (existsSync(p)) return statSync(p).mtimeMs;
-  }
-  return undefined;
 }

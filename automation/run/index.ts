@@ -14,7 +14,7 @@ import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient, sweepTaskContainers } from "../docker";
-import { holdLease, leaseStore, releaseSlot } from "../leases";
+import { agentName, holdLease, leaseStore, releaseSlot } from "../leases";
 import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
@@ -102,6 +102,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   }
   const say = (l: string) => log(`[${names.runId}] ${l}`);
   const report = newReport(recipe, names, started, clock);
+  report.agent = agentName();
   // From its first moment the run holds a lease, so no audit mistakes it for residue.
   const leases = leaseStore(env);
   let lease: { release(): Promise<void> };
@@ -154,8 +155,10 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     const warm = await clock.run("warm-check", async () => {
       const w = await checkWarm(ws, warmStack, sso);
       // A network of the warm proxy's for this run alone: its exposed services and its tests join it.
-      if (w.view.read?.ok)
+      if (w.view.read?.ok) {
         slot = await claimRunSlot(docker, leases, names.runId, warmStack, w.view.read.proxy);
+        report.slot = slot;
+      }
       return w;
     });
     for (const n of warm.notes) say(n);

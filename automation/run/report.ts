@@ -18,6 +18,10 @@ export interface RunReport {
   realmFrom?: "pool" | "created";
   domain?: string;
   appUrl?: string;
+  /** The warm proxy's slot network the run had to itself. */
+  slot?: string;
+  /** The agent that ran it (CC_CI_AGENT, else the host name). */
+  agent?: string;
   startedAt: string;
   durationMs: number;
   outcome: "passed" | "failed" | "setup-failed" | "teardown-failed" | "interrupted" | "invalid";

@@ -5,7 +5,9 @@
 # writes. Idempotent: an existing cluster, role and database are kept; the password is generated
 # once, kept in the URL file (mode 600) and never printed.
 #
-#   scripts/env/postgres.sh [--url-file FILE]   default FILE: /var/lib/cc-ci/postgres.url
+#   scripts/env/postgres.sh [--db NAME] [--url-file FILE]
+#     default NAME ccci_state (role ccci), FILE /var/lib/cc-ci/postgres.url; another NAME gets a role
+#     of the same name (the end-to-end suite's: --db ccci_e2e --url-file /var/lib/cc-ci-e2e/postgres.url)
 #
 # Prints the URL file's path. On hosts with a PostgreSQL of their own, set PULUMI_BACKEND_URL to it
 # and skip this script.
@@ -13,14 +15,16 @@
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 url_file=/var/lib/cc-ci/postgres.url
+DB=ccci_state
 while [ $# -gt 0 ]; do
   case "$1" in
     --url-file) url_file="$2"; shift 2 ;;
+    --db) DB="$2"; shift 2 ;;
     *) die "unknown option $1" ;;
   esac
 done
-ROLE=ccci
-DB=ccci_state
+[[ "$DB" =~ ^[a-z_][a-z0-9_]{0,40}$ ]] || die "--db: a plain lower-case name, not $DB"
+if [ "$DB" = ccci_state ]; then ROLE=ccci; else ROLE="$DB"; fi
 
 if ! command -v pg_lsclusters >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
   log "installing PostgreSQL (Debian's package, through apt's sources)"

@@ -2,6 +2,7 @@
 # Everything the project needs on this machine, installed or built idempotently and cached:
 #   1. Docker engine, running, in a single-node swarm            (docker.sh)
 #      wildcard DNS for ci.test and the host firewall for containers (dns.sh, firewall.sh)
+#      PostgreSQL for shared state, started                      (postgres.sh)
 #   2. the project's npm packages and Node 24                      (npm ci, skipped when current)
 #   3. the Pulumi CLI and Node.js language host                    (pulumi.sh)
 #   4. the docker and keycloak provider plugins                    (providers.sh)
@@ -34,6 +35,10 @@ step "wildcard DNS for the CI domains, and the host firewall for containers"
 # Traefiks in 18400-18499) and the resolver.
 "$ENV_DIR/dns.sh" ci.test >/dev/null
 "$ENV_DIR/firewall.sh" --ports 80,443,18000:18999
+
+step "PostgreSQL for shared state (Pulumi's postgres:// backend; the suite's own database too)"
+"$ENV_DIR/postgres.sh" >/dev/null
+"$ENV_DIR/postgres.sh" --db ccci_e2e --url-file "${CC_CI_E2E_HOME:-/var/lib/cc-ci-e2e}/postgres.url" >/dev/null
 
 step "npm packages (Node 24 comes with them)"
 stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"

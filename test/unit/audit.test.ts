@@ -16,6 +16,7 @@ const lease = (runId: string, heartbeatAgoMs: number): Lease => ({
 });
 const deadLock = { pid: 1, host: "here", alive: false };
 const liveLock = { pid: 2, host: "here", alive: true };
+const farLock = { pid: 77, host: "far-host" }; // another host: whether it lives is not known here
 
 describe("judgeStack", () => {
   test.each<[string, Parameters<typeof judgeStack>[0], boolean, RegExp | null]>([
@@ -46,6 +47,30 @@ describe("judgeStack", () => {
       { ageMs: 30 * MIN, lease: lease("a-000001", LEASE_TTL_MS + 1) },
       true,
       /agent \(agent-2:4242\) is gone/,
+    ],
+    [
+      "locked on another host (liveness unknown), its run's lease fresh: not stale",
+      { ageMs: 400 * MIN, lock: farLock, lease: lease("a-000001", 5_000) },
+      false,
+      /live run on agent-2/,
+    ],
+    [
+      "locked on another host, its run's lease lapsed: the agent and its lock are gone",
+      { ageMs: 30 * MIN, lock: farLock, lease: lease("a-000001", LEASE_TTL_MS + 1) },
+      true,
+      /agent \(agent-2:4242\) is gone \(its lock by far-host:77 with it\)/,
+    ],
+    [
+      "locked on another host, no lease, recent: left alone",
+      { ageMs: 30 * MIN, lock: farLock },
+      false,
+      /locked by far-host:77 on another host/,
+    ],
+    [
+      "locked on another host, no lease, older than max-age: stale",
+      { ageMs: 400 * MIN, lock: farLock },
+      true,
+      /400 min ago, locked by far-host:77 on another host with no lease/,
     ],
     [
       "its lease's agent gone, but younger than the grace",
