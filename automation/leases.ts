@@ -42,15 +42,17 @@ export interface Lease {
   pid: number;
   startedAt: string;
   heartbeatAt: string;
+  /** The TTL its holder renews it within (the holder's CC_CI_LEASE_TTL_S): judges use this one. */
+  ttlMs?: number;
 }
 
 /**
  * A lease is alive while its heartbeat is fresh — and, when this agent holds it, while its process
  * lives (a run killed outright is known dead at once here; elsewhere, once the heartbeat is stale).
  */
-export function leaseAlive(lease: Lease, now = Date.now(), here = agentName(), ttl = leaseTtlMs()): boolean {
+export function leaseAlive(lease: Lease, now = Date.now(), here = agentName()): boolean {
   if (lease.host === here && !pidAlive(lease.pid)) return false;
-  return now - Date.parse(lease.heartbeatAt) < ttl;
+  return now - Date.parse(lease.heartbeatAt) < (lease.ttlMs ?? LEASE_TTL_MS);
 }
 
 function pidAlive(pid: number): boolean {
@@ -304,6 +306,7 @@ export async function holdLease(
       pid: process.pid,
       startedAt,
       heartbeatAt: new Date().toISOString(),
+      ttlMs: leaseTtlMs(),
     });
   await renew();
   // A missed heartbeat is retried at the next; the lease dies only after a TTL of them.

@@ -112,7 +112,10 @@ if (!haveUrl) {
   }, 300_000);
 
   afterAll(async () => {
-    if (haveUrl && (await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
+    if (!haveUrl) return;
+    // A failed test's runs first (this database is the suite's own), then the layer.
+    await audit(envA, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
+    if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
       await warmDestroy(STACK, envA, true, logTo("warm-shared"));
     for (const v of [a, b]) rmSync(v.CC_CI_HOME as string, { recursive: true, force: true });
   }, 300_000);

@@ -18,6 +18,15 @@ const deadLock = { pid: 1, host: "here", alive: false };
 const liveLock = { pid: 2, host: "here", alive: true };
 const farLock = { pid: 77, host: "far-host" }; // another host: whether it lives is not known here
 
+describe("leaseAlive", () => {
+  test("a lease is judged by the TTL its holder wrote, whatever the judge's own", () => {
+    const l = { ...lease("a-000002", 7_000), host: "elsewhere" };
+    expect(leaseAlive(l, NOW, "here")).toBe(true); // no TTL recorded: the default (90 s)
+    expect(leaseAlive({ ...l, ttlMs: 6_000 }, NOW, "here")).toBe(false);
+    expect(leaseAlive({ ...l, ttlMs: 8_000 }, NOW, "here")).toBe(true);
+  });
+});
+
 describe("judgeStack", () => {
   test.each<[string, Parameters<typeof judgeStack>[0], boolean, RegExp | null]>([
     ["young, unlocked", { ageMs: 5 * MIN }, false, null],
