@@ -17,6 +17,8 @@ export interface DockerObject {
   recipe?: string;
   stack?: string;
   createdAt?: string;
+  /** For containers and volumes on another swarm node than the one cc-ci talks to: its hostname. */
+  node?: string;
 }
 
 export function dockerClient(host = process.env.DOCKER_HOST): Docker {
@@ -65,9 +67,114 @@ export async function runObjects(
   return [...labelled, ...named.map((o) => ({ ...o, runId: runId ?? o.runId }))];
 }
 
-/** Every Docker object of every kind that Docker's list `filters` select. */
+/** The label on a swarm node that names its engine's API, so cc-ci reaches what lives on that node. */
+export const NODE_ENGINE_LABEL = "cc-ci.engine";
+
+export interface NodeEngine {
+  /** The node's hostname. */
+  node: string;
+  id: string;
+  docker: Docker;
+}
+
+export interface Engines {
+  /** Engines of the other nodes that answer. */
+  others: NodeEngine[];
+  /** Nodes that name an engine that does not answer, or that the swarm says are down. */
+  unreachable: { node: string; id: string; state: string }[];
+}
+
+const engineCache = new WeakMap<Docker, { at: number; engines: Promise<Engines> }>();
+
+/**
+ * The other swarm nodes' engines (each node names its own with the label cc-ci.engine: a unix
+ * socket, or tcp://host:port), read from the manager `docker` is; cached for a few seconds, as
+ * verify and the audit poll. On a single engine, or one that is no manager, there are none.
+ */
+export function nodeEngines(docker: Docker): Promise<Engines> {
+  const hit = engineCache.get(docker);
+  if (hit && Date.now() - hit.at < 5000) return hit.engines;
+  const engines = (async (): Promise<Engines> => {
+    const info = (await docker.info()) as { Swarm?: { NodeID?: string; ControlAvailable?: boolean } };
+    if (!info.Swarm?.ControlAvailable) return { others: [], unreachable: [] };
+    const out: Engines = { others: [], unreachable: [] };
+    await Promise.all(
+      (await docker.listNodes()).map(async (n) => {
+        const id = n.ID ?? "";
+        const node = n.Description?.Hostname ?? id;
+        const engine = n.Spec?.Labels?.[NODE_ENGINE_LABEL];
+        const state = n.Status?.State ?? "unknown";
+        if (id === info.Swarm?.NodeID) return;
+        if (!engine) {
+          if (state !== "ready") out.unreachable.push({ node, id, state });
+          return;
+        }
+        const d = dockerClient(engine);
+        const answers = await Promise.race([
+          d.ping().then(
+            () => true,
+            () => false,
+          ),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+        ]);
+        if (answers) out.others.push({ node, id, docker: d });
+        else out.unreachable.push({ node, id, state: state === "ready" ? "engine not answering" : state });
+      }),
+    );
+    return out;
+  })();
+  engineCache.set(docker, { at: Date.now(), engines });
+  engines.catch(() => engineCache.delete(docker));
+  return engines;
+}
+
+/** The engine that holds `o`: its node's, for containers and volumes of another node; else `docker`. */
+async function engineOf(docker: Docker, o: DockerObject): Promise<Docker> {
+  if (!o.node || (o.kind !== "container" && o.kind !== "volume")) return docker;
+  const e = (await nodeEngines(docker)).others.find((x) => x.node === o.node);
+  if (!e) throw new Error(`node ${o.node} does not answer`);
+  return e.docker;
+}
+
+/**
+ * Every Docker object of every kind that Docker's list `filters` select: the swarm's (services,
+ * networks, secrets, configs) from the manager, containers and volumes from every node's engine.
+ */
 async function listObjects(docker: Docker, filters: Record<string, string[]>): Promise<DockerObject[]> {
   const f = JSON.stringify(filters);
+  const { others } = await nodeEngines(docker).catch(() => ({ others: [] as NodeEngine[] }));
+  const remote = await Promise.all(
+    others.map(async (e) => {
+      try {
+        const [containers, volumes] = await Promise.all([
+          e.docker.listContainers({ all: true, filters: f }),
+          e.docker.listVolumes({ filters: f }),
+        ]);
+        return [
+          ...containers.map((c) => ({
+            ...fromLabels(
+              "container",
+              c.Id,
+              (c.Names?.[0] ?? c.Id).replace(/^\//, ""),
+              c.Labels,
+              new Date(c.Created * 1000).toISOString(),
+            ),
+            node: e.node,
+          })),
+          ...(volumes.Volumes ?? []).map((v) => ({
+            ...fromLabels("volume", v.Name, v.Name, v.Labels, (v as { CreatedAt?: string }).CreatedAt),
+            node: e.node,
+          })),
+        ];
+      } catch {
+        return []; // went away since it was found: the next listing reports it unreachable
+      }
+    }),
+  );
+  return [...(await localObjects(docker, f)), ...remote.flat()];
+}
+
+async function localObjects(docker: Docker, f: string): Promise<DockerObject[]> {
   const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
     docker.listServices({ filters: f }),
     docker.listContainers({ all: true, filters: f }),
@@ -138,12 +245,13 @@ export async function removeObjects(
   for (const kind of order) {
     for (const o of objects.filter((x) => x.kind === kind)) {
       try {
+        const d = await engineOf(docker, o);
         switch (kind) {
           case "service":
             await docker.getService(o.id).remove();
             break;
           case "container":
-            await docker.getContainer(o.id).remove({ force: true, v: true });
+            await d.getContainer(o.id).remove({ force: true, v: true });
             break;
           case "secret":
             await docker.getSecret(o.id).remove();
@@ -155,7 +263,7 @@ export async function removeObjects(
             await docker.getNetwork(o.id).remove();
             break;
           case "volume":
-            await removeVolume(docker, o.id);
+            await removeVolume(d, o.id);
             break;
         }
       } catch (e) {
@@ -243,16 +351,43 @@ export async function hostAddressForContainers(docker: Docker): Promise<string> 
 export async function sweepTaskContainers(runId: string, docker = dockerClient()): Promise<number> {
   const filters = JSON.stringify({ label: [`${LABELS.run}=${runId}`] });
   if ((await docker.listServices({ filters })).length > 0) return 0;
-  const containers = (await docker.listContainers({ all: true, filters })).filter(
-    (c) => c.Labels?.["com.docker.swarm.task.id"] !== undefined,
-  );
+  const { others } = await nodeEngines(docker).catch(() => ({ others: [] as NodeEngine[] }));
+  let removed = 0;
   await Promise.all(
-    containers.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined),
-    ),
+    [docker, ...others.map((e) => e.docker)].map(async (d) => {
+      const containers = (await d.listContainers({ all: true, filters }).catch(() => [])).filter(
+        (c) => c.Labels?.["com.docker.swarm.task.id"] !== undefined,
+      );
+      removed += containers.length;
+      await Promise.all(
+        containers.map((c) =>
+          d
+            .getContainer(c.Id)
+            .remove({ force: true, v: true })
+            .catch(() => undefined),
+        ),
+      );
+    }),
   );
-  return containers.length;
+  return removed;
+}
+
+/**
+ * The run's volumes on the other nodes: a task placed there made its own (the stack's volumes are
+ * the manager's, removed with the stack). Run after its services and task containers are gone.
+ */
+export async function sweepNodeVolumes(runId: string, docker = dockerClient()): Promise<string[]> {
+  const filters = JSON.stringify({ label: [`${LABELS.run}=${runId}`] });
+  const { others } = await nodeEngines(docker).catch(() => ({ others: [] as NodeEngine[] }));
+  const failed: string[] = [];
+  await Promise.all(
+    others.map(async (e) => {
+      const volumes = (await e.docker.listVolumes({ filters }).catch(() => ({ Volumes: [] }))).Volumes ?? [];
+      for (const v of volumes)
+        await removeVolume(e.docker, v.Name).catch((err: Error) => {
+          if (!isGone(err)) failed.push(`volume ${v.Name} on ${e.node}: ${err.message}`);
+        });
+    }),
+  );
+  return failed;
 }

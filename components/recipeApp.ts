@@ -109,6 +109,16 @@ export class RecipeApp extends pulumi.ComponentResource {
         `${name}-svc-${svc.key}`,
         serviceArgs(svc, {
           volumes,
+          volumeOptions: new Map(
+            model.volumes.map((v) => [
+              v.key,
+              {
+                labels: labelArgs,
+                ...(v.driver ? { driverName: v.driver } : {}),
+                ...(v.driverOpts ? { driverOptions: v.driverOpts } : {}),
+              },
+            ]),
+          ),
           secrets,
           configs,
           runSecrets: args.runSecrets,
@@ -165,6 +175,12 @@ export function configData(
 
 interface Refs {
   volumes: Map<string, docker.Volume>;
+  /**
+   * How a node that has no such volume yet creates it (`docker stack deploy` does the same): the
+   * run's labels, the recipe's driver. Pulumi makes each volume on the manager; a task placed on
+   * another node gets its own there, which must carry the run's label to be found and removed.
+   */
+  volumeOptions?: Map<string, docker.types.input.ServiceTaskSpecContainerSpecMountVolumeOptions>;
   secrets: Map<string, docker.Secret>;
   configs: Map<string, docker.ServiceConfig>;
   runSecrets: Record<string, pulumi.Input<string>>;
@@ -182,7 +198,14 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
     target: m.target,
     readOnly: m.readOnly,
     source: m.type === "volume" ? refs.volumes.get(m.source as string)?.name : m.source,
-    ...(m.noCopy ? { volumeOptions: { noCopy: true } } : {}),
+    ...(m.type === "volume" && (m.noCopy || refs.volumeOptions?.has(m.source as string))
+      ? {
+          volumeOptions: {
+            ...refs.volumeOptions?.get(m.source as string),
+            ...(m.noCopy ? { noCopy: true } : {}),
+          },
+        }
+      : {}),
     ...(m.type === "tmpfs" && m.tmpfsSizeBytes !== undefined
       ? { tmpfsOptions: { sizeBytes: m.tmpfsSizeBytes } }
       : {}),

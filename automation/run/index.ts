@@ -13,7 +13,7 @@ import { ValidationError } from "../../lib/errors";
 import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
-import { dockerClient, sweepTaskContainers } from "../docker";
+import { dockerClient, sweepNodeVolumes, sweepTaskContainers } from "../docker";
 import { agentName, holdLease, leaseStore, releaseSlot } from "../leases";
 import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
@@ -260,6 +260,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
         .run("destroy", async () => {
           await destroyRun(s, say);
           await sweepTaskContainers(names.runId);
+          const failed = await sweepNodeVolumes(names.runId);
+          if (failed.length > 0) throw new Error(failed.join("; "));
         })
         .then(() => clock.run("stack-remove", () => ws.removeStack(names.stack)))
         .catch((e: Error) => {

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# A multi-node swarm on this one machine, for the tests (and for trying cc-ci across nodes): extra
+# Docker engines as worker nodes, each in a network namespace of its own (its own address, hostname,
+# data root and exec root), joined to this host's swarm over a bridge of our own. Each worker's
+# engine socket is recorded on its swarm node as the label cc-ci.engine, which is how cc-ci reaches
+# a node's containers and volumes (a volume lives on the node that made it).
+#
+#   scripts/env/nodes.sh --nodes N      N nodes in all: this host (manager) and N-1 workers
+#   scripts/env/nodes.sh --stop NAME    stop a worker's engine (a node going away)
+#   scripts/env/nodes.sh --start NAME   start it again
+#   scripts/env/nodes.sh --status       the swarm's nodes
+#   scripts/env/nodes.sh --remove       workers leave, engines stop, namespaces and bridge go
+#
+# The host's swarm must advertise an address the workers reach: a swarm advertised on 127.0.0.1 is
+# moved to the bridge's address with `docker swarm init --force-new-cluster --advertise-addr`, which
+# keeps its services, networks, secrets and configs (this host must be its only manager). Images reach
+# the workers by `docker save | docker load` of the images this host has that runs use.
+# The host firewall (firewall.sh) is installed in each worker's namespace too: its containers get the
+# same rules as the host's.
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+BRIDGE=ccci-nodes
+NET_PREFIX="${CC_CI_NODES_NET:-10.213.0}"
+HOST_IP="$NET_PREFIX.1"
+DATA=/var/lib/cc-ci-nodes
+RUN=/run/cc-ci-nodes
+IMAGES="${CC_CI_NODE_IMAGES:-cc-ci/whoami:1 cc-ci/nginx:bookworm cc-ci/debian:bookworm cc-ci/postgres:15 cc-ci/sandbox:1 cc-ci/oauth2-proxy:7.15.6}"
+
+sock() { echo "unix://$RUN/$1.sock"; }
+dk() { local n="$1"; shift; docker -H "$(sock "$n")" "$@"; }
+ip_of() { echo "$NET_PREFIX.$((10 + ${1#node}))"; }
+
+bridge_up() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    as_root ip link add "$BRIDGE" type bridge
+    as_root ip addr add "$HOST_IP/24" dev "$BRIDGE"
+  fi
+  as_root ip link set "$BRIDGE" up
+  # Docker's FORWARD policy is DROP: traffic between the namespaces on our bridge must pass.
+  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null ||
+    as_root iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+}
+
+swarm_on_bridge() {
+  local addr managers
+  addr="$(docker info --format '{{.Swarm.NodeAddr}}')"
+  [ "$addr" = "$HOST_IP" ] && return 0
+  managers="$(docker node ls --filter role=manager -q | wc -l)"
+  [ "$managers" = 1 ] || die "the swarm has $managers managers; move its advertise address by hand"
+  log "moving the swarm's advertise address from $addr to $HOST_IP (its state is kept)"
+  docker swarm init --force-new-cluster --advertise-addr "$HOST_IP" >/dev/null
+  for _ in $(seq 1 30); do
+    [ "$(docker info --format '{{.Swarm.NodeAddr}} {{.Swarm.ControlAvailable}}')" = "$HOST_IP true" ] && return 0
+    sleep 1
+  done
+  die "the swarm did not come back on $HOST_IP"
+}
+
+# The workers' resolver: the host's CI resolver (dns.sh) answering on the bridge too, so a worker's
+# containers resolve the CI domains (to the proxy address, which each worker also holds: its ingress
+# answers there) and the rest of the world as the host's do.
+DNS_DIR="${CC_CI_DNS_DIR:-/var/lib/cc-ci/dns}"
+DNS_IP="${CC_CI_DNS_IP:-169.254.53.53}"
+nodes_dns() {
+  local conf="$DATA/dnsmasq.conf" pid="$DATA/dnsmasq.pid"
+  [ -f "$DNS_DIR/dnsmasq.conf" ] || die "no $DNS_DIR/dnsmasq.conf: run scripts/env/dns.sh first"
+  mkdir -p "$DATA"
+  sed -e "s#^listen-address=.*#listen-address=$HOST_IP#" -e "s#^pid-file=.*#pid-file=$pid#" \
+    -e "s#^log-facility=.*#log-facility=$DATA/dnsmasq.log#" "$DNS_DIR/dnsmasq.conf" >"$conf.new"
+  if ! cmp -s "$conf.new" "$conf" || ! { [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; }; then
+    mv "$conf.new" "$conf"
+    [ -f "$pid" ] && as_root kill "$(cat "$pid")" 2>/dev/null || true
+    sleep 0.3
+    as_root dnsmasq --conf-file="$conf"
+  else
+    rm -f "$conf.new"
+  fi
+}
+
+engine_up() {
+  local n="$1" ns="ccci-$1" addr
+  addr="$(ip_of "$n")"
+  if ! ip netns list | grep -qw "$ns"; then
+    as_root ip netns add "$ns"
+    as_root ip link add "$n-h" type veth peer name "$n-c"
+    as_root ip link set "$n-c" netns "$ns"
+    as_root ip link set "$n-h" master "$BRIDGE" up
+    as_root ip -n "$ns" addr add "$addr/24" dev "$n-c"
+    as_root ip -n "$ns" link set "$n-c" up
+    as_root ip -n "$ns" link set lo up
+    as_root ip -n "$ns" route add default via "$HOST_IP"
+    # The CI domains resolve to this address everywhere: on a worker it is its own, where its
+    # ingress answers on the proxy's ports as the host's does.
+    as_root ip -n "$ns" addr add "$DNS_IP/32" dev lo
+  fi
+  if dk "$n" info >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$DATA/$n" "$RUN/$n"
+  log "starting the engine of $n ($addr)"
+  # nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups from dockerd); a UTS
+  # namespace of its own so the node has its own hostname in the swarm.
+  as_root nsenter --net="/var/run/netns/$ns" unshare --uts sh -c \
+    "hostname ccci-$n && exec dockerd --data-root '$DATA/$n' --exec-root '$RUN/$n' --pidfile '$RUN/$n.pid' -H '$(sock "$n")' --dns '$HOST_IP'" \
+    >"$DATA/$n.log" 2>&1 &
+  for _ in $(seq 1 60); do dk "$n" info >/dev/null 2>&1 && return 0; sleep 1; done
+  tail -n 20 "$DATA/$n.log" >&2
+  die "the engine of $n did not start; see $DATA/$n.log"
+}
+
+firewall_in() {
+  local n="$1"
+  as_root nsenter --net="/var/run/netns/ccci-$n" env CC_CI_FW_DENY_NETS="${CC_CI_FW_DENY_NETS:-10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10}" \
+    "$ENV_DIR/firewall.sh" --ports "${CC_CI_FW_PORTS_ALL:-80,443,18000:18999}" >/dev/null
+}
+
+joined() {
+  local n="$1"
+  [ "$(dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = active ]
+}
+
+join() {
+  local n="$1" token id
+  if ! joined "$n"; then
+    token="$(docker swarm join-token -q worker)"
+    dk "$n" swarm join --token "$token" --advertise-addr "$(ip_of "$n")" "$HOST_IP:2377" >/dev/null
+  fi
+  id="$(dk "$n" info --format '{{.Swarm.NodeID}}')"
+  for _ in $(seq 1 60); do
+    [ "$(docker node inspect "$id" --format '{{.Status.State}}' 2>/dev/null)" = ready ] && break
+    sleep 1
+  done
+  docker node update --label-add "cc-ci.engine=$(sock "$n")" "$id" >/dev/null
+}
+
+images_to() {
+  local n="$1" i
+  for i in $IMAGES; do
+    docker image inspect "$i" >/dev/null 2>&1 || continue
+    if [ "$(dk "$n" image inspect --format '{{.Id}}' "$i" 2>/dev/null)" != "$(docker image inspect --format '{{.Id}}' "$i")" ]; then
+      log "image $i to $n"
+      docker save "$i" | dk "$n" load >/dev/null
+    fi
+  done
+}
+
+engine_stop() {
+  local n="$1" pid
+  pid="$(cat "$RUN/$n.pid" 2>/dev/null || true)"
+  [ -n "$pid" ] && as_root kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 30); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0; sleep 1; done
+  as_root kill -9 "$pid" 2>/dev/null || true
+}
+
+workers() { ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^ccci-\(node[0-9]*\)$/\1/p' | sort -V; }
+
+case "${1:-}" in
+  --nodes)
+    total="${2:-}"
+    [[ "$total" =~ ^[0-9]+$ ]] && [ "$total" -ge 1 ] && [ "$total" -le 9 ] || die "--nodes: 1 to 9"
+    bridge_up
+    nodes_dns
+    [ "$total" -gt 1 ] && swarm_on_bridge
+    for i in $(seq 2 "$total"); do
+      n="node$i"
+      engine_up "$n"
+      firewall_in "$n"
+      join "$n"
+      images_to "$n"
+    done
+    docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' >&2
+    ;;
+  --stop) engine_stop "${2:?node name}" ;;
+  --start) engine_up "${2:?node name}"; firewall_in "$2" ;;
+  --status) docker node ls ;;
+  --remove)
+    for n in $(workers); do
+      id="$(dk "$n" info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)"
+      dk "$n" swarm leave --force >/dev/null 2>&1 || true
+      engine_stop "$n"
+      [ -n "$id" ] && docker node rm --force "$id" >/dev/null 2>&1 || true
+      as_root ip netns del "ccci-$n" 2>/dev/null || true
+      as_root ip link del "$n-h" 2>/dev/null || true
+      log "removed $n"
+    done
+    # Nodes whose engines are gone already (down, in the swarm's list).
+    for id in $(docker node ls --filter role=worker -q 2>/dev/null); do
+      [ "$(docker node inspect "$id" --format '{{index .Spec.Labels "cc-ci.engine"}}')" != "" ] &&
+        docker node rm --force "$id" >/dev/null 2>&1 || true
+    done
+    iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
+    [ -f "$DATA/dnsmasq.pid" ] && as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true
+    rm -f "$DATA/dnsmasq.pid"
+    ip link show "$BRIDGE" >/dev/null 2>&1 && as_root ip link del "$BRIDGE" || true
+    ;;
+  *) sed -n '2,19p' "$0"; exit 2 ;;
+esac
