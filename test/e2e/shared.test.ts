@@ -7,7 +7,7 @@
  * of the other agent is read. Afterwards both agents' audits are clean and no lease or claim is left.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -23,7 +23,16 @@ import { E2E_HOME, ROOT, WARM_SETTINGS, example, logTo } from "./harness";
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
 const STACK = "warm-shared-e2e";
 const TTL_S = 6;
-const passphrase = randomBytes(18).toString("base64url");
+/** The agents' one passphrase, kept in the suite's home (stacks outlive a suite that is cut off). */
+function sharedPassphrase(): string {
+  const file = path.join(E2E_HOME, "shared-passphrase");
+  if (!existsSync(file)) {
+    mkdirSync(E2E_HOME, { recursive: true });
+    writeFileSync(file, randomBytes(18).toString("base64url"), { mode: 0o600, flag: "wx" });
+  }
+  return readFileSync(file, "utf8").trim();
+}
+const passphrase = sharedPassphrase();
 
 /** What an agent sees: its own home and name, the shared backend and passphrase. */
 function agentVars(name: string, url: string): NodeJS.ProcessEnv {
