@@ -1,4 +1,5 @@
 /** `cc-ci warm up|preview|destroy|status`: thin conveniences over `pulumi up -s warm`. */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
@@ -6,15 +7,29 @@ import { formatProblem } from "../lib/errors";
 import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { audit } from "./audit";
 import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "./docker";
-import { loadEnv } from "./env";
+import { loadEnv, type CcciEnv } from "./env";
 import { proxyAnswers } from "./http";
 import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
 import { fillPool } from "./realmPool";
-import { homeName, previewDrift, readWarm, withWorkspace, type Drift } from "./workspace";
+import { homeName, previewDrift, readWarm, selectStack, withWorkspace, type Drift } from "./workspace";
 
 const out = (o: string): void => {
   process.stderr.write(o);
 };
+
+/**
+ * A stack's settings file keeps the salt of its secrets' passphrase; when the stack is not in this
+ * backend (made on another, or destroyed and removed), the salt belongs to no stack and would make
+ * Pulumi refuse the passphrase: it goes, and the new stack writes its own.
+ */
+function forgetStaleSalt(env: CcciEnv, name: string, say: (s: string) => void): void {
+  const file = path.join(env.projectDir, `Pulumi.${name}.yaml`);
+  if (!existsSync(file)) return;
+  const text = readFileSync(file, "utf8");
+  if (!/^encryptionsalt:/m.test(text)) return;
+  writeFileSync(file, text.replace(/^encryptionsalt:.*\n?/m, ""));
+  say(`${path.basename(file)}: dropped the salt of a stack this backend does not have\n`);
+}
 
 /**
  * Creates or updates the warm layer. A stack other than `warm` (a second layer, or the tests') starts
@@ -27,6 +42,7 @@ export async function warmUp(
   onOutput = out,
 ): Promise<void> {
   await withWorkspace(env, homeName("warm"), async (ws) => {
+    if (!(await selectStack(ws, name))) forgetStaleSalt(env, name, onOutput);
     const s = await Stack.createOrSelect(name, ws);
     if (overrides) {
       const file = path.join(env.projectDir, "Pulumi.warm.yaml");
