@@ -164,6 +164,7 @@ export class CiRun extends pulumi.ComponentResource {
         proxyNetworkId,
         deployTimeout: deployTimeoutOf(config, model),
         waitForServices: config.waitForServices,
+        placement: config.placement,
       },
       { parent: this, dependsOn: [...deps] },
     );

@@ -24,6 +24,8 @@ export interface RecipeAppArgs {
   waitForServices?: boolean;
   /** Seconds to wait for that before failing. Default: 600. */
   deployTimeout?: number;
+  /** The operator's placement constraints on every service (run defaults' `placement`). */
+  placement?: string[];
 }
 
 export class RecipeApp extends pulumi.ComponentResource {
@@ -108,6 +110,7 @@ export class RecipeApp extends pulumi.ComponentResource {
       this.services[svc.key] = new docker.Service(
         `${name}-svc-${svc.key}`,
         serviceArgs(svc, {
+          placement: args.placement ?? [],
           volumes,
           volumeOptions: new Map(
             model.volumes.map((v) => [
@@ -174,6 +177,8 @@ export function configData(
 }
 
 interface Refs {
+  /** The operator's constraints, after the recipe's own. */
+  placement?: string[];
   volumes: Map<string, docker.Volume>;
   /**
    * How a node that has no such volume yet creates it (`docker stack deploy` does the same): the
@@ -261,7 +266,7 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
         ...(n.aliases.length > 0 ? { aliases: n.aliases } : {}),
       })),
       placement: {
-        constraints: svc.placement.constraints,
+        constraints: [...svc.placement.constraints, ...(refs.placement ?? [])],
         prefs: svc.placement.prefs,
         ...(svc.placement.maxReplicas !== undefined ? { maxReplicas: svc.placement.maxReplicas } : {}),
       },

@@ -268,6 +268,16 @@ const RunSettings = {
     .positive()
     .default(600)
     .describe("Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600."),
+  placement: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.\-]+\s*(==|!=)\s*\S+$/, "a swarm constraint such as node.role == worker"),
+    )
+    .default([])
+    .describe(
+      'Placement constraints on every service of every run (recipes may set none), e.g. ["node.role == worker"] to keep runs off the managers of a multi-node swarm. Default: none.',
+    ),
 };
 
 /** Only in a run stack's config (set by cc-ci run), not in run defaults files. */
