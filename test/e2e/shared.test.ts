@@ -177,15 +177,26 @@ if (!haveUrl) {
       reason: expect.stringMatching(/agent \(e2e-b:\d+\) is gone/),
     });
 
+    // What only the killed agent's own host can see (its plugin processes) its own audit ends; then
+    // both agents' audits are clean, and no lease or claim of the run is left in the database.
+    await audit(envB, { reap: true, graceMs: 0, drift: false, warmStack: STACK });
     for (const e of [envA, envB]) {
       const r = await audit(e, { drift: false, warmStack: STACK });
-      expect({ clean: r.clean, errors: r.errors, stacks: r.stacks, residue: r.residue.docker }).toMatchObject(
-        {
-          clean: true,
-          stacks: [],
-          residue: [],
-        },
-      );
+      expect({
+        clean: r.clean,
+        errors: r.errors,
+        stacks: r.stacks,
+        residue: r.residue,
+        warm: r.warm,
+      }).toMatchObject({
+        clean: true,
+        errors: [],
+        stacks: [],
+        residue: { docker: [], realms: [], processes: [] },
+        warm: { exists: true, traefik: true, problems: [] },
+      });
     }
+    expect(await rows(url, "SELECT run_id FROM ccci_leases")).toEqual([]);
+    expect(await rows(url, "SELECT slot FROM ccci_slot_claims")).toEqual([]);
   }, 600_000);
 });
