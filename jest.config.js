@@ -20,5 +20,13 @@ module.exports = {
       testMatch: ["<rootDir>/test/e2e/**/*.test.ts"],
       setupFilesAfterEnv: ["<rootDir>/test/e2e/setup.ts"],
     },
+    {
+      // A swarm of several nodes (scripts/env/nodes.sh --nodes 3): `npm run test:e2e:multinode`.
+      displayName: "multinode",
+      testEnvironment: "node",
+      transform: { "^.+\\.ts$": tsJest },
+      testMatch: ["<rootDir>/test/multinode/**/*.test.ts"],
+      setupFilesAfterEnv: ["<rootDir>/test/e2e/setup.ts"],
+    },
   ],
 };

@@ -391,3 +391,39 @@ export async function sweepNodeVolumes(runId: string, docker = dockerClient()): 
   );
   return failed;
 }
+
+/**
+ * Nodes whose containers and volumes cannot be seen now (engine not answering, or down in the
+ * swarm), each with the run services the swarm last placed there: what may sit on them.
+ */
+export async function unreachableNodes(
+  docker: Docker,
+): Promise<{ node: string; state: string; services: string[] }[]> {
+  const { unreachable } = await nodeEngines(docker).catch(() => ({
+    unreachable: [] as Engines["unreachable"],
+  }));
+  return Promise.all(
+    unreachable.map(async (n) => {
+      const tasks = await docker
+        .listTasks({ filters: JSON.stringify({ node: [n.id] }) })
+        .catch(
+          () =>
+            [] as { ServiceID?: string; Spec?: { ContainerSpec?: { Labels?: Record<string, string> } } }[],
+        );
+      const services = new Set<string>();
+      for (const t of tasks as {
+        ServiceID?: string;
+        Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
+      }[]) {
+        if (!t.Spec?.ContainerSpec?.Labels?.[LABELS.run]) continue;
+        const svc = await docker
+          .getService(t.ServiceID ?? "")
+          .inspect()
+          .then((x: { Spec?: { Name?: string } }) => x.Spec?.Name)
+          .catch(() => undefined);
+        services.add(svc ?? `a removed service of run ${t.Spec.ContainerSpec.Labels[LABELS.run]}`);
+      }
+      return { node: n.node, state: n.state, services: [...services] };
+    }),
+  );
+}

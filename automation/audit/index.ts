@@ -24,6 +24,7 @@ import {
   removeObjects,
   runObjects,
   sweepTaskContainers,
+  unreachableNodes,
   untilGone,
   type DockerObject,
 } from "../docker";
@@ -189,6 +190,12 @@ async function auditWith(
         errors.push(`leases in ${leases.where}: ${e.message}`),
       );
     }
+    // Nodes whose containers and volumes no one can see now: what runs left there waits for them.
+    const nodes = await unreachableNodes(docker);
+    for (const n of nodes)
+      errors.push(
+        `node ${n.node} is ${n.state}: its containers and volumes cannot be checked${n.services.length ? ` (runs' tasks the swarm placed there: ${n.services.join(", ")})` : ""}; bring it back and audit again, or remove it from the swarm`,
+      );
     const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
     const staleLeft = stacks.some((s) => s.stale && !s.reaped);
     const residueLeft =

@@ -281,6 +281,10 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       await clock
         .run("verify", async () => {
           report.residue = await findResidue(ws, names, plan?.sso);
+          for (const n of report.residue.unchecked ?? [])
+            report.warnings.push(
+              `node ${n} could not be checked for what the run left there; \`cc-ci audit --reap\` removes it once the node is back`,
+            );
           const left = describeResidue(report.residue);
           if (left) throw new Error(`the run left residue: ${left}`);
         })

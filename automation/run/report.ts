@@ -28,7 +28,13 @@ export interface RunReport {
   exitCode: number;
   testExitCode?: number;
   phases: Phase[];
-  residue: { docker: { kind: string; name: string }[]; realm?: string; stack?: boolean };
+  residue: {
+    docker: { kind: string; name: string; node?: string }[];
+    realm?: string;
+    stack?: boolean;
+    /** Swarm nodes that could not be checked (down, engine not answering): what is there is unknown. */
+    unchecked?: string[];
+  };
   warnings: string[];
   error?: string;
 }

@@ -6,7 +6,7 @@
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import type { RunNames } from "../../lib/naming";
 import type { SsoPlan } from "../../lib/runPlan";
-import { dockerClient, runObjects, untilGone } from "../docker";
+import { dockerClient, runObjects, unreachableNodes, untilGone } from "../docker";
 import { provisioningAdmin } from "../keycloakAdmin";
 import { pulumiCli, selectStack } from "../workspace";
 import { streamLines } from "./deploy";
@@ -54,18 +54,22 @@ export async function findResidue(
   // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
   const prefix = `${names.stackName}_`;
   const left = await untilGone(() => runObjects(docker, names.runId, prefix), waitMs);
-  const residue: RunReport["residue"] = { docker: left.map((o) => ({ kind: o.kind, name: o.name })) };
+  const residue: RunReport["residue"] = {
+    docker: left.map((o) => ({ kind: o.kind, name: o.name, ...(o.node ? { node: o.node } : {}) })),
+  };
   if (sso?.mode === "warm") {
     if (await provisioningAdmin(sso.keycloak).realm(names.realm)) residue.realm = names.realm;
   }
   // The run's own stack, selected by name: listing every stack would read other runs' files mid-write.
   residue.stack = (await selectStack(ws, names.stack)) !== undefined;
+  const blind = await unreachableNodes(docker);
+  if (blind.length > 0) residue.unchecked = blind.map((n) => `${n.node} (${n.state})`);
   return residue;
 }
 
 export function describeResidue(r: RunReport["residue"]): string {
   return [
-    ...r.docker.map((d) => `${d.kind} ${d.name}`),
+    ...r.docker.map((d) => `${d.kind} ${d.name}${d.node ? ` on ${d.node}` : ""}`),
     ...(r.realm ? [`realm ${r.realm}`] : []),
     ...(r.stack ? ["stack"] : []),
   ].join(", ");

@@ -187,10 +187,14 @@ case "${1:-}" in
       [ "$(docker node inspect "$id" --format '{{index .Spec.Labels "cc-ci.engine"}}')" != "" ] &&
         docker node rm --force "$id" >/dev/null 2>&1 || true
     done
-    iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
     [ -f "$DATA/dnsmasq.pid" ] && as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true
     rm -f "$DATA/dnsmasq.pid"
-    ip link show "$BRIDGE" >/dev/null 2>&1 && as_root ip link del "$BRIDGE" || true
+    # The swarm now advertises the bridge's address: the bridge stays while it does (moving the
+    # swarm back is `docker swarm init --force-new-cluster --advertise-addr 127.0.0.1`).
+    if [ "$(docker info --format '{{.Swarm.NodeAddr}}' 2>/dev/null)" != "$HOST_IP" ]; then
+      iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
+      ip link show "$BRIDGE" >/dev/null 2>&1 && as_root ip link del "$BRIDGE" || true
+    fi
     ;;
   *) sed -n '2,19p' "$0"; exit 2 ;;
 esac

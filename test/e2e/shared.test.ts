@@ -6,84 +6,23 @@
  * the run alone while its lease's heartbeat is fresh, and reaps it once the heartbeat lapses — no PID
  * of the other agent is read. Afterwards both agents' audits are clean and no lease or claim is left.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { Client } from "pg";
 import { audit } from "../../automation/audit";
 import { loadEnv, type CcciEnv } from "../../automation/env";
-import { postgresState } from "../../automation/leases";
 import type { RunReport } from "../../automation/run/report";
 import { warmDestroy, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
+import { agentEnv, agentCcciRun, rows } from "./agents";
 import { describeE2E } from "./prereq";
-import { E2E_HOME, ROOT, WARM_SETTINGS, example, logTo } from "./harness";
+import { E2E_HOME, WARM_SETTINGS, example, logTo } from "./harness";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
 const STACK = "warm-shared-e2e";
 const TTL_S = 6;
-/** The agents' one passphrase, kept in the suite's home (stacks outlive a suite that is cut off). */
-function sharedPassphrase(): string {
-  const file = path.join(E2E_HOME, "shared-passphrase");
-  if (!existsSync(file)) {
-    mkdirSync(E2E_HOME, { recursive: true });
-    writeFileSync(file, randomBytes(18).toString("base64url"), { mode: 0o600, flag: "wx" });
-  }
-  return readFileSync(file, "utf8").trim();
-}
-const passphrase = sharedPassphrase();
-
-/** What an agent sees: its own home and name, the shared backend and passphrase. */
-function agentVars(name: string, url: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CC_CI_HOME: path.join(E2E_HOME, "agents", name),
-    CC_CI_AGENT: `e2e-${name}`,
-    PULUMI_BACKEND_URL: url,
-    PULUMI_CONFIG_PASSPHRASE: passphrase,
-    CC_CI_LEASE_TTL_S: String(TTL_S),
-  };
-}
-
-/** `bin/cc-ci run` as agent `name`, its own process group; resolves with its report. */
-function agentRun(vars: NodeJS.ProcessEnv, extra: string[]) {
-  const report = path.join(
-    vars.CC_CI_HOME as string,
-    `report-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}.json`,
-  );
-  const child = spawn(
-    path.join(ROOT, "bin", "cc-ci"),
-    ["run", example("web"), "--warm-stack", STACK, "--sso", "off", "--report", report, ...extra],
-    { env: vars, stdio: ["ignore", "ignore", "pipe"], detached: true },
-  );
-  let err = "";
-  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-  const closed = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
-  return {
-    child,
-    output: () => err,
-    async done(): Promise<{ code: number; report?: RunReport }> {
-      const code = await closed;
-      return {
-        code,
-        report: existsSync(report) ? (JSON.parse(readFileSync(report, "utf8")) as RunReport) : undefined,
-      };
-    },
-  };
-}
-
-async function rows(url: string, sql: string): Promise<unknown[]> {
-  const pg = postgresState(url);
-  const c = new Client({ connectionString: pg?.connectionString });
-  await c.connect();
-  try {
-    return (await c.query(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
+const agentVars = (name: string, url: string) => agentEnv(name, url, { CC_CI_LEASE_TTL_S: String(TTL_S) });
+const agentRun = (vars: NodeJS.ProcessEnv, extra: string[]) =>
+  agentCcciRun(vars, example("web"), STACK, extra);
 const haveUrl = existsSync(URL_FILE);
 if (!haveUrl) {
   const why = `shared-state suite needs ${URL_FILE} (scripts/env/postgres.sh --db ccci_e2e --url-file ${URL_FILE}; setup.sh runs it)`;
