@@ -272,7 +272,7 @@ const RunSettings = {
     .array(
       z
         .string()
-        .regex(/^[A-Za-z0-9_.\-]+\s*(==|!=)\s*\S+$/, "a swarm constraint such as node.role == worker"),
+        .regex(/^[A-Za-z0-9_.-]+\s*(==|!=)\s*\S+$/, "a swarm constraint such as node.role == worker"),
     )
     .default([])
     .describe(
