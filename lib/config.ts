@@ -270,9 +270,7 @@ const RunSettings = {
     .describe("Seconds the recipe's services get to be running and healthy before `up` fails. Default: 600."),
   placement: z
     .array(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_.-]+\s*(==|!=)\s*\S+$/, "a swarm constraint such as node.role == worker"),
+      z.string().regex(/^[A-Za-z0-9_.-]+\s*(==|!=)\s*\S+$/, "a swarm constraint such as node.role == worker"),
     )
     .default([])
     .describe(
