@@ -151,7 +151,9 @@ export class Keycloak extends pulumi.ComponentResource {
             stopGracePeriod: "30s",
           },
           networksAdvanceds: [{ id: internal.id, aliases: ["keycloak-db"] }],
-          placement: { constraints: db.placement },
+          // On a manager, as Traefik: the database's volume lives on the node that made it, and images
+          // built on the host are there (a multi-node swarm's workers are for runs).
+          placement: { constraints: ["node.role==manager", ...db.placement] },
           resources: taskResources(db.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "3s" }),
         },
@@ -229,7 +231,7 @@ export class Keycloak extends pulumi.ComponentResource {
             stopGracePeriod: "20s",
           },
           networksAdvanceds: [{ id: internal.id }, { id: proxy.networkId }, { id: adminNet.id }],
-          placement: { constraints: config.placement },
+          placement: { constraints: ["node.role==manager", ...config.placement] },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),
         },

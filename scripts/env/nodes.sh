@@ -78,6 +78,23 @@ nodes_dns() {
   fi
 }
 
+# Each worker's own resolver, on the same address as the host's (DNS_IP, on the worker's lo): the CI
+# domains answered there, the rest forwarded to the host's resolver on the bridge. Containers reach
+# it as they reach the host's (the firewall lets DNS to DNS_IP in), and the engine's embedded DNS
+# forwards to it.
+worker_dns() {
+  local n="$1" conf="$DATA/$n.dnsmasq.conf" pid="$RUN/$n.dnsmasq.pid"
+  grep -v -e '^server=' -e '^pid-file=' -e '^log-facility=' "$DNS_DIR/dnsmasq.conf" >"$conf.new"
+  printf 'server=%s\npid-file=%s\nlog-facility=%s\n' "$HOST_IP" "$pid" "$DATA/$n.dnsmasq.log" >>"$conf.new"
+  if cmp -s "$conf.new" "$conf" && [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
+    rm -f "$conf.new"
+    return 0
+  fi
+  mv "$conf.new" "$conf"
+  if [ -f "$pid" ]; then as_root kill "$(cat "$pid")" 2>/dev/null || true; sleep 0.3; fi
+  as_root nsenter --net="/var/run/netns/ccci-$n" dnsmasq --conf-file="$conf"
+}
+
 engine_up() {
   local n="$1" ns="ccci-$1" addr
   addr="$(ip_of "$n")"
@@ -94,13 +111,14 @@ engine_up() {
     # ingress answers on the proxy's ports as the host's does.
     as_root ip -n "$ns" addr add "$DNS_IP/32" dev lo
   fi
-  if dk "$n" info >/dev/null 2>&1; then return 0; fi
+  if dk "$n" info >/dev/null 2>&1; then worker_dns "$n"; return 0; fi
   mkdir -p "$DATA/$n" "$RUN/$n"
+  worker_dns "$n"
   log "starting the engine of $n ($addr)"
   # nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups from dockerd); a UTS
   # namespace of its own so the node has its own hostname in the swarm.
   as_root nsenter --net="/var/run/netns/$ns" unshare --uts sh -c \
-    "hostname ccci-$n && exec dockerd --data-root '$DATA/$n' --exec-root '$RUN/$n' --pidfile '$RUN/$n.pid' -H '$(sock "$n")' --dns '$HOST_IP'" \
+    "hostname ccci-$n && exec dockerd --data-root '$DATA/$n' --exec-root '$RUN/$n' --pidfile '$RUN/$n.pid' -H '$(sock "$n")' --dns '$DNS_IP'" \
     >"$DATA/$n.log" 2>&1 &
   for _ in $(seq 1 60); do dk "$n" info >/dev/null 2>&1 && return 0; sleep 1; done
   tail -n 20 "$DATA/$n.log" >&2
@@ -109,8 +127,9 @@ engine_up() {
 
 firewall_in() {
   local n="$1"
-  as_root nsenter --net="/var/run/netns/ccci-$n" env CC_CI_FW_DENY_NETS="${CC_CI_FW_DENY_NETS:-10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10}" \
-    "$ENV_DIR/firewall.sh" --ports "${CC_CI_FW_PORTS_ALL:-80,443,18000:18999}" >/dev/null
+  # The same rules as the host's: the worker's resolver (DNS_IP) is on its own lo, so DNS is local
+  # traffic there, and nothing private — the bridge and the host included — is reachable through it.
+  as_root nsenter --net="/var/run/netns/ccci-$n" "$ENV_DIR/firewall.sh" --ports "${CC_CI_FW_PORTS_ALL:-80,443,18000:18999}" >/dev/null
 }
 
 joined() {
@@ -177,6 +196,7 @@ case "${1:-}" in
       id="$(dk "$n" info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)"
       dk "$n" swarm leave --force >/dev/null 2>&1 || true
       engine_stop "$n"
+      [ -f "$RUN/$n.dnsmasq.pid" ] && as_root kill "$(cat "$RUN/$n.dnsmasq.pid")" 2>/dev/null || true
       [ -n "$id" ] && docker node rm --force "$id" >/dev/null 2>&1 || true
       as_root ip netns del "ccci-$n" 2>/dev/null || true
       as_root ip link del "$n-h" 2>/dev/null || true
