@@ -12,3 +12,19 @@ log() { printf '[cc-ci env] %s\n' "$*" >&2; }
 die() { printf '[cc-ci env] error: %s\n' "$*" >&2; exit 1; }
 # Run as root or through sudo when available (CI runs as root).
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The bridge swarm nodes on this machine talk over (nodes.sh's workers in network namespaces), and
+# the address this host's swarm advertises on it: a swarm advertised on 127.0.0.1 can take no nodes.
+NODES_BRIDGE=ccci-nodes
+NODES_NET="${CC_CI_NODES_NET:-10.213.0}"
+SWARM_ADDR="$NODES_NET.1"
+nodes_bridge_up() {
+  if ! ip link show "$NODES_BRIDGE" >/dev/null 2>&1; then
+    as_root ip link add "$NODES_BRIDGE" type bridge
+  fi
+  ip -4 addr show dev "$NODES_BRIDGE" | grep -q " $SWARM_ADDR/" || as_root ip addr add "$SWARM_ADDR/24" dev "$NODES_BRIDGE"
+  as_root ip link set "$NODES_BRIDGE" up
+  # Docker's FORWARD policy is DROP: traffic between the namespaces on the bridge must pass.
+  iptables -C FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT 2>/dev/null ||
+    as_root iptables -I FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
+}

@@ -49,7 +49,8 @@ start_daemon() {
   if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
     as_root rm -f /var/run/docker.pid
   fi
-  if pgrep -x dockerd >/dev/null 2>&1; then
+  # This host's engine by its pid file (other dockerds may run here: nodes.sh's workers).
+  if [ -f /var/run/docker.pid ]; then
     log "dockerd is running but not answering yet; waiting for it"
   else
     log "starting dockerd in the background (log: $logfile)"
@@ -80,10 +81,10 @@ init_swarm() {
       fi
       ;;
     inactive)
-      log "initialising a one-node swarm"
-      # 127.0.0.1: the machine has no routable interface we may use, and nothing but this
-      # node will ever join.
-      docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+      log "initialising a swarm on $SWARM_ADDR"
+      # On a bridge of our own (the machine has no routable interface we may use): nodes.sh's
+      # workers join there; nothing outside this machine can reach it.
+      docker swarm init --advertise-addr "$SWARM_ADDR" >/dev/null
       ;;
     *)
       # pending/error/locked: a human has to look; re-initialising would lose the swarm's state.
@@ -93,6 +94,8 @@ init_swarm() {
 }
 
 install_engine
+# Before the daemon: a swarm advertised on the bridge needs its address when the daemon starts.
+nodes_bridge_up
 start_daemon
 init_swarm
 log "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})') ready; swarm manager $(docker info --format '{{.Swarm.NodeID}}')"

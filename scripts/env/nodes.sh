@@ -5,24 +5,25 @@
 # engine socket is recorded on its swarm node as the label cc-ci.engine, which is how cc-ci reaches
 # a node's containers and volumes (a volume lives on the node that made it).
 #
-#   scripts/env/nodes.sh --nodes N      N nodes in all: this host (manager) and N-1 workers
+#   scripts/env/nodes.sh [--reinit-swarm] --nodes N
+#                                       N nodes in all: this host (manager) and N-1 workers
 #   scripts/env/nodes.sh --stop NAME    stop a worker's engine (a node going away)
 #   scripts/env/nodes.sh --start NAME   start it again
 #   scripts/env/nodes.sh --status       the swarm's nodes
 #   scripts/env/nodes.sh --remove       workers leave, engines stop, namespaces and bridge go
 #
-# The host's swarm must advertise an address the workers reach: a swarm advertised on 127.0.0.1 is
-# moved to the bridge's address with `docker swarm init --force-new-cluster --advertise-addr`, which
-# keeps its services, networks, secrets and configs (this host must be its only manager). Images reach
+# The host's swarm must advertise the bridge's address (scripts/env/docker.sh makes new swarms so);
+# an older swarm advertised on 127.0.0.1 is made anew only with --reinit-swarm (see swarm_on_bridge).
+# Images reach
 # the workers by `docker save | docker load` of the images this host has that runs use.
 # The host firewall (firewall.sh) is installed in each worker's namespace too: its containers get the
 # same rules as the host's.
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-BRIDGE=ccci-nodes
-NET_PREFIX="${CC_CI_NODES_NET:-10.213.0}"
-HOST_IP="$NET_PREFIX.1"
+BRIDGE="$NODES_BRIDGE"
+NET_PREFIX="$NODES_NET"
+HOST_IP="$SWARM_ADDR"
 DATA=/var/lib/cc-ci-nodes
 RUN=/run/cc-ci-nodes
 IMAGES="${CC_CI_NODE_IMAGES:-cc-ci/whoami:1 cc-ci/nginx:bookworm cc-ci/debian:bookworm cc-ci/postgres:15 cc-ci/sandbox:1 cc-ci/oauth2-proxy:7.15.6}"
@@ -31,30 +32,21 @@ sock() { echo "unix://$RUN/$1.sock"; }
 dk() { local n="$1"; shift; docker -H "$(sock "$n")" "$@"; }
 ip_of() { echo "$NET_PREFIX.$((10 + ${1#node}))"; }
 
-bridge_up() {
-  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-    as_root ip link add "$BRIDGE" type bridge
-    as_root ip addr add "$HOST_IP/24" dev "$BRIDGE"
-  fi
-  as_root ip link set "$BRIDGE" up
-  # Docker's FORWARD policy is DROP: traffic between the namespaces on our bridge must pass.
-  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null ||
-    as_root iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
-}
-
+# A swarm whose managers advertise another address (127.0.0.1, as scripts/env/docker.sh made them
+# before it used the bridge) cannot take these workers. The raft address of a manager cannot be
+# changed in place (`swarm init --force-new-cluster --advertise-addr` keeps it): the swarm is made
+# anew, which drops its services, networks, secrets and configs (volumes and images stay; `cc-ci
+# warm up` brings a warm layer back from its state) — only when asked to, with --reinit-swarm.
 swarm_on_bridge() {
-  local addr managers
-  addr="$(docker info --format '{{.Swarm.NodeAddr}}')"
-  [ "$addr" = "$HOST_IP" ] && return 0
-  managers="$(docker node ls --filter role=manager -q | wc -l)"
-  [ "$managers" = 1 ] || die "the swarm has $managers managers; move its advertise address by hand"
-  log "moving the swarm's advertise address from $addr to $HOST_IP (its state is kept)"
-  docker swarm init --force-new-cluster --advertise-addr "$HOST_IP" >/dev/null
-  for _ in $(seq 1 30); do
-    [ "$(docker info --format '{{.Swarm.NodeAddr}} {{.Swarm.ControlAvailable}}')" = "$HOST_IP true" ] && return 0
-    sleep 1
-  done
-  die "the swarm did not come back on $HOST_IP"
+  local addr
+  addr="$(docker node inspect self --format '{{.ManagerStatus.Addr}}' 2>/dev/null || true)"
+  [ "$addr" = "$HOST_IP:2377" ] && return 0
+  if [ "$reinit" != 1 ]; then
+    die "this swarm's manager advertises ${addr:-nothing}, which workers cannot reach; re-run with --reinit-swarm to make the swarm anew on $HOST_IP (its services, networks, secrets and configs are dropped; bring warm layers back with cc-ci warm up)"
+  fi
+  log "making the swarm anew on $HOST_IP (was ${addr:-none}); its services, networks, secrets and configs are dropped"
+  docker swarm leave --force >/dev/null
+  docker swarm init --advertise-addr "$HOST_IP" >/dev/null
 }
 
 # The workers' resolver: the host's CI resolver (dns.sh) answering on the bridge too, so a worker's
@@ -172,11 +164,13 @@ engine_stop() {
 
 workers() { ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^ccci-\(node[0-9]*\)$/\1/p' | sort -V; }
 
+reinit=0
+if [ "${1:-}" = --reinit-swarm ]; then reinit=1; shift; fi
 case "${1:-}" in
   --nodes)
     total="${2:-}"
     [[ "$total" =~ ^[0-9]+$ ]] && [ "$total" -ge 1 ] && [ "$total" -le 9 ] || die "--nodes: 1 to 9"
-    bridge_up
+    nodes_bridge_up
     nodes_dns
     [ "$total" -gt 1 ] && swarm_on_bridge
     for i in $(seq 2 "$total"); do
@@ -209,12 +203,7 @@ case "${1:-}" in
     done
     [ -f "$DATA/dnsmasq.pid" ] && as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true
     rm -f "$DATA/dnsmasq.pid"
-    # The swarm now advertises the bridge's address: the bridge stays while it does (moving the
-    # swarm back is `docker swarm init --force-new-cluster --advertise-addr 127.0.0.1`).
-    if [ "$(docker info --format '{{.Swarm.NodeAddr}}' 2>/dev/null)" != "$HOST_IP" ]; then
-      iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true
-      ip link show "$BRIDGE" >/dev/null 2>&1 && as_root ip link del "$BRIDGE" || true
-    fi
+    # The bridge stays: the swarm advertises on it.
     ;;
   *) sed -n '2,19p' "$0"; exit 2 ;;
 esac
