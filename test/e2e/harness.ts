@@ -39,6 +39,20 @@ export const WARM_SETTINGS = {
   },
 };
 
+/**
+ * A warm layer of a suite's own: a Traefik alone (runs bring their own Keycloak or none) on its own
+ * ports, proxy network and domain (`<name>.e2e.ci.test`).
+ */
+export function traefikOnlyLayer(name: string, slots: number, httpPort: number) {
+  return {
+    domain: `${name}.e2e.ci.test`,
+    proxyNetwork: `proxy-${name}`,
+    slots,
+    traefik: { ...WARM_SETTINGS.traefik, httpPort, httpsPort: httpPort + 363 },
+    keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: httpPort + 100 },
+  };
+}
+
 export function e2eEnv(): CcciEnv {
   return loadEnv({ ...process.env, CC_CI_HOME: E2E_HOME });
 }

@@ -15,7 +15,7 @@ import { warmDestroy, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { agentEnv, agentCcciRun, rows } from "./agents";
 import { describeE2E } from "./prereq";
-import { E2E_HOME, WARM_SETTINGS, example, logTo } from "./harness";
+import { E2E_HOME, example, logTo, traefikOnlyLayer } from "./harness";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
 const STACK = "warm-shared-e2e";
@@ -41,13 +41,7 @@ if (!haveUrl) {
   const b = agentVars("b", url);
   const envA: CcciEnv = loadEnv(a);
   const envB: CcciEnv = loadEnv(b);
-  const settings = {
-    domain: "shared.e2e.ci.test",
-    proxyNetwork: "proxy-shared",
-    slots: 4,
-    traefik: { ...WARM_SETTINGS.traefik, httpPort: 18084, httpsPort: 18447 },
-    keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18184 },
-  };
+  const settings = traefikOnlyLayer("shared", 4, 18084);
 
   beforeAll(async () => {
     // What an interrupted earlier suite left in this database: its runs reaped, its layer destroyed.

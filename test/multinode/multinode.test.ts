@@ -17,7 +17,7 @@ import { LABELS } from "../../lib/naming";
 import { warmDestroy, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { agentCcciRun, agentEnv, rows } from "../e2e/agents";
-import { E2E_HOME, ROOT, WARM_SETTINGS, example, logTo } from "../e2e/harness";
+import { E2E_HOME, ROOT, example, logTo, traefikOnlyLayer } from "../e2e/harness";
 import { describeE2E } from "../e2e/prereq";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
@@ -26,6 +26,8 @@ const STACK = "warm-mn-e2e";
 const TTL_S = 6;
 const FIXTURE = path.join(__dirname, "fixtures", "on-workers");
 const docker = dockerClient();
+/** A worker a test stopped and has not started again (afterAll brings it back). */
+let stopped = "";
 
 /** The swarm as the manager sees it. */
 async function swarmNodes() {
@@ -63,13 +65,7 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
   const envA = loadEnv(a);
   const envB = loadEnv(b);
   const defaults = path.join(E2E_HOME, "multinode-defaults.yaml");
-  const settings = {
-    domain: "mn.e2e.ci.test",
-    proxyNetwork: "proxy-mn",
-    slots: 6,
-    traefik: { ...WARM_SETTINGS.traefik, httpPort: 18086, httpsPort: 18449 },
-    keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18186 },
-  };
+  const settings = traefikOnlyLayer("mn", 6, 18086);
   const reapAll = (e = envA) =>
     audit(e, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
 
@@ -89,7 +85,7 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
 
   afterAll(async () => {
     if (missing.length > 0) return;
-    execFileSync(NODES_SH, ["--start", "node3"], { stdio: "ignore" });
+    if (stopped) execFileSync(NODES_SH, ["--start", stopped], { stdio: "ignore" });
     await reapAll();
     if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
       await warmDestroy(STACK, envA, true, logTo("warm-mn"));
@@ -132,53 +128,43 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
       "-c",
       'while curl -fsS --max-time 5 --resolve "$CI_CURL_RESOLVE" "$CI_APP_URL" >/dev/null; do sleep 1; done; echo "the app stopped answering"; exit 3',
     ];
-    // Runs until one of them sits on node3 (the swarm spreads them over the workers).
-    const victims = [0, 1, 2].map(() =>
-      agentCcciRun(b, FIXTURE, STACK, ["--defaults", defaults, "--test-timeout", "300", "--", ...watch]),
-    );
-    const node3 = (await swarmNodes()).find((n) => n.hostname === "ccci-node3");
-    expect(node3).toBeDefined();
+    const victim = agentCcciRun(b, FIXTURE, STACK, [
+      "--defaults",
+      defaults,
+      "--test-timeout",
+      "300",
+      "--",
+      ...watch,
+    ]);
     const deadline = Date.now() + 300_000;
-    let onNode3: string | undefined;
-    while (!onNode3 && Date.now() < deadline) {
-      const tasks = (await docker.listTasks({
-        filters: JSON.stringify({
-          node: [node3?.id as string],
-          "desired-state": ["running"],
-          label: [LABELS.run],
-        }),
-      })) as {
-        Status?: { State?: string };
-        Spec?: { ContainerSpec?: { Labels?: Record<string, string> } };
-      }[];
-      onNode3 = tasks.find((t) => t.Status?.State === "running")?.Spec?.ContainerSpec?.Labels?.[LABELS.run];
-      if (!onNode3) await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(onNode3).toBeTruthy();
-    // Once its tests are running, the node goes away.
-    const victim = victims.find((v) => v.output().includes(`[${onNode3}]`)) ?? victims[0];
     while (!/\] test\b|sandbox/.test(victim.output()) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 250));
-    execFileSync(NODES_SH, ["--stop", "node3"], { stdio: "ignore" });
-    const ended = await Promise.all(victims.map((v) => v.done()));
-    const mine = ended.find((e) => e.report?.runId === onNode3);
-    expect(mine?.report).toBeDefined();
+    const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(victim.output())?.[1] as string;
+    expect(runId).toBeTruthy();
+    // The worker its app runs on goes away while its tests run.
+    const tasks = (await docker.listTasks({
+      filters: JSON.stringify({ label: [`${LABELS.run}=${runId}`], "desired-state": ["running"] }),
+    })) as { NodeID?: string }[];
+    const host = (await swarmNodes()).find((n) => n.id === tasks[0]?.NodeID)?.hostname ?? "";
+    expect(host).toMatch(/^ccci-node\d$/);
+    stopped = host.replace(/^ccci-/, "");
+    execFileSync(NODES_SH, ["--stop", stopped], { stdio: "ignore" });
+    const mine = await victim.done();
+    expect(mine.report).toBeDefined();
     // It failed, and said so: its test saw the app go, and verify names the node it could not check.
-    expect(mine?.code).not.toBe(0);
-    expect(mine?.report?.warnings.join("\n")).toMatch(/node ccci-node3 .* could not be checked/);
+    expect(mine.code).not.toBe(0);
+    expect(mine.report?.warnings.join("\n")).toMatch(new RegExp(`node ${host} .* could not be checked`));
 
     // While the node is away, an audit says what it cannot see.
     const blind = await audit(envA, { drift: false, warmStack: STACK });
     expect(blind.clean).toBe(false);
-    expect(blind.errors.join("\n")).toMatch(/node ccci-node3 is /);
+    expect(blind.errors.join("\n")).toMatch(new RegExp(`node ${host} is `));
 
     // Back: the worker rejoins; the audit reaps what the run left there.
-    execFileSync(NODES_SH, ["--start", "node3"], { stdio: "ignore" });
+    execFileSync(NODES_SH, ["--start", stopped], { stdio: "ignore" });
+    stopped = "";
     const back = Date.now() + 120_000;
-    while (
-      (await swarmNodes()).find((n) => n.hostname === "ccci-node3")?.state !== "ready" &&
-      Date.now() < back
-    )
+    while ((await swarmNodes()).find((n) => n.hostname === host)?.state !== "ready" && Date.now() < back)
       await new Promise((r) => setTimeout(r, 1000));
     for (let i = 0; i < 20; i++) {
       await reapAll(envA);
@@ -195,7 +181,7 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
         docker: [],
       });
     }
-    expect(await runThings(ended.map((e) => e.report?.runId as string).filter(Boolean))).toEqual([]);
+    expect(await runThings([runId])).toEqual([]);
     expect(await rows(url, "SELECT run_id FROM ccci_leases_multinode_state")).toEqual([]);
   }, 900_000);
 });
