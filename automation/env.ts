@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 import { PulumiCommand, type LocalWorkspaceOptions } from "@pulumi/pulumi/automation";
@@ -91,6 +91,12 @@ export function pulumiEnvVars(env: CcciEnv, pulumiHome: string): Record<string, 
     // The program runs on the Node this CLI runs on (the project's Node 24), whatever PATH says.
     PATH: [path.dirname(process.execPath), env.pulumiBin, process.env.PATH].filter(Boolean).join(":"),
   };
+  // Pulumi's postgres:// backend lists keys holding a connection while it asks for each key's
+  // metadata on another, from a pool of 2 × GOMAXPROCS connections, with 10 listings at once by
+  // default: on 2 cores, `pulumi stack ls` over a handful of stacks deadlocks (seen here). Fewer
+  // listings at once than connections keep one free for the nested queries.
+  if (/^postgres(ql)?:\/\//.test(env.backendUrl) && !process.env.PULUMI_DIY_BACKEND_PARALLEL)
+    vars.PULUMI_DIY_BACKEND_PARALLEL = String(Math.max(1, 2 * availableParallelism() - 1));
   return vars;
 }
 

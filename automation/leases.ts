@@ -250,6 +250,8 @@ export interface PostgresState {
   stateTable: string;
   leasesTable: string;
   claimsTable: string;
+  /** What Pulumi puts before every key in its table: the URL's path (the database name) and "/". */
+  keyPrefix: string;
   /** For messages: host and database, never the password. */
   where: string;
 }
@@ -267,6 +269,7 @@ export function postgresState(backendUrl: string): PostgresState | undefined {
     stateTable: table || "pulumi_state",
     leasesTable: `ccci_leases${suffix}`,
     claimsTable: `ccci_slot_claims${suffix}`,
+    keyPrefix: u.pathname.replace(/^\/+/, "") ? `${u.pathname.replace(/^\/+/, "")}/` : "",
     where: `PostgreSQL ${u.host}${u.pathname}${table ? ` (table ${table})` : ""}`,
   };
 }

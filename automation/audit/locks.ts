@@ -38,7 +38,7 @@ const stateKeys = (stack: string) =>
 
 export function backendFacts(env: CcciEnv): BackendFacts {
   const pg = postgresState(env.backendUrl);
-  if (pg) return postgresFacts(postgresPool(pg), pg.stateTable);
+  if (pg) return postgresFacts(postgresPool(pg), pg.stateTable, pg.keyPrefix);
   const dir = env.backendUrl.startsWith("file://") ? env.backendUrl.slice("file://".length) : undefined;
   return dir
     ? fileFacts(dir)
@@ -79,25 +79,30 @@ function fileFacts(dir: string): BackendFacts {
   };
 }
 
-function postgresFacts(pool: Pool, table: string): BackendFacts {
+function postgresFacts(pool: Pool, table: string, keyPrefix: string): BackendFacts {
+  const like = (stack: string) => `${(keyPrefix + lockPrefix(stack)).replace(/[%_\\]/g, "\\$&")}%`;
   return {
     async lock(stack) {
+      // Each row is a blob: its bytes base64-encoded in the JSON's `data`.
       const rows = (
-        await pool.query<{ data: LockRecord }>(`SELECT data FROM ${table} WHERE key LIKE $1 LIMIT 1`, [
-          `${lockPrefix(stack).replace(/[%_\\]/g, "\\$&")}%`,
+        await pool.query<{ data: { data?: string } }>(`SELECT data FROM ${table} WHERE key LIKE $1 LIMIT 1`, [
+          like(stack),
         ])
       ).rows;
-      return rows[0] ? lockInfo(rows[0].data) : undefined;
+      if (!rows[0]?.data.data) return undefined;
+      try {
+        return lockInfo(JSON.parse(Buffer.from(rows[0].data.data, "base64").toString("utf8")) as LockRecord);
+      } catch {
+        return undefined;
+      }
     },
     async removeLock(stack) {
-      await pool.query(`DELETE FROM ${table} WHERE key LIKE $1`, [
-        `${lockPrefix(stack).replace(/[%_\\]/g, "\\$&")}%`,
-      ]);
+      await pool.query(`DELETE FROM ${table} WHERE key LIKE $1`, [like(stack)]);
     },
     async stateTime(stack) {
       const rows = (
         await pool.query<{ t: Date }>(`SELECT updated_at AS t FROM ${table} WHERE key = ANY($1)`, [
-          stateKeys(stack),
+          stateKeys(stack).map((k) => keyPrefix + k),
         ])
       ).rows;
       return rows[0] ? rows[0].t.getTime() : undefined;
