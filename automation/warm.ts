@@ -11,7 +11,15 @@ import { loadEnv, type CcciEnv } from "./env";
 import { proxyAnswers } from "./http";
 import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
 import { fillPool } from "./realmPool";
-import { homeName, previewDrift, readWarm, selectStack, withWorkspace, type Drift } from "./workspace";
+import {
+  homeName,
+  previewDrift,
+  pulumiErrorSummary,
+  readWarm,
+  selectStack,
+  withWorkspace,
+  type Drift,
+} from "./workspace";
 
 const out = (o: string): void => {
   process.stderr.write(o);
@@ -50,7 +58,24 @@ export async function warmUp(
       await s.setAllConfig(encodeConfig({ ...readStackFile(file), ...overrides }));
     }
     // Refreshed first, so that `warm up` also repairs what changed behind Pulumi's back.
-    await s.up({ onOutput, color: "never", refresh: true });
+    try {
+      await s.up({ onOutput, color: "never", refresh: true });
+    } catch (e) {
+      // Keycloak's own objects (the provisioning client and its role) are refreshed through
+      // Keycloak: when its service is gone (removed by hand, or a swarm made anew) that refresh
+      // fails, and with it the repair. The Docker objects are refreshed alone, the layer brought
+      // up (Keycloak again, on its database's volume), then refreshed and brought up as a whole.
+      if (!/provider=keycloak@/.test(pulumiErrorSummary(e, 4000))) throw e;
+      onOutput(
+        "Keycloak does not answer: refreshing the layer's Docker objects alone, then bringing it up\n",
+      );
+      const docker = (await s.exportStack()).deployment.resources
+        .filter((r: { type: string }) => r.type.startsWith("docker:"))
+        .map((r: { urn: string }) => r.urn);
+      await s.refresh({ onOutput, color: "never", target: docker });
+      await s.up({ onOutput, color: "never" });
+      await s.up({ onOutput, color: "never", refresh: true });
+    }
     // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
     const read = (await readWarm(ws, name)).read;
     if (read?.ok && read.keycloak && read.keycloak.realmPool > 0) {
