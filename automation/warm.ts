@@ -69,11 +69,14 @@ export async function warmUp(
       onOutput(
         "Keycloak does not answer: refreshing the layer's Docker objects alone, then bringing it up\n",
       );
-      const docker = (await s.exportStack()).deployment.resources
-        .filter((r: { type: string }) => r.type.startsWith("docker:"))
-        .map((r: { urn: string }) => r.urn);
+      const resources = (await s.exportStack()).deployment.resources as { type: string; urn: string }[];
+      const docker = resources.filter((r) => r.type.startsWith("docker:")).map((r) => r.urn);
       await s.refresh({ onOutput, color: "never", target: docker });
-      await s.up({ onOutput, color: "never" });
+      // Plain containers (the admin gateway) outlive the swarm networks they joined: made anew too.
+      const containers = resources
+        .filter((r) => r.type === "docker:index/container:Container")
+        .map((r) => r.urn);
+      await s.up({ onOutput, color: "never", replace: containers });
       await s.up({ onOutput, color: "never", refresh: true });
     }
     // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
