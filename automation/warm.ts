@@ -69,14 +69,22 @@ export async function warmUp(
       onOutput(
         "Keycloak does not answer: refreshing the layer's Docker objects alone, then bringing it up\n",
       );
-      const resources = (await s.exportStack()).deployment.resources as { type: string; urn: string }[];
+      const resources = (await s.exportStack()).deployment.resources as {
+        type: string;
+        urn: string;
+        id?: string;
+      }[];
+      // Plain containers (the admin gateway) outlive the swarm networks they joined: removed, so the
+      // refresh below finds them gone and the `up` makes them anew (their names are fixed).
+      const engine = dockerClient();
+      for (const r of resources.filter((x) => x.type === "docker:index/container:Container" && x.id))
+        await engine
+          .getContainer(r.id as string)
+          .remove({ force: true })
+          .catch(() => undefined);
       const docker = resources.filter((r) => r.type.startsWith("docker:")).map((r) => r.urn);
       await s.refresh({ onOutput, color: "never", target: docker });
-      // Plain containers (the admin gateway) outlive the swarm networks they joined: made anew too.
-      const containers = resources
-        .filter((r) => r.type === "docker:index/container:Container")
-        .map((r) => r.urn);
-      await s.up({ onOutput, color: "never", replace: containers });
+      await s.up({ onOutput, color: "never" });
       await s.up({ onOutput, color: "never", refresh: true });
     }
     // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
