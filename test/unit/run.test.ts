@@ -256,3 +256,26 @@ describe("bad input", () => {
     ).rejects.toThrow(/expected web-abc123/);
   });
 });
+
+describe("a run across swarm nodes", () => {
+  test("a volume mount carries the run's labels, so a node that makes its own copy of the volume labels it", async () => {
+    const world: MockWorld = { declared: [] };
+    await declareStack(world, "run-full-abc123", {
+      runId: "full-abc123",
+      recipeDir: fixture("full"),
+      sso: "off",
+      warmProxy: WARM.proxy,
+      proxyNetwork: "proxy_1",
+      placement: ["node.role == worker"],
+    });
+    const services = ofType(world, "docker:index/service:Service").map((s) => s.inputs as Any);
+    const mounts = services.flatMap((s) => (s.taskSpec.containerSpec.mounts ?? []) as Any[]);
+    const volumes = mounts.filter((m) => m.type === "volume");
+    expect(volumes.length).toBeGreaterThanOrEqual(2);
+    for (const m of volumes) {
+      expect(labelMap(m.volumeOptions.labels)).toMatchObject({ "cc-ci.run": "full-abc123" });
+    }
+    // The operator's placement on every service, after the recipe's own (none here).
+    for (const s of services) expect(s.taskSpec.placement.constraints).toEqual(["node.role == worker"]);
+  });
+});
