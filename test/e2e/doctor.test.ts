@@ -33,6 +33,15 @@ describeE2E("cc-ci doctor", () => {
       expect({ name: c.name, said: Boolean(c.version ?? c.source) }).toEqual({ name: c.name, said: true });
     expect(checks.find((c) => c.name === "swarm")?.version).toBe("active");
     expect(checks.find((c) => c.name === "state backend")?.version).toBe(e2eEnv().backendUrl);
+    // For machines: the swarm's nodes (this manager among them) and the backend's kind and health.
+    const nodes = checks.find((c) => c.name === "swarm")?.details?.nodes as { role: string; state: string }[];
+    expect(nodes).toEqual(
+      expect.arrayContaining([expect.objectContaining({ role: "manager", state: "ready" })]),
+    );
+    expect(checks.find((c) => c.name === "state backend")?.details).toMatchObject({
+      kind: "file",
+      health: "ok",
+    });
   });
 
   test("a missing Pulumi CLI is named with its fix, and the command exits 1 with the same checks as JSON", async () => {
