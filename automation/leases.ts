@@ -55,7 +55,8 @@ export function leaseAlive(lease: Lease, now = Date.now(), here = agentName()): 
   return now - Date.parse(lease.heartbeatAt) < (lease.ttlMs ?? LEASE_TTL_MS);
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of this host lives (EPERM: it does, under another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Pool } from "pg";
 import { PROJECT } from "../../lib/naming";
 import type { CcciEnv } from "../env";
-import { postgresPool, postgresState } from "../leases";
+import { pidAlive, postgresPool, postgresState } from "../leases";
 import type { LockInfo } from "./judge";
 
 export interface BackendFacts {
@@ -116,11 +116,5 @@ function postgresFacts(pool: Pool, table: string, keyPrefix: string): BackendFac
  * known (undefined): the run's lease, which every agent renews wherever it runs, decides then.
  */
 export function processAlive(host: string, pid: number): boolean | undefined {
-  if (host !== hostname()) return undefined;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return host === hostname() ? pidAlive(pid) : undefined;
 }
