@@ -18,9 +18,10 @@
 #   cc-ci/oauth2-proxy:$OAUTH2_PROXY_VERSION  quay.io/oauth2-proxy/oauth2-proxy (Go module)
 #   cc-ci/haproxy:$DEBIAN_SUITE       haproxy (Debian's haproxy, official image's layout) with a
 #                                     read-only Docker API config for Traefik and a TCP forwarder
+#   cc-ci/registry:2.8                registry:2 (Debian's docker-registry, official image's layout)
 #
 #   scripts/env/images.sh [NAME...]   NAME is one of: debian keycloak postgres traefik whoami
-#                                     nginx sandbox oauth2-proxy haproxy
+#                                     nginx sandbox oauth2-proxy haproxy registry
 #
 # Needs a running Docker engine (scripts/env/docker.sh). Idempotent: an image is skipped when its
 # tag exists and was built from the same build context (images/<name>/, the versions and the
@@ -440,13 +441,24 @@ build_haproxy() {
   build_image "$tag" "$hash" "$IMAGES_DIR/haproxy"
 }
 
+# ---- cc-ci/registry --------------------------------------------------------------------------
+# The image registry the warm layer declares (components/registry.ts): how images reach worker nodes.
+
+build_registry() {
+  local tag="cc-ci/registry:2.8" hash
+  hash="$(context_hash "$IMAGES_DIR/registry" "$BASE_HASH")"
+  image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  build_debian
+  build_image "$tag" "$hash" "$IMAGES_DIR/registry"
+}
+
 # ---- main ------------------------------------------------------------------------------------
 
 # In a function, so bash parses the whole file before running anything: editing this script
 # while a long build runs then cannot make the running copy execute half-edited lines.
 main() {
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer; run scripts/env/docker.sh first"
-  local all=(debian keycloak postgres traefik whoami nginx sandbox oauth2-proxy haproxy) name
+  local all=(debian keycloak postgres traefik whoami nginx sandbox oauth2-proxy haproxy registry) name
   [ "$#" -gt 0 ] || set -- "${all[@]}"
   for name in "$@"; do
     case " ${all[*]} " in *" $name "*) ;; *) die "unknown image '$name' (one of: ${all[*]})" ;; esac
