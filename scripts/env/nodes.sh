@@ -14,8 +14,11 @@
 #
 # The host's swarm must advertise the bridge's address (scripts/env/docker.sh makes new swarms so);
 # an older swarm advertised on 127.0.0.1 is made anew only with --reinit-swarm (see swarm_on_bridge).
-# Images reach
-# the workers by `docker save | docker load` of the images this host has that runs use.
+# Images reach the workers through the image registry the warm layer declares (registry.enabled,
+# components/registry.ts) on this host's bridge address, CC_CI_REGISTRY (default $SWARM_ADDR:5000):
+# each worker's engine takes it as its registry mirror, so an image named as on Docker Hub
+# (postgres:15, cc-ci/whoami:1) is pulled from it; images from other registries are pulled from
+# them. A worker's engine whose mirror changed is restarted.
 # The host firewall (firewall.sh) is installed in each worker's namespace too: its containers get the
 # same rules as the host's.
 # shellcheck source=common.sh
@@ -26,7 +29,7 @@ NET_PREFIX="$NODES_NET"
 HOST_IP="$SWARM_ADDR"
 DATA=/var/lib/cc-ci-nodes
 RUN=/run/cc-ci-nodes
-IMAGES="${CC_CI_NODE_IMAGES:-cc-ci/whoami:1 cc-ci/nginx:bookworm cc-ci/debian:bookworm cc-ci/postgres:15 cc-ci/sandbox:1 cc-ci/oauth2-proxy:7.15.6}"
+REGISTRY="${CC_CI_REGISTRY:-$SWARM_ADDR:5000}"
 
 sock() { echo "unix://$RUN/$1.sock"; }
 dk() { local n="$1"; shift; docker -H "$(sock "$n")" "$@"; }
@@ -103,14 +106,21 @@ engine_up() {
     # ingress answers on the proxy's ports as the host's does.
     as_root ip -n "$ns" addr add "$DNS_IP/32" dev lo
   fi
-  if dk "$n" info >/dev/null 2>&1; then worker_dns "$n"; return 0; fi
+  local flags="--registry-mirror http://$REGISTRY --insecure-registry $REGISTRY"
+  if dk "$n" info >/dev/null 2>&1; then
+    worker_dns "$n"
+    [ "$(cat "$DATA/$n.flags" 2>/dev/null)" = "$flags" ] && return 0
+    log "restarting the engine of $n (its registry mirror is now $REGISTRY)"
+    engine_stop "$n"
+  fi
   mkdir -p "$DATA/$n" "$RUN/$n"
+  echo "$flags" >"$DATA/$n.flags"
   worker_dns "$n"
   log "starting the engine of $n ($addr)"
   # nsenter, not `ip netns exec` (which remounts /sys and hides the cgroups from dockerd); a UTS
   # namespace of its own so the node has its own hostname in the swarm.
   as_root nsenter --net="/var/run/netns/$ns" unshare --uts sh -c \
-    "hostname ccci-$n && exec dockerd --data-root '$DATA/$n' --exec-root '$RUN/$n' --pidfile '$RUN/$n.pid' -H '$(sock "$n")' --dns '$DNS_IP'" \
+    "hostname ccci-$n && exec dockerd --data-root '$DATA/$n' --exec-root '$RUN/$n' --pidfile '$RUN/$n.pid' -H '$(sock "$n")' --dns '$DNS_IP' $flags" \
     >"$DATA/$n.log" 2>&1 &
   for _ in $(seq 1 60); do dk "$n" info >/dev/null 2>&1 && return 0; sleep 1; done
   tail -n 20 "$DATA/$n.log" >&2
@@ -143,17 +153,6 @@ join() {
   docker node update --label-add "cc-ci.engine=$(sock "$n")" "$id" >/dev/null
 }
 
-images_to() {
-  local n="$1" i
-  for i in $IMAGES; do
-    docker image inspect "$i" >/dev/null 2>&1 || continue
-    if [ "$(dk "$n" image inspect --format '{{.Id}}' "$i" 2>/dev/null)" != "$(docker image inspect --format '{{.Id}}' "$i")" ]; then
-      log "image $i to $n"
-      docker save "$i" | dk "$n" load >/dev/null
-    fi
-  done
-}
-
 engine_stop() {
   local n="$1" pid
   pid="$(cat "$RUN/$n.pid" 2>/dev/null || true)"
@@ -178,7 +177,6 @@ case "${1:-}" in
       engine_up "$n"
       firewall_in "$n"
       join "$n"
-      images_to "$n"
     done
     docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' >&2
     ;;
