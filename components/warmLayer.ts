@@ -8,6 +8,7 @@ import type { WarmConfig } from "../lib/config";
 import { CONTRACT_VERSION, type WarmOutputs } from "../lib/contract";
 import { LABELS, NETWORK_NAME_MAX, prefixedName, warmPrefix, WARM_STACK } from "../lib/naming";
 import { Keycloak } from "./keycloak";
+import { ImageRegistry, type RegistryOutputs } from "./registry";
 import { ENTRYPOINTS, Traefik } from "./traefik";
 
 /** The names of the warm proxy's slot networks: `<base>_0` … `<base>_<n-1>`. */
@@ -26,11 +27,15 @@ export class WarmLayer extends pulumi.ComponentResource {
   public readonly traefik: Traefik;
   /** Absent when the warm layer has no Keycloak (keycloak.enabled: false). */
   public readonly keycloak?: Keycloak;
+  /** Absent unless registry.enabled. */
+  public readonly registry?: ImageRegistry;
   /** What run stacks read; see WarmOutputs. The Keycloak part (with the provisioning secret) is secret. */
   public readonly outputs: {
     contractVersion: WarmOutputs["contractVersion"];
     proxy: WarmOutputs["proxy"];
     keycloak?: pulumi.Output<NonNullable<WarmOutputs["keycloak"]>>;
+    /** Not part of the run contract: for `cc-ci warm up` (seeding) and audits (its disk budget). */
+    registry?: pulumi.Output<RegistryOutputs>;
   };
 
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -57,9 +62,16 @@ export class WarmLayer extends pulumi.ComponentResource {
       defaultRuleSyntax: config.traefik.defaultRuleSyntax,
       ...(this.traefik.certResolver ? { certResolver: this.traefik.certResolver } : {}),
     };
+    if (config.registry.enabled)
+      this.registry = new ImageRegistry(
+        `${name}-registry`,
+        { config: config.registry, prefix, labels, provider },
+        { parent: this },
+      );
+    const registry = this.registry ? { registry: this.registry.outputs } : {};
     if (!config.keycloak.enabled) {
       // A warm Traefik alone: runs that want SSO bring a cold Keycloak.
-      this.outputs = { contractVersion: CONTRACT_VERSION, proxy };
+      this.outputs = { contractVersion: CONTRACT_VERSION, proxy, ...registry };
       this.registerOutputs({ outputs: this.outputs });
       return;
     }
@@ -85,6 +97,7 @@ export class WarmLayer extends pulumi.ComponentResource {
     this.outputs = {
       contractVersion: CONTRACT_VERSION,
       proxy,
+      ...registry,
       keycloak: pulumi
         .all([keycloak.provisioningClientId, keycloak.provisioningClientSecret, keycloak.service.name])
         .apply(([clientId, clientSecret, service]) => ({

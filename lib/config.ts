@@ -10,6 +10,7 @@ import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
 import { CONFIG_NAMESPACE, RUN_ID_PATTERN } from "./naming";
 import { byteSize, hostname, port, url } from "./configTypes";
+import { hubName } from "./registry";
 import { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
 
 export { byteSize } from "./configTypes";
@@ -181,6 +182,80 @@ export const KeycloakConfig = z.strictObject({
 });
 export type KeycloakConfig = z.output<typeof KeycloakConfig>;
 
+/** Private IPv4 ranges (RFC 1918, shared address space, link-local): where an open registry may listen. */
+function privateV4(a: string): boolean {
+  const [x, y] = a.split(".").map(Number);
+  return (
+    x === 10 ||
+    (x === 172 && y >= 16 && y <= 31) ||
+    (x === 192 && y === 168) ||
+    (x === 100 && y >= 64 && y <= 127) ||
+    (x === 169 && y === 254)
+  );
+}
+
+export const RegistryConfig = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Warm layer only: an image registry on the manager that worker nodes' engines use as their registry mirror, so images reach them (scripts/env/nodes.sh points workers at it). Default: false.",
+      ),
+    image: z
+      .string()
+      .min(1)
+      .default("registry:2.8")
+      .describe("Registry image with the official image's layout (registry:2). Default: registry:2.8."),
+    address: z
+      .ipv4()
+      .refine(privateV4, {
+        message:
+          "must be a private address (10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16): the registry takes pushes without authentication, so it is never published where the world reaches it",
+      })
+      .optional()
+      .describe(
+        "The manager's address that worker engines reach the registry at (their --registry-mirror http://<address>:<port>); it also listens on 127.0.0.1 for the CI host. Required when enabled.",
+      ),
+    port: port.default(5000).describe("Its port, on both addresses. Default: 5000."),
+    pullThrough: url
+      .optional()
+      .describe(
+        "For hosts that reach a remote registry: the registry becomes a pull-through cache of the one at this API URL (Docker Hub's, for Docker Hub's images), and workers' pulls go through it. Default: none (a registry `cc-ci warm up` seeds).",
+      ),
+    seed: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        "Images of the CI host pushed to the registry by `cc-ci warm up` under their Docker Hub names, so workers pull them (for hosts that build images locally). Default: [].",
+      ),
+    diskBudget: byteSize
+      .default("20g")
+      .describe(
+        "Most the registry's storage may hold: `cc-ci audit` reports a registry over it, and `--reap` empties a pull-through cache or collects a seeded registry's garbage. Default: 20g.",
+      ),
+    resources: Resources.prefault({ memoryLimit: "256m" }).describe("Limits. Default: memoryLimit 256m."),
+  })
+  .superRefine((r, ctx) => {
+    if (r.enabled && r.address === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: "required when the registry is enabled: the address worker engines reach it at",
+      });
+    r.seed.forEach((image, i) => {
+      const name = hubName(image);
+      if ("problem" in name) ctx.addIssue({ code: "custom", path: ["seed", i], message: name.problem });
+    });
+    if (r.pullThrough && r.seed.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["seed"],
+        message: "a pull-through cache takes no pushes: seed only a registry without pullThrough",
+      });
+  });
+export type RegistryConfig = z.output<typeof RegistryConfig>;
+
 const Common = {
   dockerHost: z
     .string()
@@ -217,6 +292,7 @@ export const WarmConfig = z.strictObject({
   ...Common,
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),
+  registry: RegistryConfig.prefault({}),
 });
 export type WarmConfig = z.output<typeof WarmConfig>;
 
