@@ -5,7 +5,9 @@
  * so Traefik on the manager reaches them over the overlay; each run's volume is made on the worker its
  * task lands on, and must be found and removed there. Then a worker is stopped in the middle of a run:
  * the run ends clearly, saying which node it could not check; once the node is back, `audit --reap`
- * removes what was left on it and both agents' audits are clean.
+ * removes what was left on it and both agents' audits are clean. Images reach the workers through the
+ * warm layer's registry (seeded by the warm up; the workers' engines take it as their mirror): the
+ * workers start without the runs' images and must pull them from it.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +28,11 @@ const STACK = "warm-mn-e2e";
 const TTL_S = 6;
 const FIXTURE = path.join(__dirname, "fixtures", "on-workers");
 const docker = dockerClient();
+/** Where the workers' engines find the registry (scripts/env/nodes.sh: CC_CI_REGISTRY). */
+const REGISTRY = process.env.CC_CI_REGISTRY ?? `${process.env.CC_CI_NODES_NET ?? "10.213.0"}.1:5000`;
+const [REGISTRY_ADDR, REGISTRY_PORT] = REGISTRY.split(":");
+/** What the runs run (cc-ci/whoami) and a shell to probe from a worker (cc-ci/debian). */
+const SEED = ["cc-ci/whoami:1", "cc-ci/debian:bookworm"];
 /** A worker a test stopped and has not started again (afterAll brings it back). */
 let stopped = "";
 
@@ -65,7 +72,16 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
   const envA = loadEnv(a);
   const envB = loadEnv(b);
   const defaults = path.join(E2E_HOME, "multinode-defaults.yaml");
-  const settings = traefikOnlyLayer("mn", 6, 18086);
+  const settings = {
+    ...traefikOnlyLayer("mn", 6, 18086),
+    registry: {
+      enabled: true,
+      image: "cc-ci/registry:2.8",
+      address: REGISTRY_ADDR,
+      port: Number(REGISTRY_PORT),
+      seed: SEED,
+    },
+  };
   const reapAll = (e = envA) =>
     audit(e, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
 
@@ -80,6 +96,13 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     // The operator's placement: runs on workers only.
     writeFileSync(defaults, 'placement: ["node.role == worker"]\n');
     if ((await listStacks(envA)).length > 0) await reapAll();
+    // The workers start without the images: they must come through the registry.
+    for (const { docker: d } of (await nodeEngines(docker)).others)
+      for (const image of SEED)
+        await d
+          .getImage(image)
+          .remove({ force: true })
+          .catch(() => undefined);
     await warmUp(STACK, envA, settings, logTo("warm-mn"));
   }, 600_000);
 
@@ -119,7 +142,54 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     expect(placed.size).toBeGreaterThanOrEqual(2);
     const ids = results.map((r) => r.report?.runId as string);
     expect(await runThings(ids)).toEqual([]);
+    // The workers that ran them pulled the app's image from the warm layer's registry: it carries
+    // the digest the registry gave it (an image loaded by hand has none).
+    const served = (await (await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/_catalog`)).json()) as {
+      repositories: string[];
+    };
+    expect(served.repositories).toEqual(expect.arrayContaining(["cc-ci/whoami", "cc-ci/debian"]));
+    for (const { node, docker: d } of (await nodeEngines(docker)).others.filter((e) => placed.has(e.node))) {
+      const image = await d.getImage("cc-ci/whoami:1").inspect();
+      expect({ node, digests: image.RepoDigests }).toEqual({
+        node,
+        digests: [expect.stringMatching(/^cc-ci\/whoami@sha256:[0-9a-f]{64}$/)],
+      });
+    }
   }, 900_000);
+
+  test("the registry takes pushes unauthenticated, so no container reaches it: not a worker's, not the manager's", async () => {
+    const probe = `exec 3<>/dev/tcp/${REGISTRY_ADDR}/${REGISTRY_PORT} && echo reached`;
+    const workers = (await swarmNodes()).filter(
+      (n) => n.role === "worker" && n.state === "ready" && n.engine,
+    );
+    expect(workers.length).toBeGreaterThanOrEqual(2);
+    for (const [node, host] of [["manager", undefined], ...workers.map((n) => [n.hostname, n.engine])]) {
+      const args = [
+        ...(host ? ["-H", host] : []),
+        "run",
+        "--rm",
+        "cc-ci/debian:bookworm",
+        "timeout",
+        "5",
+        "bash",
+        "-c",
+        probe,
+      ];
+      let said: string;
+      try {
+        said = execFileSync("docker", args, {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: 120_000,
+        });
+      } catch (e) {
+        said = `refused (${String((e as { status?: number }).status)})`;
+      }
+      expect({ node, said }).toEqual({ node, said: expect.stringMatching(/^refused/) });
+    }
+    // …while the workers' engines do (the first test's pulls) and the CI host does.
+    expect((await fetch(`http://${REGISTRY_ADDR}:${REGISTRY_PORT}/v2/`)).status).toBe(200);
+  }, 300_000);
 
   test("a worker stopped mid-run: the run ends clearly; once it is back the audit reaps what it held and is clean", async () => {
     // A test that watches the app: when its node goes, the app goes, and the test fails.
