@@ -2,6 +2,7 @@
  * The warm layer's image registry, seen from the CI host: seeding it with this host's images (so the
  * swarm's workers pull them through it), and weighing it against its disk budget.
  */
+import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import type { RegistryOutputs } from "../components/registry";
 import { hubName } from "../lib/registry";
@@ -62,7 +63,10 @@ export async function seedRegistry(
     const repo = `${registry.push}/${name.repository}`;
     await local.tag({ repo, tag: name.tag });
     try {
-      await follow(docker, await docker.getImage(`${repo}:${name.tag}`).push({}));
+      await follow(
+        docker,
+        await docker.getImage(`${repo}:${name.tag}`).push({ authconfig: { serveraddress: registry.push } }),
+      );
     } catch (e) {
       throw new Error(
         `pushing ${image} to the warm layer's registry failed: ${e instanceof Error ? e.message : e}`,
@@ -78,4 +82,94 @@ export async function seedRegistry(
   }
   onOutput(`image registry: ${registry.seed.length} image(s) seeded for the workers (${registry.mirror})\n`);
   return registry.seed.length;
+}
+
+/** What an audit says of the registry: whether it answers, what it holds against its budget. */
+export interface RegistryUse {
+  answers: boolean;
+  usedBytes?: number;
+  budgetBytes: number;
+  over: boolean;
+  /** With --reap, over budget: what was done (the cache emptied, garbage collected). */
+  reaped?: string;
+}
+
+/** Runs a command in a container; its output (stdout and stderr) and exit code. */
+async function execIn(
+  docker: Docker,
+  container: string,
+  cmd: string[],
+): Promise<{ code: number; out: string }> {
+  const exec = await docker
+    .getContainer(container)
+    .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on("data", (c: Buffer) => chunks.push(c));
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise<void>((resolve, reject) => {
+    stream.on("end", resolve);
+    stream.on("error", reject);
+  });
+  const { ExitCode } = await exec.inspect();
+  return { code: ExitCode ?? -1, out: Buffer.concat(chunks).toString("utf8") };
+}
+
+/** Bytes under the registry's storage (`du -sk`, which the official image's busybox has too). */
+async function storedBytes(docker: Docker, container: string): Promise<number> {
+  const { code, out } = await execIn(docker, container, ["du", "-sk", "/var/lib/registry"]);
+  const kib = /^(\d+)\s/.exec(out);
+  if (code !== 0 || !kib) throw new Error(`du in ${container} said: ${out.trim().slice(0, 200)}`);
+  return Number(kib[1]) * 1024;
+}
+
+/**
+ * The registry against its disk budget. With `reap`, a registry over it is brought down: a
+ * pull-through cache is emptied (it refills from its remote on the next pulls) and restarted; a
+ * seeded registry's unreferenced blobs are collected (what the seed references stays: a seed bigger
+ * than the budget is the operator's to resize).
+ */
+export async function registryUse(
+  docker: Docker,
+  registry: RegistryOutputs,
+  reap: boolean,
+  log: (l: string) => void,
+): Promise<RegistryUse> {
+  const use: RegistryUse = { answers: false, budgetBytes: registry.diskBudgetBytes, over: false };
+  try {
+    use.answers = (await fetch(`http://${registry.push}/v2/`, { signal: AbortSignal.timeout(3000) })).ok;
+  } catch {
+    use.answers = false;
+  }
+  use.usedBytes = await storedBytes(docker, registry.container);
+  use.over = use.usedBytes > use.budgetBytes;
+  if (!use.over || !reap) return use;
+  if (registry.pullThrough) {
+    log(`emptying the image registry's cache (${use.usedBytes} bytes, budget ${use.budgetBytes})`);
+    const r = await execIn(docker, registry.container, [
+      "find",
+      "/var/lib/registry",
+      "-mindepth",
+      "1",
+      "-delete",
+    ]);
+    if (r.code !== 0) throw new Error(`emptying ${registry.container}: ${r.out.trim().slice(0, 200)}`);
+    await docker.getContainer(registry.container).restart();
+    use.reaped = "cache emptied";
+  } else {
+    log(`collecting the image registry's garbage (${use.usedBytes} bytes, budget ${use.budgetBytes})`);
+    const r = await execIn(docker, registry.container, [
+      "registry",
+      "garbage-collect",
+      "--delete-untagged",
+      "/etc/docker/registry/config.yml",
+    ]);
+    if (r.code !== 0)
+      throw new Error(`garbage-collect in ${registry.container}: ${r.out.trim().slice(-300)}`);
+    use.reaped = "garbage collected";
+  }
+  use.usedBytes = await storedBytes(docker, registry.container);
+  use.over = use.usedBytes > use.budgetBytes;
+  return use;
 }

@@ -16,6 +16,7 @@ import {
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
+import type { RegistryOutputs } from "../components/registry";
 import { readWarmOutputs, type ContractRead } from "../lib/contract";
 import { shortStackName, stackFqn } from "../lib/naming";
 import { privatePulumiHome, removePulumiHome, workspaceOptions, type CcciEnv } from "./env";
@@ -135,16 +136,20 @@ export interface WarmRead {
   stack: string;
   exists: boolean;
   read?: ContractRead;
+  /** The layer's image registry, when it has one (not part of the run contract). */
+  registry?: RegistryOutputs;
 }
 
 /** Reads the warm stack's outputs and checks them against the contract (lib/contract.ts). */
 export async function readWarm(ws: LocalWorkspace, name: string): Promise<WarmRead> {
   const outputs = await stackOutputs(ws, name);
   if (!outputs) return { stack: name, exists: false };
+  const values = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
   return {
     stack: name,
     exists: true,
-    read: readWarmOutputs(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]))),
+    read: readWarmOutputs(values),
+    ...(values.registry ? { registry: values.registry as RegistryOutputs } : {}),
   };
 }
 

@@ -16,6 +16,12 @@ const BYTE_UNITS: Record<string, number> = {
 /** Docker's RAMInBytes grammar (docker/go-units): a number, an optional unit, optional `i` and `b`. */
 export const BYTE_SIZE = /^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$/i;
 
+/** Bytes for people: 1.5 GiB, 12.0 MiB ("?" when unknown). */
+export function humanBytes(b?: number): string {
+  if (b === undefined) return "?";
+  return b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GiB` : `${(b / 1024 ** 2).toFixed(1)} MiB`;
+}
+
 /** `512m`, `1.5g`, `1GiB`, `100b`, `1024` or a number of bytes → bytes (units of 1024, as Docker's). */
 export function bytes(size: string | number): number {
   if (typeof size === "number") {

@@ -46,6 +46,8 @@ import {
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
 import { backendFacts, type BackendFacts } from "./locks";
 import { diskUse } from "./disk";
+import { registryUse, type RegistryUse } from "../registry";
+import { humanBytes } from "../../lib/units";
 import { killProcesses, listProcesses, orphanedPlugins, type OrphanProcess } from "./processes";
 
 export interface AuditOptions {
@@ -104,6 +106,8 @@ export interface AuditReport {
     drift?: boolean | "skipped" | "error";
     /** Pooled realms ready for runs (not residue). */
     realmPool?: number;
+    /** The layer's image registry, when it has one: answering, and its storage against its budget. */
+    registry?: RegistryUse;
     problems: string[];
   };
   disk: { dataRoot?: string; usedBytes?: number; budgetBytes: number; over: boolean };
@@ -415,6 +419,19 @@ async function auditWarm(
           errors.push(`keycloak realms: ${(e as Error).message}`);
         }
       }
+    }
+  }
+  if (w.registry) {
+    try {
+      const r = await registryUse(dockerClient(), w.registry, opts.reap === true, log);
+      warm.registry = r;
+      if (!r.answers) warm.problems.push(`image registry: does not answer at http://${w.registry.push}/v2/`);
+      if (r.over)
+        warm.problems.push(
+          `image registry: holds ${humanBytes(r.usedBytes)}, over its disk budget of ${humanBytes(r.budgetBytes)}${r.reaped ? ` after it was ${r.reaped}` : " (cc-ci audit --reap brings it down)"}`,
+        );
+    } catch (e) {
+      errors.push(`image registry ${w.registry.container}: ${(e as Error).message}`);
     }
   }
   const stack = w.exists && opts.drift !== false ? await selectStack(ws, name) : undefined;

@@ -1,5 +1,6 @@
 /** The audit report as a table for people (the JSON report is for machines). */
 import type { AuditReport } from "./index";
+import { humanBytes } from "../../lib/units";
 
 export function auditTable(r: AuditReport): string {
   const min = (ms?: number) => (ms === undefined ? "?" : `${Math.round(ms / 60000)}m`);
@@ -32,9 +33,12 @@ export function auditTable(r: AuditReport): string {
       ? `warm layer: traefik ${w.traefik ? "ok" : "DOWN"}, keycloak ${w.keycloak ? "ok" : "DOWN"}, drift ${w.drift === false ? "none" : w.drift}${w.realmPool !== undefined ? `, realm pool ${w.realmPool}` : ""}${w.problems.length ? `, problems: ${w.problems.join("; ")}` : ""}`
       : "warm layer: absent",
   );
-  const gib = (b?: number) => (b === undefined ? "?" : `${(b / 1024 ** 3).toFixed(1)} GiB`);
+  if (w.registry)
+    lines.push(
+      `image registry: ${w.registry.answers ? "ok" : "DOWN"}, ${humanBytes(w.registry.usedBytes)} of a ${humanBytes(w.registry.budgetBytes)} budget${w.registry.over ? " — OVER" : ""}${w.registry.reaped ? ` (${w.registry.reaped})` : ""}`,
+    );
   lines.push(
-    `disk: ${gib(r.disk.usedBytes)} used by Docker (${r.disk.dataRoot ?? "?"}) of a ${gib(r.disk.budgetBytes)} budget${r.disk.over ? " — OVER" : ""}`,
+    `disk: ${humanBytes(r.disk.usedBytes)} used by Docker (${r.disk.dataRoot ?? "?"}) of a ${humanBytes(r.disk.budgetBytes)} budget${r.disk.over ? " — OVER" : ""}`,
   );
   for (const e of r.errors) lines.push(`error: ${e}`);
   return lines.join("\n");

@@ -191,6 +191,38 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     expect((await fetch(`http://${REGISTRY_ADDR}:${REGISTRY_PORT}/v2/`)).status).toBe(200);
   }, 300_000);
 
+  test("the registry within its disk budget: an audit says when it is over, --reap collects its garbage and keeps what the seed put there", async () => {
+    const fits = await audit(envA, { drift: false, warmStack: STACK });
+    expect(fits.warm.registry).toMatchObject({ answers: true, over: false });
+    expect(fits.warm.registry?.usedBytes).toBeGreaterThan(10 * 2 ** 20); // cc-ci/whoami and cc-ci/debian
+    const tight = { ...settings, registry: { ...settings.registry, diskBudget: "1m" } };
+    try {
+      await warmUp(STACK, envA, tight, logTo("warm-mn"));
+      const over = await audit(envA, { drift: false, warmStack: STACK });
+      expect(over.clean).toBe(false);
+      expect(over.warm.problems.join("\n")).toMatch(
+        /image registry: holds [\d.]+ MiB, over its disk budget of 1\.0 MiB \(cc-ci audit --reap brings it down\)/,
+      );
+      const reaped = await audit(envA, { reap: true, drift: false, warmStack: STACK });
+      // Garbage collection keeps what the seed references: still over, and said so.
+      expect(reaped.warm.registry).toMatchObject({ reaped: "garbage collected", over: true });
+      expect(reaped.warm.problems.join("\n")).toMatch(/after it was garbage collected/);
+      const tags = (await (
+        await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/cc-ci/whoami/tags/list`)
+      ).json()) as {
+        tags: string[];
+      };
+      expect(tags.tags).toContain("1");
+    } finally {
+      await warmUp(STACK, envA, settings, logTo("warm-mn"));
+    }
+    const back = await audit(envA, { drift: false, warmStack: STACK });
+    expect({ registry: back.warm.registry?.over, problems: back.warm.problems }).toEqual({
+      registry: false,
+      problems: [],
+    });
+  }, 600_000);
+
   test("a worker stopped mid-run: the run ends clearly; once it is back the audit reaps what it held and is clean", async () => {
     // A test that watches the app: when its node goes, the app goes, and the test fails.
     const watch = [
