@@ -111,7 +111,8 @@ export class ImageRegistry extends pulumi.ComponentResource {
         labels: labelList(labels),
         ...(memory !== undefined ? { memory, memorySwap: memory } : {}),
       },
-      o,
+      // Its name and ports are fixed: the old one goes before the new one comes.
+      { ...o, deleteBeforeReplace: true },
     );
     this.outputs = pulumi.all([this.container.name, volume.name]).apply(([container, vol]) => ({
       push: `127.0.0.1:${config.port}`,

@@ -223,6 +223,93 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     });
   }, 600_000);
 
+  test("as a pull-through cache: a worker pulls an image only the remote registry has; over budget, --reap empties the cache", async () => {
+    // The remote: a registry of its own on a port the host firewall lets containers reach (the
+    // cache is a container too), holding an image the cache has never seen.
+    const UPSTREAM = "ccci-mn-upstream";
+    const port = 18555;
+    const image = "cc-ci/nginx:bookworm";
+    const sh = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", timeout: 300_000 });
+    const workers = (await nodeEngines(docker)).others;
+    const cache = {
+      ...settings,
+      registry: {
+        ...settings.registry,
+        seed: [],
+        pullThrough: `http://${REGISTRY_ADDR}:${port}`,
+        diskBudget: "1m",
+      },
+    };
+    try {
+      sh("rm", "-f", UPSTREAM);
+      sh(
+        "run",
+        "-d",
+        "--name",
+        UPSTREAM,
+        "-p",
+        `127.0.0.1:${port}:5000`,
+        "-p",
+        `${REGISTRY_ADDR}:${port}:5000`,
+        "cc-ci/registry:2.8",
+      );
+      sh("tag", image, `127.0.0.1:${port}/${image}`);
+      for (let i = 0; ; i++) {
+        try {
+          sh("push", `127.0.0.1:${port}/${image}`);
+          break;
+        } catch (e) {
+          if (i > 20) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      sh("rmi", `127.0.0.1:${port}/${image}`);
+      await warmUp(STACK, envA, cache, logTo("warm-mn"));
+      const worker = workers[0];
+      await worker.docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
+      // The worker's engine asks its mirror, the cache, which fetches it from the remote.
+      await new Promise<void>((resolve, reject) =>
+        worker.docker.pull(image, (err: Error | null, stream: NodeJS.ReadableStream) =>
+          err
+            ? reject(err)
+            : worker.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())),
+        ),
+      );
+      expect((await worker.docker.getImage(image).inspect()).RepoDigests).toEqual([
+        expect.stringMatching(/^cc-ci\/nginx@sha256:/),
+      ]);
+      const cached = (await (await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/_catalog`)).json()) as {
+        repositories: string[];
+      };
+      expect(cached.repositories).toContain("cc-ci/nginx");
+      // Over its budget, the cache is emptied (it refills from the remote on the next pulls).
+      const reaped = await audit(envA, { reap: true, drift: false, warmStack: STACK });
+      expect(reaped.warm.registry).toMatchObject({ reaped: "cache emptied" });
+      expect(reaped.warm.registry?.usedBytes).toBeLessThan(2 ** 20);
+    } finally {
+      sh("rm", "-f", UPSTREAM);
+      await warmUp(STACK, envA, settings, logTo("warm-mn"));
+    }
+    // Back to the seeded registry: seeded again (its storage was emptied), within budget.
+    const back = await audit(envA, { drift: false, warmStack: STACK });
+    expect({
+      over: back.warm.registry?.over,
+      answers: back.warm.registry?.answers,
+      problems: back.warm.problems,
+    }).toEqual({
+      over: false,
+      answers: true,
+      problems: [],
+    });
+    const served = (await (await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/_catalog`)).json()) as {
+      repositories: string[];
+    };
+    expect(served.repositories).toEqual(expect.arrayContaining(["cc-ci/whoami", "cc-ci/debian"]));
+  }, 600_000);
+
   test("a worker stopped mid-run: the run ends clearly; once it is back the audit reaps what it held and is clean", async () => {
     // A test that watches the app: when its node goes, the app goes, and the test fails.
     const watch = [
