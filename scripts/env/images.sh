@@ -39,6 +39,8 @@ IMAGES_DIR="$PROJECT_DIR/images"
 BASE_IMAGE="cc-ci/debian:$DEBIAN_SUITE"
 POSTGRES_MAJOR=15
 WHOAMI_TAG=1
+# The official haproxy image of the version Debian's bookworm ships (what cc-ci/haproxy is built from).
+HAPROXY_UPSTREAM=2.6
 SANDBOX_TAG=1
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 MVN="${MVN:-mvn}"
@@ -93,6 +95,24 @@ build_image() {
     die "building $tag failed; log: $buildlog"
   fi
   log "built $tag in $((SECONDS - started))s"
+}
+
+# On a host whose engine can pull (through the registries and mirrors its daemon is configured
+# with: no registry host is named here), an image whose upstream has the same layout is the upstream
+# image itself, under our tag (`FROM <upstream>` with our label). CC_CI_UPSTREAM_IMAGES=0 always
+# builds locally. True when TAG now stands for UPSTREAM; false (nothing changed) when it cannot be
+# pulled, as on the offline hosts this project is tested on.
+from_upstream() {
+  local tag="$1" upstream="$2" hash ctx
+  [ "${CC_CI_UPSTREAM_IMAGES:-auto}" = 0 ] && return 1
+  hash="upstream-$(printf '%s' "$upstream" | sha256sum | cut -c1-16)"
+  image_current "$tag" "$hash" && { log "$tag is up to date (the upstream $upstream)"; return 0; }
+  timeout 300 docker pull -q "$upstream" >/dev/null 2>&1 || return 1
+  ctx="$(mktemp -d)"
+  printf 'FROM %s\n' "$upstream" >"$ctx/Dockerfile"
+  build_image "$tag" "$hash" "$ctx"
+  rm -rf "$ctx"
+  log "$tag is the upstream $upstream"
 }
 
 # Resolve the Maven artifact COORDS (group:artifact:version:type) into FILE, once, through Maven
@@ -320,6 +340,7 @@ build_postgres() {
   local tag="cc-ci/postgres:$POSTGRES_MAJOR" hash
   hash="$(context_hash "$IMAGES_DIR/postgres" "$POSTGRES_MAJOR" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  from_upstream "$tag" "postgres:$POSTGRES_MAJOR" && return
   build_debian
   build_image "$tag" "$hash" "$IMAGES_DIR/postgres" --build-arg "PG_MAJOR=$POSTGRES_MAJOR"
 }
@@ -339,6 +360,7 @@ build_traefik() {
   local tag="cc-ci/traefik:$TRAEFIK_VERSION" hash
   hash="$(context_hash "$IMAGES_DIR/traefik" "$TRAEFIK_VERSION" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  from_upstream "$tag" "traefik:v$TRAEFIK_VERSION" && return
   build_traefik_binary
   local ctx="$CC_CI_CACHE/traefik/v$TRAEFIK_VERSION/context"
   rm -rf "$ctx" && mkdir -p "$ctx"
@@ -437,6 +459,7 @@ build_haproxy() {
   local tag="cc-ci/haproxy:$DEBIAN_SUITE" hash
   hash="$(context_hash "$IMAGES_DIR/haproxy" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  from_upstream "$tag" "haproxy:$HAPROXY_UPSTREAM" && return
   build_debian
   build_image "$tag" "$hash" "$IMAGES_DIR/haproxy"
 }
@@ -448,6 +471,7 @@ build_registry() {
   local tag="cc-ci/registry:2.8" hash
   hash="$(context_hash "$IMAGES_DIR/registry" "$BASE_HASH")"
   image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  from_upstream "$tag" registry:2.8 && return
   build_debian
   build_image "$tag" "$hash" "$IMAGES_DIR/registry"
 }

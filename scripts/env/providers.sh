@@ -133,14 +133,35 @@ install_plugin() {
 # shellcheck source=providers-keycloak.sh
 . "$ENV_DIR/providers-keycloak.sh"
 
-build_docker
-build_keycloak
-
-if [ "$INSTALL" = 1 ]; then
-  if PULUMI="$(find_pulumi)"; then
-    install_plugin docker "$DOCKER_PROVIDER_VERSION" "$PULUMI"
-    install_plugin keycloak "$KEYCLOAK_PROVIDER_VERSION" "$PULUMI"
-  else
-    log "no pulumi CLI found; plugins built but not installed (run again once the CLI exists)"
+# Hosts that can download take Pulumi's official plugin: the CLI's own `plugin install` (which
+# goes where the CLI is configured to; no host is named here). True when the CLI's plugin cache
+# holds an official plugin of this version — one not built here: neither marked as ours nor the
+# same as our cached build — or the download of one just worked. Offline it fails within seconds,
+# and only while nothing of ours is installed yet.
+official_plugin() {
+  local name="$1" ver="$2" pulumi="$3" dir
+  [ "${CC_CI_OFFICIAL_PLUGINS:-auto}" = 0 ] && return 1
+  dir="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$name-v$ver"
+  if [ -x "$dir/pulumi-resource-$name" ]; then
+    [ -f "$dir/.cc-ci-built" ] && return 1
+    cmp -s "$dir/pulumi-resource-$name" "$(plugin_path "$name" "$ver")" && return 1
+    log "$name plugin v$ver: the official one is installed"
+    return 0
   fi
-fi
+  timeout 300 "$pulumi" plugin install resource "$name" "$ver" >/dev/null 2>&1 || return 1
+  log "$name plugin v$ver: installed the official one"
+}
+
+PULUMI="$(find_pulumi || true)"
+for p in "docker $DOCKER_PROVIDER_VERSION" "keycloak $KEYCLOAK_PROVIDER_VERSION"; do
+  read -r name ver <<<"$p"
+  if [ "$INSTALL" = 1 ] && [ -n "$PULUMI" ] && official_plugin "$name" "$ver" "$PULUMI"; then continue; fi
+  "build_$name"
+  if [ "$INSTALL" = 1 ] && [ -n "$PULUMI" ]; then
+    install_plugin "$name" "$ver" "$PULUMI"
+    touch "${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-$name-v$ver/.cc-ci-built"
+  fi
+done
+[ "$INSTALL" = 1 ] && [ -z "$PULUMI" ] &&
+  log "no pulumi CLI found; plugins built but not installed (run again once the CLI exists)"
+true

@@ -5,6 +5,8 @@
 #   BIN="$(scripts/env/pulumi.sh)" && export PATH="$BIN:$PATH"
 #   scripts/env/pulumi.sh --force    # rebuild even if the cache looks good
 #
+# A host with Pulumi's official install of this version (on PATH, or in ~/.pulumi/bin) uses it instead.
+#
 # Why build: Pulumi's release binaries come from get.pulumi.com / GitHub, which this environment cannot
 # reach; the Go module proxy can, and it serves github.com/pulumi/pulumi/{pkg,sdk}/v3 at release tags.
 # Pulumi's own Node.js language host is a separate Go module with no tags, and the proxy refuses every
@@ -49,6 +51,21 @@ finish() {
 }
 
 if ! $force && cli_ok "$bin" && host_ok "$bin" "$host_stamp"; then
+  finish
+fi
+
+# Hosts that can download install Pulumi the official way (its installer puts the CLI and the
+# language hosts in ~/.pulumi/bin); when that install is this version, it is used as it is: linked
+# into the cache's bin, nothing built.
+official="$(command -v pulumi 2>/dev/null || true)"
+[ -n "$official" ] || official="$HOME/.pulumi/bin/pulumi"
+official_dir="$(dirname "$(readlink -f "$official" 2>/dev/null || echo "$official")")"
+if ! $force && [ "$official_dir" != "$bin" ] && cli_ok "$official_dir" && [ -x "$official_dir/pulumi-language-nodejs" ]; then
+  mkdir -p "$bin"
+  ln -sf "$official_dir/pulumi" "$official_dir/pulumi-language-nodejs" "$bin/"
+  echo "official install in $official_dir" >"$host_stamp"
+  log "using the official install of Pulumi $version in $official_dir"
+  cli_ok "$bin" || die "the official install in $official_dir does not run from $bin"
   finish
 fi
 

@@ -229,7 +229,8 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     const UPSTREAM = "ccci-mn-upstream";
     const port = 18555;
     const image = "cc-ci/nginx:bookworm";
-    const sh = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8", timeout: 300_000 });
+    const sh = (...args: string[]) =>
+      execFileSync("docker", args, { encoding: "utf8", timeout: 300_000, stdio: ["ignore", "pipe", "pipe"] });
     const workers = (await nodeEngines(docker)).others;
     const cache = {
       ...settings,
