@@ -29,6 +29,7 @@ export default tseslint.config(
     ignores: [
       "node_modules/**",
       "dist/**",
+      ".build/**",
       "coverage/**",
       "test/fixtures/**",
       "scripts/env/**/node_modules/**",
@@ -43,6 +44,8 @@ export default tseslint.config(
       globals: { module: "writable", require: "readonly", __dirname: "readonly" },
     },
   },
+  // bin/'s entry points are plain CommonJS (they load the transpiled sources with require()).
+  { files: ["bin/**/*.js"], rules: { "@typescript-eslint/no-require-imports": "off" } },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

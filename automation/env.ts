@@ -10,9 +10,10 @@ import * as path from "node:path";
 import { z } from "zod";
 import { PulumiCommand, type LocalWorkspaceOptions } from "@pulumi/pulumi/automation";
 import { parseOrThrow } from "../lib/errors";
+import { PROJECT_DIR } from "../lib/projectDir";
 
 /** The project (Pulumi.yaml, index.ts) this CLI belongs to. */
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+export { PROJECT_DIR };
 
 const Env = z.object({
   /** cc-ci's own state: the default backend, run homes, reports, the generated passphrase. */

@@ -187,7 +187,8 @@ export function cli(): Command {
   return program;
 }
 
-if (require.main === module) {
+/** Runs the command line (bin/cc-ci). */
+export function main(): void {
   cli()
     .parseAsync(process.argv)
     .catch((e: unknown) => {
@@ -195,3 +196,5 @@ if (require.main === module) {
       process.exitCode = 1;
     });
 }
+
+if (require.main === module) main();

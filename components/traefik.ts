@@ -10,6 +10,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
+import { PROJECT_DIR } from "../lib/projectDir";
 import {
   contentHash,
   prefixedName,
@@ -28,7 +29,7 @@ const API_PORT = 2375;
 
 /** HAProxy configurations shipped with the project (images/haproxy), mounted into stock images too. */
 export function haproxyConfig(name: "docker-api-readonly.cfg" | "tcp-forward.cfg"): string {
-  return readFileSync(path.join(__dirname, "..", "images", "haproxy", name), "utf8");
+  return readFileSync(path.join(PROJECT_DIR, "images", "haproxy", name), "utf8");
 }
 
 export interface TraefikArgs {

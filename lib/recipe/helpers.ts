@@ -6,10 +6,10 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { PROJECT_DIR } from "../projectDir";
 
 export type HelperKind = "compose" | "traefik";
 
-const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const OVERRIDE: Record<HelperKind, string> = {
   compose: "CC_CI_COMPOSE_HELPER",
   traefik: "CC_CI_TRAEFIK_HELPER",
