@@ -13,23 +13,27 @@ import { streamLines } from "./deploy";
 import type { RunReport } from "./report";
 
 /**
- * Destroys the stack (one CLI start: the Automation API's `destroy` reads the history back after);
- * on failure, cancels a stale lock, refreshes (clearing pending creates) and retries once.
+ * Destroys the stack and removes it, in one CLI start (`destroy --remove`; the Automation API's
+ * `destroy` reads the history back after, and removing is another start). On failure: cancels a
+ * stale lock, refreshes (clearing pending creates) and destroys once more, leaving the removal to
+ * the caller. True when the stack is removed too.
  */
-export async function destroyRun(stack: Stack, say: (l: string) => void): Promise<void> {
+export async function destroyRun(stack: Stack, say: (l: string) => void): Promise<boolean> {
   const onOutput = (o: string) => streamLines(o, say);
   const ws = stack.workspace as LocalWorkspace;
   try {
     await pulumiCli(
       ws,
-      ["destroy", "--yes", "--skip-preview", "--color", "never", "--stack", stack.name],
+      ["destroy", "--yes", "--remove", "--skip-preview", "--color", "never", "--stack", stack.name],
       onOutput,
     );
+    return true;
   } catch (e) {
     say(`destroy failed (${(e as Error).message.split("\n")[0]}); refreshing and retrying once`);
     await stack.cancel().catch(() => undefined);
     await stack.refresh({ clearPendingCreates: true, color: "never" }).catch(() => undefined);
     await stack.destroy({ onOutput, color: "never" });
+    return false;
   }
 }
 
