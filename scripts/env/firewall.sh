@@ -10,7 +10,8 @@
 # network can talk to a container on another run's (or Keycloak's) network, both ways (shown on
 # this machine; see the network findings). This chain is what stops it.
 #
-#   scripts/env/firewall.sh [--ports 80,443] [--dns-ip 169.254.53.53]   install or refresh
+#   scripts/env/firewall.sh [--ports 80,443] [--dns-ip 169.254.53.53] [--proxy-via ADDR]
+#                                                                         install or refresh
 #   scripts/env/firewall.sh --remove                                      take it all out
 #   scripts/env/firewall.sh --status                                      show the rules and counters
 #
@@ -31,6 +32,13 @@
 # from containers already (net.ipv4.conf.*.route_localnet=0); this script keeps it that way by
 # refusing to run if route_localnet is on for a Docker bridge.
 #
+# On a swarm's worker node (scripts/env/nodes.sh), whose containers resolve the CI domains to the
+# resolver's address like the host's but where no proxy listens, --proxy-via ADDR forwards the
+# proxy's ports on that address to the manager's ADDR (DNAT, chain CC-CI-PROXY in the nat table):
+# an app on a worker reaches the CI domains — its Keycloak's back-channel — as one on the manager
+# does, and only those ports of ADDR (the egress chain lets through what that DNAT made, nothing
+# else of ADDR's).
+#
 # Environment (or options): CC_CI_FW_PORTS (default 80,443), CC_CI_DNS_IP (default 169.254.53.53),
 # CC_CI_FW_IFACES (default "docker_gwbridge docker0 br-+"; a bridge of your own that carries
 # swarm-node traffic must not be listed nor be named br-*), CC_CI_FW_DENY_NETS (private ranges
@@ -41,6 +49,8 @@
 CHAIN=CC-CI-INPUT
 EGRESS=CC-CI-EGRESS
 DNSGUARD=CC-CI-DNSGUARD
+PROXY=CC-CI-PROXY
+PROXY_VIA=""
 # Destinations containers may not reach through the host (forwarded traffic, not the host itself).
 DENY_NETS="${CC_CI_FW_DENY_NETS:-10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 169.254.0.0/16}"
 PORTS="${CC_CI_FW_PORTS:-80,443}"
@@ -54,6 +64,7 @@ while [ "$#" -gt 0 ]; do
     --status) action=status ;;
     --ports) PORTS="$2"; shift ;;
     --dns-ip) DNS_IP="$2"; shift ;;
+    --proxy-via) PROXY_VIA="$2"; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) die "unknown option $1" ;;
   esac
@@ -61,6 +72,7 @@ while [ "$#" -gt 0 ]; do
 done
 [[ "$PORTS" =~ ^[0-9]+(:[0-9]+)?(,[0-9]+(:[0-9]+)?)*$ ]] || die "--ports must look like 80,443 or 8000:8100: $PORTS"
 [[ "$DNS_IP" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "--dns-ip is not an IPv4 address: $DNS_IP"
+[ -z "$PROXY_VIA" ] || [[ "$PROXY_VIA" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "--proxy-via is not an IPv4 address: $PROXY_VIA"
 
 install_tools() {
   command -v iptables >/dev/null 2>&1 && command -v ip6tables >/dev/null 2>&1 && return
@@ -94,8 +106,17 @@ rules_egress() {
   echo "*filter"
   echo ":$EGRESS - [0:0]"
   echo "-A $EGRESS -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"
+  [ -z "$PROXY_VIA" ] ||
+    echo "-A $EGRESS -d $PROXY_VIA/32 -p tcp -m conntrack --ctstate DNAT --ctorigdst $DNS_IP/32 -m multiport --dports $PORTS -j RETURN"
   for n in $DENY_NETS; do echo "-A $EGRESS -d $n -j REJECT --reject-with icmp-net-unreachable"; done
   echo "-A $EGRESS -j RETURN"
+  echo "COMMIT"
+}
+# The proxy's ports on the resolver's address, forwarded to the manager (--proxy-via).
+rules_proxy() {
+  echo "*nat"
+  echo ":$PROXY - [0:0]"
+  [ -z "$PROXY_VIA" ] || echo "-A $PROXY -p tcp -m multiport --dports $PORTS -j DNAT --to-destination $PROXY_VIA"
   echo "COMMIT"
 }
 rules_v6() {
@@ -128,6 +149,9 @@ install() {
   rules_v4 | as_root iptables-restore --noflush
   rules_v6 | as_root ip6tables-restore --noflush
   rules_egress | as_root iptables-restore --noflush
+  rules_proxy | as_root iptables-restore --noflush
+  as_root iptables -t nat -C PREROUTING -d "$DNS_IP/32" -p tcp -j "$PROXY" 2>/dev/null \
+    || as_root iptables -t nat -I PREROUTING 1 -d "$DNS_IP/32" -p tcp -j "$PROXY"
   # dockerd creates DOCKER-USER and jumps to it first from FORWARD, and keeps its rules when it
   # restarts; create it if dockerd has not run yet (dockerd then adopts it).
   as_root iptables -n -L DOCKER-USER >/dev/null 2>&1 || as_root iptables -N DOCKER-USER
@@ -147,22 +171,27 @@ install() {
         || as_root "$ipt" -I INPUT 1 -i "$iface" -j "$CHAIN"
     done
   done
-  log "containers reach the host only on tcp/$PORTS and $DNS_IP:53 (chain $CHAIN), and no private range through it ($EGRESS)"
+  log "containers reach the host only on tcp/$PORTS and $DNS_IP:53 (chain $CHAIN), and no private range through it ($EGRESS)${PROXY_VIA:+; $DNS_IP:$PORTS forwarded to $PROXY_VIA ($PROXY)}"
 }
 
 # Delete every jump from chain FROM to chain TO, whatever interface it was added for, then TO.
+# IPT may carry a table: "iptables -t nat".
 drop_chain() {
   local ipt="$1" from="$2" to="$3" rule
-  as_root "$ipt" -n -L "$from" >/dev/null 2>&1 || return 0
+  # shellcheck disable=SC2086
+  as_root $ipt -n -L "$from" >/dev/null 2>&1 || return 0
   local -a words
-  while rule="$(as_root "$ipt" -S "$from" | grep -m1 -- "-j $to\$")"; do
+  # shellcheck disable=SC2086
+  while rule="$(as_root $ipt -S "$from" | grep -m1 -- "-j $to\$")"; do
     # The rule's words are the arguments; -A becomes -D.
     read -r -a words <<<"${rule/#-A /-D }"
-    as_root "$ipt" "${words[@]}"
+    # shellcheck disable=SC2086
+    as_root $ipt "${words[@]}"
   done
-  if as_root "$ipt" -n -L "$to" >/dev/null 2>&1; then
-    as_root "$ipt" -F "$to"
-    as_root "$ipt" -X "$to"
+  # shellcheck disable=SC2086
+  if as_root $ipt -n -L "$to" >/dev/null 2>&1; then
+    as_root $ipt -F "$to"
+    as_root $ipt -X "$to"
   fi
 }
 
@@ -172,7 +201,8 @@ remove() {
   drop_chain iptables INPUT "$DNSGUARD"
   drop_chain ip6tables INPUT "$CHAIN"
   drop_chain iptables DOCKER-USER "$EGRESS"
-  log "chains $CHAIN, $DNSGUARD and $EGRESS removed"
+  drop_chain "iptables -t nat" PREROUTING "$PROXY"
+  log "chains $CHAIN, $DNSGUARD, $EGRESS and $PROXY removed"
 }
 
 status() {

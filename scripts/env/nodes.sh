@@ -20,7 +20,7 @@
 # (postgres:15, cc-ci/whoami:1) is pulled from it; images from other registries are pulled from
 # them. A worker's engine whose mirror changed is restarted.
 # The host firewall (firewall.sh) is installed in each worker's namespace too: its containers get the
-# same rules as the host's.
+# same rules as the host's, and reach the CI domains through the manager's proxy.
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -102,8 +102,8 @@ engine_up() {
     as_root ip -n "$ns" link set "$n-c" up
     as_root ip -n "$ns" link set lo up
     as_root ip -n "$ns" route add default via "$HOST_IP"
-    # The CI domains resolve to this address everywhere: on a worker it is its own, where its
-    # ingress answers on the proxy's ports as the host's does.
+    # The CI domains resolve to this address everywhere: on a worker it is its own, whose proxy
+    # ports the worker's firewall forwards to the manager's Traefik (firewall_in).
     as_root ip -n "$ns" addr add "$DNS_IP/32" dev lo
   fi
   local flags="--registry-mirror http://$REGISTRY --insecure-registry $REGISTRY"
@@ -130,8 +130,10 @@ engine_up() {
 firewall_in() {
   local n="$1"
   # The same rules as the host's: the worker's resolver (DNS_IP) is on its own lo, so DNS is local
-  # traffic there, and nothing private — the bridge and the host included — is reachable through it.
-  as_root nsenter --net="/var/run/netns/ccci-$n" "$ENV_DIR/firewall.sh" --ports "${CC_CI_FW_PORTS_ALL:-80,443,18000:18999}" >/dev/null
+  # traffic there, and nothing private — the bridge and the host included — is reachable through it;
+  # but the proxy's ports on DNS_IP, where its containers find the CI domains, go to the manager's
+  # Traefik (--proxy-via): an app on a worker reaches its Keycloak as one on the manager does.
+  as_root nsenter --net="/var/run/netns/ccci-$n" "$ENV_DIR/firewall.sh" --ports "${CC_CI_FW_PORTS_ALL:-80,443,18000:18999}" --proxy-via "$HOST_IP" >/dev/null
 }
 
 joined() {

@@ -191,6 +191,38 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     expect((await fetch(`http://${REGISTRY_ADDR}:${REGISTRY_PORT}/v2/`)).status).toBe(200);
   }, 300_000);
 
+  test("an app on a worker reaches the CI domains through the manager's Traefik (an SSO back-channel), and nothing else of the manager's", async () => {
+    const workers = (await swarmNodes()).filter(
+      (n) => n.role === "worker" && n.state === "ready" && n.engine,
+    );
+    const request = (host: string, port: number) =>
+      `exec 3<>/dev/tcp/${host}/${port} && printf 'GET / HTTP/1.0\\r\\nHost: nothing-here.${settings.domain}\\r\\n\\r\\n' >&3 && cat <&3`;
+    const inContainer = (engine: string, script: string) => {
+      try {
+        return execFileSync(
+          "docker",
+          ["-H", engine, "run", "--rm", "cc-ci/debian:bookworm", "timeout", "10", "bash", "-c", script],
+          { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 },
+        );
+      } catch (e) {
+        return `refused (${String((e as { status?: number }).status)})`;
+      }
+    };
+    const proxyPort = settings.traefik.httpPort;
+    for (const w of workers) {
+      // A name under the CI domain, as an app would call its Keycloak: Traefik answers (no such router: 404).
+      const said = inContainer(w.engine as string, request(`sso.${settings.domain}`, proxyPort));
+      expect({ node: w.hostname, said }).toEqual({
+        node: w.hostname,
+        said: expect.stringMatching(/^HTTP\/1\.[01] 404 Not Found[\s\S]*404 page not found/),
+      });
+      // Only the proxy's ports are forwarded: the manager's registry, on the same address, is not.
+      expect(
+        inContainer(w.engine as string, request(`sso.${settings.domain}`, Number(REGISTRY_PORT))),
+      ).toMatch(/^refused/);
+    }
+  }, 300_000);
+
   test("the registry within its disk budget: an audit says when it is over, --reap collects its garbage and keeps what the seed put there", async () => {
     const fits = await audit(envA, { drift: false, warmStack: STACK });
     expect(fits.warm.registry).toMatchObject({ answers: true, over: false });
