@@ -145,30 +145,23 @@ export async function registryUse(
   use.usedBytes = await storedBytes(docker, registry.container);
   use.over = use.usedBytes > use.budgetBytes;
   if (!use.over || !reap) return use;
-  if (registry.pullThrough) {
-    log(`emptying the image registry's cache (${use.usedBytes} bytes, budget ${use.budgetBytes})`);
-    const r = await execIn(docker, registry.container, [
-      "find",
-      "/var/lib/registry",
-      "-mindepth",
-      "1",
-      "-delete",
-    ]);
-    if (r.code !== 0) throw new Error(`emptying ${registry.container}: ${r.out.trim().slice(0, 200)}`);
-    await docker.getContainer(registry.container).restart();
-    use.reaped = "cache emptied";
-  } else {
-    log(`collecting the image registry's garbage (${use.usedBytes} bytes, budget ${use.budgetBytes})`);
-    const r = await execIn(docker, registry.container, [
-      "registry",
-      "garbage-collect",
-      "--delete-untagged",
-      "/etc/docker/registry/config.yml",
-    ]);
-    if (r.code !== 0)
-      throw new Error(`garbage-collect in ${registry.container}: ${r.out.trim().slice(-300)}`);
-    use.reaped = "garbage collected";
-  }
+  // A cache refills from its remote: emptied. A seeded registry keeps what the seed references.
+  const step = registry.pullThrough
+    ? {
+        doing: "emptying the image registry's cache",
+        cmd: ["find", "/var/lib/registry", "-mindepth", "1", "-delete"],
+        done: "cache emptied",
+      }
+    : {
+        doing: "collecting the image registry's garbage",
+        cmd: ["registry", "garbage-collect", "--delete-untagged", "/etc/docker/registry/config.yml"],
+        done: "garbage collected",
+      };
+  log(`${step.doing} (${use.usedBytes} bytes, budget ${use.budgetBytes})`);
+  const r = await execIn(docker, registry.container, step.cmd);
+  if (r.code !== 0) throw new Error(`${step.doing} in ${registry.container}: ${r.out.trim().slice(-300)}`);
+  if (registry.pullThrough) await docker.getContainer(registry.container).restart();
+  use.reaped = step.done;
   use.usedBytes = await storedBytes(docker, registry.container);
   use.over = use.usedBytes > use.budgetBytes;
   return use;
