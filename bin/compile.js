@@ -96,4 +96,20 @@ function compiled(source) {
   return path.join(compiledDir(), source.replace(/\.ts$/, ".js"));
 }
 
-module.exports = { compiled, compiledDir, ROOT };
+/**
+ * A source file's module: the transpiled copy, or — where .build/ cannot be written (a read-only
+ * checkout, another user's) — the TypeScript itself through ts-node, as before there was a copy.
+ */
+function load(source) {
+  let file;
+  try {
+    file = compiled(source);
+  } catch (e) {
+    if (!["EACCES", "EPERM", "EROFS"].includes(e.code)) throw e;
+    require("ts-node").register({ transpileOnly: true });
+    file = path.join(ROOT, source);
+  }
+  return require(file);
+}
+
+module.exports = { compiled, compiledDir, load, ROOT };
