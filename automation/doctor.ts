@@ -157,7 +157,12 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
   }
 
   const settings = readWarmSettings(path.join(env.projectDir, "Pulumi.warm.yaml"));
-  const images = [settings.traefik.image, settings.keycloak.image, settings.keycloak.database.image];
+  const images = [
+    settings.traefik.image,
+    settings.keycloak.image,
+    settings.keycloak.database.image,
+    ...(settings.registry.enabled ? [settings.registry.image] : []),
+  ];
   for (const image of images) {
     try {
       const i = await docker.getImage(image).inspect();
@@ -165,9 +170,7 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
         name: `image ${image}`,
         ok: true,
         version: i.Id.slice(7, 19),
-        source: i.Config?.Labels?.["cc-ci.context-hash"]
-          ? "built locally by scripts/env/images.sh"
-          : "pulled",
+        source: imageSource(i.Config?.Labels?.["cc-ci.context-hash"]),
       });
     } catch {
       checks.push({
@@ -179,6 +182,14 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
   }
   checks.push(await backendCheck(env, pv !== undefined));
   return checks;
+}
+
+/** Where scripts/env/images.sh got an image (its label), or that it was pulled as it is. */
+function imageSource(contextHash: string | undefined): string {
+  if (!contextHash) return "pulled";
+  return contextHash.startsWith("upstream-")
+    ? "the upstream image, tagged by scripts/env/images.sh"
+    : "built locally by scripts/env/images.sh";
 }
 
 /** The backend URL with any password hidden. */
