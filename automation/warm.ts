@@ -3,7 +3,6 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
-import { readWarmOutputs } from "../lib/contract";
 import { formatProblem } from "../lib/errors";
 import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
 import { audit } from "./audit";
@@ -13,14 +12,12 @@ import { proxyAnswers } from "./http";
 import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
 import { fillPool } from "./realmPool";
 import { seedRegistry } from "./registry";
-import type { RegistryOutputs } from "../components/registry";
 import {
   homeName,
   previewDrift,
   pulumiErrorSummary,
   readWarm,
   selectStack,
-  stackOutputs,
   withWorkspace,
   type Drift,
 } from "./workspace";
@@ -92,13 +89,10 @@ export async function warmUp(
       await s.up({ onOutput, color: "never", refresh: true });
     }
     // The registry's images are not Pulumi's: pushed here, after every up (a rebuilt image goes again).
-    const outputs = Object.fromEntries(
-      Object.entries((await stackOutputs(ws, name)) ?? {}).map(([k, v]) => [k, v.value]),
-    );
-    const registry = outputs.registry as RegistryOutputs | undefined;
-    if (registry) await seedRegistry(dockerClient(), registry, onOutput);
+    const warm = await readWarm(ws, name);
+    if (warm.registry) await seedRegistry(dockerClient(), warm.registry, onOutput);
     // The realm pool lives in Keycloak, not in the stack: filled here, topped up by runs.
-    const read = readWarmOutputs(outputs);
+    const read = warm.read;
     if (read?.ok && read.keycloak && read.keycloak.realmPool > 0) {
       const made = await fillPool(provisioningAdmin(read.keycloak), name, read.keycloak.realmPool);
       onOutput(`realm pool: ${made} realm(s) made, ${read.keycloak.realmPool} ready\n`);
