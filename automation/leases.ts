@@ -313,12 +313,20 @@ export async function holdLease(
       ttlMs: leaseTtlMs(),
     });
   await renew();
-  // A missed heartbeat is retried at the next; the lease dies only after a TTL of them.
-  const timer = setInterval(() => renew().catch(onError), heartbeatMs());
+  // A missed heartbeat is retried at the next; the lease dies only after a TTL of them. A heartbeat
+  // still being written when the run ends is waited for: written after the removal, it would bring
+  // the lease back (an upsert can overtake a delete on another connection of the pool).
+  let beating: Promise<void> = Promise.resolve();
+  let released = false;
+  const timer = setInterval(() => {
+    if (!released) beating = renew().catch(onError);
+  }, heartbeatMs());
   timer.unref();
   return {
     async release() {
+      released = true;
       clearInterval(timer);
+      await beating;
       await store.remove(runId);
     },
   };
