@@ -169,7 +169,10 @@ describeE2E("runs on the warm layer", () => {
 
   test("4 runs in parallel get distinct realms, domains and stacks, and all leave nothing", async () => {
     const reports = await Promise.all([0, 1, 2, 3].map(() => run({ recipeDir: example("sso") })));
-    for (const r of reports) expect(r.outcome).toBe("passed");
+    // Each failed run's report (error, phases) in the failure, not only its outcome.
+    expect(reports.map((r) => (r.outcome === "passed" ? "passed" : explain(r)))).toEqual(
+      reports.map(() => "passed"),
+    );
     expect(new Set(reports.map((r) => r.runId)).size).toBe(4);
     expect(new Set(reports.map((r) => r.domain)).size).toBe(4);
     expect(new Set(reports.map((r) => r.stack)).size).toBe(4);
