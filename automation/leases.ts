@@ -333,6 +333,33 @@ export async function holdLease(
 }
 
 /**
+ * Claims `key` for `runId`: the first claimant wins. A claim whose run holds no live lease (`live`
+ * is the set that do) is taken over when `mayTakeOver(owner)` agrees. Returns the holder after at
+ * most two tries (`runId` when won; undefined when it was freed and taken again meanwhile).
+ */
+export async function claimKey(
+  store: LeaseStore,
+  key: string,
+  runId: string,
+  live: ReadonlySet<string>,
+  mayTakeOver: (owner: string) => Promise<boolean> = async () => true,
+): Promise<string | undefined> {
+  let owner: string | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    owner = await store.claim(key, runId);
+    if (owner === undefined) continue; // released meanwhile: try again
+    if (owner === runId || live.has(owner) || !(await mayTakeOver(owner))) return owner;
+    await store.unclaim(key, owner); // a dead run's claim: race the others for it
+  }
+  return owner;
+}
+
+/** The runs whose leases are alive now. */
+export async function liveRuns(store: LeaseStore): Promise<Set<string>> {
+  return new Set((await store.list()).filter((l) => leaseAlive(l)).map((l) => l.runId));
+}
+
+/**
  * Claims one of the warm proxy's slot networks for a run, so no two runs ever share a network. The
  * first claimant wins (an exclusive file, or a row keyed by the slot); a claim whose run no longer
  * holds a live lease is taken over, but only once nothing is attached to its network any more (a
@@ -344,25 +371,52 @@ export async function claimSlot(
   slots: readonly string[],
   attached: (slot: string) => Promise<string[]>,
 ): Promise<string> {
-  const live = new Set((await store.list()).filter((l) => leaseAlive(l)).map((l) => l.runId));
+  const live = await liveRuns(store);
   const busy: string[] = [];
   for (const slot of slots) {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const owner = await store.claim(slot, runId);
-      if (owner === undefined) continue; // released meanwhile: try again
-      if (owner === runId) return slot;
-      if (live.has(owner)) break;
+    const owner = await claimKey(store, slot, runId, live, async (gone) => {
       const users = await attached(slot);
-      if (users.length > 0) {
-        busy.push(`${slot} (run ${owner} is gone, but ${users.slice(0, 3).join(", ")} still use it)`);
-        break;
-      }
-      await store.unclaim(slot, owner); // a dead run's claim on an empty network; race the others for it
-    }
+      if (users.length > 0)
+        busy.push(`${slot} (run ${gone} is gone, but ${users.slice(0, 3).join(", ")} still use it)`);
+      return users.length === 0;
+    });
+    if (owner === runId) return slot;
   }
   throw new Error(
     `all ${slots.length} slot networks of the warm proxy are in use${busy.length ? `: ${busy.join("; ")}` : " by live runs"}; wait, raise the warm layer's \`slots\`, or reap with \`cc-ci audit --reap\``,
   );
+}
+
+/**
+ * A run's exclusive claims on shared things other than networks (a pooled realm it renames, the
+ * pool's top-up), kept with the leases so every agent sharing the state sees them. What the run
+ * still holds when it ends is given back by `releaseAll`; a killed run's claims are taken over by
+ * the next claimant (its lease is dead) or dropped by the audit.
+ */
+export interface RunClaims {
+  /** Claims `key` for this run; false while another live run holds it. */
+  take(key: string): Promise<boolean>;
+  /** Gives `key` back. */
+  release(key: string): Promise<void>;
+  releaseAll(): Promise<void>;
+}
+
+export function runClaims(store: LeaseStore, runId: string): RunClaims {
+  const held = new Set<string>();
+  return {
+    async take(key) {
+      const won = (await claimKey(store, key, runId, await liveRuns(store))) === runId;
+      if (won) held.add(key);
+      return won;
+    },
+    async release(key) {
+      held.delete(key);
+      await store.unclaim(key, runId);
+    },
+    async releaseAll() {
+      for (const key of [...held]) await this.release(key);
+    },
+  };
 }
 
 /** Gives a slot back (only the claimant can). */

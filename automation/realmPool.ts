@@ -28,38 +28,79 @@ export async function pooledRealms(admin: KeycloakAdmin, warmStack: string): Pro
 }
 
 /**
- * Makes the run's realm: a pooled one renamed (checked afterwards, since two runs may race for one
- * realm), or, when none is left, a new one. Returns where it came from and how many pooled realms
- * were seen.
+ * Exclusive claims among the runs sharing the warm Keycloak (RunClaims in leases.ts). Keycloak
+ * cannot arbitrate a claim itself: two renames of one realm at the same moment both succeed (the
+ * last write wins) and each reads its own rename back, so both runs would take the realm, and one
+ * would put its client in the other's realm and delete it at teardown. Seen on the real Keycloak
+ * 26.7 with four runs at once (test/e2e/realmPool.test.ts makes that collision every round).
+ */
+export interface PoolClaims {
+  take(key: string): Promise<boolean>;
+  release(key: string): Promise<void>;
+}
+
+/** The claim a run holds while it renames pooled realm `name` (kept to the run's end). */
+export const realmClaimKey = (name: string) => `realm-${name}`;
+/** The claim a run holds while it tops the pool of `warmStack` up. */
+export const poolFillKey = (warmStack: string) => `realm-pool-${warmStack}`;
+
+/**
+ * Makes the run's realm: a pooled one it has claimed, renamed (and read back), or, when none is
+ * left for it, a new one. The claim on a renamed realm is kept (the run's claims are given back
+ * when it ends), so a run that listed the pool before the rename never tries that realm again.
  */
 export async function claimRealm(
   admin: KeycloakAdmin,
   rep: RealmRepresentation,
   warmStack: string,
+  claims: PoolClaims,
 ): Promise<{ from: "pool" | "created"; pooled: number }> {
   const pooled = await pooledRealms(admin, warmStack);
   // A random start, so concurrent runs mostly try different realms.
   const start = Math.floor(Math.random() * Math.max(1, pooled.length));
   for (let i = 0; i < pooled.length; i++) {
     const name = pooled[(start + i) % pooled.length];
-    if (!(await admin.updateRealm(name, rep))) continue;
-    const got = await admin.realm(rep.realm);
-    if (got?.attributes?.[RUN_ATTRIBUTE] === rep.attributes[RUN_ATTRIBUTE])
-      return { from: "pool", pooled: pooled.length };
+    const key = realmClaimKey(name);
+    if (!(await claims.take(key))) continue;
+    if (await admin.updateRealm(name, rep)) {
+      const got = await admin.realm(rep.realm);
+      if (got?.attributes?.[RUN_ATTRIBUTE] === rep.attributes[RUN_ATTRIBUTE])
+        return { from: "pool", pooled: pooled.length };
+    }
+    await claims.release(key);
   }
   await admin.createRealm(rep);
   return { from: "created", pooled: pooled.length };
 }
 
-/** Creates pooled realms until `size` are there (at most `most` in this call). Returns how many it made. */
+/**
+ * Creates pooled realms until `size` are there (at most `most` in this call). Returns how many it
+ * made. With `claims`, one filler at a time counts and fills (others wait up to `waitMs`), so
+ * concurrent top-ups never take the pool past its size.
+ */
 export async function fillPool(
   admin: KeycloakAdmin,
   warmStack: string,
   size: number,
   most = size,
+  claims?: PoolClaims,
+  waitMs = 60_000,
 ): Promise<number> {
-  const have = (await pooledRealms(admin, warmStack)).length;
-  const want = Math.min(most, Math.max(0, size - have));
-  for (let i = 0; i < want; i++) await admin.createRealm(poolRealmRepresentation(warmStack));
-  return want;
+  const key = poolFillKey(warmStack);
+  if (claims) {
+    const deadline = Date.now() + waitMs;
+    while (!(await claims.take(key))) {
+      if (Date.now() > deadline)
+        throw new Error(`another run has been topping the realm pool up for ${waitMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    const have = (await pooledRealms(admin, warmStack)).length;
+    const want = Math.min(most, Math.max(0, size - have));
+    for (let i = 0; i < want; i++) await admin.createRealm(poolRealmRepresentation(warmStack));
+    return want;
+  } finally {
+    await claims?.release(key);
+  }
 }

@@ -14,7 +14,7 @@ import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient, sweepNodeVolumes, sweepTaskContainers } from "../docker";
-import { agentName, holdLease, leaseStore, releaseSlot } from "../leases";
+import { agentName, holdLease, leaseStore, releaseSlot, runClaims } from "../leases";
 import { openWorkspace, pulumiErrorSummary, type OpenWorkspace } from "../workspace";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
@@ -137,6 +137,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   args.signal?.addEventListener("abort", () => onSignal("SIGTERM"), { once: true });
 
   const docker = dockerClient();
+  // Exclusive claims on what runs share besides networks (pooled realms, the pool's top-up).
+  const claims = runClaims(leases, names.runId);
   // The run's own read-only copy of the recipe: what is deployed, bind-mounted and tested.
   const copyDir = path.join(env.home, "runs", names.runId, "recipe");
   let slot: string | undefined;
@@ -199,7 +201,9 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     realmMade = ssoPlan.mode === "warm";
     const [realm, created] = await Promise.allSettled([
       ssoPlan.mode === "warm"
-        ? clock.run("realm", () => makeRunRealm(ssoPlan.keycloak, names, warmStack, prepared.config.owner))
+        ? clock.run("realm", () =>
+            makeRunRealm(ssoPlan.keycloak, names, warmStack, claims, prepared.config.owner),
+          )
         : Promise.resolve(undefined),
       clock.run("stack-create", () => createRunStack(ws, names.stack, prepared.stackConfig)),
     ]);
@@ -303,6 +307,7 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     if (slot) await releaseSlot(leases, names.runId, slot).catch(() => undefined);
     const topUpFailed = await topUp;
     if (topUpFailed) report.warnings.push(topUpFailed);
+    await claims.releaseAll().catch(() => undefined);
     // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
     await lease.release().catch((e: Error) => report.warnings.push(`the run's lease: ${e.message}`));
     await leases.close().catch(() => undefined);

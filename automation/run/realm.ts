@@ -7,7 +7,7 @@ import { realmRepresentation } from "../../lib/adoptedRealm";
 import { OWNER_ATTRIBUTE, RUN_ATTRIBUTE, type RunNames } from "../../lib/naming";
 import type { KeycloakContract } from "../../lib/contract";
 import { provisioningAdmin } from "../keycloakAdmin";
-import { claimRealm, fillPool } from "../realmPool";
+import { claimRealm, fillPool, type PoolClaims } from "../realmPool";
 
 export interface RunRealmMade {
   from: "pool" | "created";
@@ -19,6 +19,7 @@ export async function makeRunRealm(
   keycloak: KeycloakContract,
   names: RunNames,
   warmStack: string,
+  claims: PoolClaims,
   owner?: string,
 ): Promise<RunRealmMade> {
   const admin = provisioningAdmin(keycloak);
@@ -33,9 +34,9 @@ export async function makeRunRealm(
     await admin.createRealm(rep);
     return { from: "created", topUp: Promise.resolve(undefined) };
   }
-  const got = await claimRealm(admin, rep, warmStack);
+  const got = await claimRealm(admin, rep, warmStack, claims);
   // One realm back for the one taken (two when the pool ran dry), never past its size.
-  const topUp = fillPool(admin, warmStack, size, got.from === "pool" ? 1 : 2).then(
+  const topUp = fillPool(admin, warmStack, size, got.from === "pool" ? 1 : 2, claims).then(
     () => undefined,
     (e: Error) => `topping up the realm pool: ${e.message}`,
   );
