@@ -122,6 +122,33 @@ export async function keycloakAnswers(url: string, timeoutMs = 5000): Promise<bo
   }
 }
 
+/**
+ * Why the warm layer's provisioning identity cannot work on Keycloak at `kc.adminUrl`, or undefined
+ * when it can: it gets a token and lists its realms. Keycloak answering its discovery document is not
+ * enough: a realm left half-made or half-deleted makes every realm listing fail while the server
+ * answers, and a provisioning client that is gone or has another secret fails at the token.
+ */
+export async function provisioningProblem(
+  kc: Parameters<typeof provisioningAdmin>[0],
+  timeoutMs = 5000,
+): Promise<string | undefined> {
+  const p = kc.provisioning;
+  const admin = new KeycloakAdmin(
+    { url: kc.adminUrl, realm: p.realm, clientId: p.clientId, clientSecret: p.clientSecret },
+    timeoutMs,
+  );
+  try {
+    await admin.realms(true);
+    return undefined;
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    // fetch's own failures say only "fetch failed"; the cause names it (ECONNREFUSED, a bad port).
+    if (err.name === "TimeoutError") return `no answer within ${timeoutMs / 1000} s`;
+    const why = err.cause?.code ?? err.cause?.message;
+    return why ? `${err.message} (${why})` : err.message;
+  }
+}
+
 /** The warm layer's provisioning identity (it sees and administers only the realms it created). */
 export function provisioningAdmin(kc: {
   adminUrl: string;

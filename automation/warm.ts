@@ -9,7 +9,7 @@ import { audit } from "./audit";
 import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "./docker";
 import { loadEnv, type CcciEnv } from "./env";
 import { proxyAnswers } from "./http";
-import { keycloakAnswers, provisioningAdmin } from "./keycloakAdmin";
+import { provisioningAdmin, provisioningProblem } from "./keycloakAdmin";
 import { fillPool } from "./realmPool";
 import { seedRegistry } from "./registry";
 import {
@@ -200,11 +200,15 @@ export async function warmStatus(name = WARM_STACK, env = loadEnv()): Promise<Wa
     };
   const read = warm.read;
   if (!read.ok) return { exists: true, problems: read.problems.map(formatProblem) };
+  const problems = read.problems.map(formatProblem);
+  // Healthy means what a run needs of it: the provisioning client gets in and lists its realms.
+  const kcProblem = read.keycloak ? await provisioningProblem(read.keycloak) : undefined;
+  if (kcProblem) problems.push(`keycloak: cannot make realms: ${kcProblem}`);
   return {
     exists: true,
-    problems: read.problems.map(formatProblem),
+    problems,
     traefik: await proxyAnswers(read.proxy),
-    keycloak: read.keycloak ? await keycloakAnswers(read.keycloak.adminUrl) : false,
+    keycloak: read.keycloak !== undefined && kcProblem === undefined,
     keycloakUrl: read.keycloak?.publicUrl,
     domain: read.proxy.domain,
   };

@@ -51,8 +51,10 @@ export interface RunPlan {
 export interface WarmView {
   /** The warm stack's outputs read against the contract; undefined when there is no warm stack. */
   read?: ContractRead;
-  /** Whether the warm Keycloak answers (cc-ci checks it; the program trusts what cc-ci handed over). */
+  /** Whether the warm Keycloak can make the run's realm (cc-ci checks it; the program trusts what cc-ci handed over). */
   keycloakHealthy: boolean;
+  /** Why it cannot, when cc-ci found out. */
+  keycloakProblem?: string;
 }
 
 /** The warm layer as a run stack's config describes it (what cc-ci handed over). */
@@ -101,7 +103,7 @@ function warmProxy(p: ProxyContract, slot: string | undefined): ProxyPlan {
 function unusable(warm: WarmView): string {
   if (!warm.read) return "no warm stack";
   if (!warm.read.ok || !warm.read.keycloak) return formatProblems(warm.read.problems) || "no Keycloak";
-  return "it does not answer";
+  return warm.keycloakProblem ?? "it does not answer";
 }
 
 export function planRun(config: RunConfig, warm: WarmView): RunPlan {

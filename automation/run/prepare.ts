@@ -22,7 +22,7 @@ import type Docker from "dockerode";
 import type { ProxyContract } from "../../lib/contract";
 import { warmPrefix } from "../../lib/naming";
 import { networkUsers } from "../docker";
-import { keycloakAnswers } from "../keycloakAdmin";
+import { provisioningProblem } from "../keycloakAdmin";
 import { claimSlot, type LeaseStore } from "../leases";
 import { readWarm } from "../workspace";
 
@@ -46,12 +46,14 @@ export async function checkWarm(ws: LocalWorkspace, warmStack: string, sso: SsoR
     notes.push(`warm stack "${warmStack}" is unusable: ${formatProblems(read.problems)}`);
     return { view: { read, keycloakHealthy: false }, notes };
   }
-  let keycloakHealthy = false;
-  if (read.keycloak && sso !== "off" && sso !== "cold") {
-    keycloakHealthy = await keycloakAnswers(read.keycloak.adminUrl);
-    if (!keycloakHealthy) notes.push(`the warm Keycloak at ${read.keycloak.adminUrl} does not answer`);
-  }
-  return { view: { read, keycloakHealthy }, notes };
+  if (!read.keycloak || sso === "off" || sso === "cold")
+    return { view: { read, keycloakHealthy: false }, notes };
+  // What the run will ask of it (a token, the realm list), not only whether it answers.
+  const problem = await provisioningProblem(read.keycloak);
+  if (problem === undefined) return { view: { read, keycloakHealthy: true }, notes };
+  const keycloakProblem = `the warm Keycloak at ${read.keycloak.adminUrl} cannot make realms: ${problem}`;
+  notes.push(keycloakProblem);
+  return { view: { read, keycloakHealthy: false, keycloakProblem }, notes };
 }
 
 /** Claims one of the warm proxy's slot networks for the run (none other than the proxy may use it). */

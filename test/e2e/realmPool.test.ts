@@ -7,9 +7,10 @@
  * Here each run holds a live lease and claims through the same store the runs use.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { provisioningAdmin, type KeycloakAdmin } from "../../automation/keycloakAdmin";
+import { provisioningAdmin, provisioningProblem, type KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { FolderLeaseStore, holdLease, runClaims } from "../../automation/leases";
 import { claimRealm, fillPool, pooledRealms } from "../../automation/realmPool";
 import { readWarm, withWorkspace, homeName } from "../../automation/workspace";
@@ -132,5 +133,21 @@ describeE2E("realm pool under concurrent runs", () => {
     }
     expect(seen.size).toBe(RUNS * ROUNDS);
     expect(await new FolderLeaseStore(dir).claims()).toEqual([]);
+  });
+
+  test("the warm check asks what a run will: a Keycloak that answers but will not let the provisioning client in is not usable", async () => {
+    expect(await provisioningProblem(kc)).toBeUndefined();
+    const wrong = { ...kc, provisioning: { ...kc.provisioning, clientSecret: "not-the-secret" } };
+    expect(await provisioningProblem(wrong)).toMatch(/token request failed: 401/);
+    // A port nothing listens on: said as such, not as a bare "fetch failed".
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, "127.0.0.1", () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    expect(await provisioningProblem({ ...kc, adminUrl: `http://127.0.0.1:${closed}` })).toMatch(
+      /fetch failed \(ECONNREFUSED\)/,
+    );
   });
 });

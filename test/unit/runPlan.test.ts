@@ -48,6 +48,13 @@ describe("planRun: SSO", () => {
       /does not answer/,
     ],
     [
+      "auto, warm Keycloak answering but unable to make realms",
+      "auto",
+      { read: ok(), keycloakHealthy: false, keycloakProblem: "listing realms failed: 400" },
+      "cold",
+      /no usable warm Keycloak \(listing realms failed: 400\); falling back to a cold Keycloak/,
+    ],
+    [
       "auto, warm stack without Keycloak",
       "auto",
       { read: ok(false), keycloakHealthy: false },
