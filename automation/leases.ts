@@ -3,7 +3,8 @@
  * mistakes a starting run (no stack yet) or a long one for residue. A lease is a small record with
  * a heartbeat; a lease whose heartbeat is older than the TTL belongs to an agent that is gone,
  * whatever host it ran on — no PID is read but the agent's own, so agents on other hosts are judged
- * alike. Slot claims (which run uses which of the warm proxy's networks) live beside the leases.
+ * alike. Claims live beside the leases: which run uses which of the warm proxy's networks, which
+ * pooled realm a run is renaming to its own, whose turn it is to top the realm pool up.
  *
  * Where they are kept follows the state backend: a folder under CC_CI_HOME for a file backend (one
  * host), tables in the same PostgreSQL database for a `postgres://` backend, which every agent
@@ -65,7 +66,7 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Where leases and slot claims are kept, as every agent sharing the state sees them. */
+/** Where leases and claims (slot networks, pooled realms) are kept, as every agent sharing the state sees them. */
 export interface LeaseStore {
   /** Where, for messages: a folder, or the database (no password). */
   readonly where: string;

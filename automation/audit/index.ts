@@ -447,7 +447,7 @@ async function auditWarm(
 
 /** Stack settings files and Pulumi homes of runs that are gone (only with --reap: an audit reports, it does not touch). */
 /**
- * Leases and slot claims of runs that are over (killed: a clean end removes its own): no live stack
+ * Leases and claims (slot networks, pooled realms) of runs that are over (killed: a clean end removes its own): no live stack
  * and no live lease. A claimed network that something still uses is kept from reuse by claimSlot's
  * own check, so dropping its claim frees nothing too early.
  */
@@ -461,7 +461,7 @@ async function dropDeadLeases(leases: LeaseStore, live: ReadonlySet<string>, log
   const dead = all.filter((l) => over(l.runId));
   const claims = allClaims.filter((c) => over(c.runId));
   if (dead.length + claims.length > 0)
-    log(`dropping ${dead.length} lease(s) and ${claims.length} slot claim(s) of runs that are over`);
+    log(`dropping ${dead.length} lease(s) and ${claims.length} claim(s) of runs that are over`);
   for (const l of dead) await leases.remove(l.runId);
   for (const c of claims) await leases.unclaim(c.slot, c.runId);
 }
