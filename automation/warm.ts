@@ -177,7 +177,12 @@ export async function warmDestroy(
       if (still.length > 0)
         throw new Error(`still there after removal: ${still.map((o) => `${o.kind} ${o.name}`).join(", ")}`);
     }
-    if (remove) await ws.removeStack(name);
+    if (remove) {
+      // Pulumi's `stack rm` deletes Pulumi.<stack>.yaml, which for `warm` is the operator's settings
+      // (Pulumi.warm.yaml): kept, without the salt of the stack that is gone.
+      await ws.removeStack(name, { preserveConfig: true });
+      forgetStaleSalt(env, name, () => undefined);
+    }
   });
 }
 

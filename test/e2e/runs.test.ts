@@ -48,8 +48,18 @@ describeE2E("warm layer", () => {
     // The suite's home is its own: runs an earlier, interrupted suite left (which would keep the
     // layer in use, and which `warm destroy` rightly refuses to destroy under) are reaped first.
     await audit(env, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: WARM });
-    if ((await listStacks(env)).some((s) => isWarm(s.name)))
+    if ((await listStacks(env)).some((s) => isWarm(s.name))) {
       await warmDestroy(WARM, env, true, logTo("warm"));
+      // The stack's settings file stays (for `warm` it is the operator's Pulumi.warm.yaml), saltless.
+      const settings = readFileSync(path.join(ROOT, `Pulumi.${WARM}.yaml`), "utf8");
+      expect({
+        traefik: /^\s+cc-ci:traefik:/m.test(settings),
+        salt: /^encryptionsalt:/m.test(settings),
+      }).toEqual({
+        traefik: true,
+        salt: false,
+      });
+    }
     expect((await listStacks(env)).map((s) => s.name).filter(isWarm)).toEqual([]);
     expect(await labelledObjects(docker, `com.docker.stack.namespace=${warmPrefix(WARM)}`)).toEqual([]);
     await ensureWarm(env);
