@@ -132,13 +132,8 @@ export async function provisioningProblem(
   kc: Parameters<typeof provisioningAdmin>[0],
   timeoutMs = 5000,
 ): Promise<string | undefined> {
-  const p = kc.provisioning;
-  const admin = new KeycloakAdmin(
-    { url: kc.adminUrl, realm: p.realm, clientId: p.clientId, clientSecret: p.clientSecret },
-    timeoutMs,
-  );
   try {
-    await admin.realms(true);
+    await provisioningAdmin(kc, timeoutMs).realms(true);
     return undefined;
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };
@@ -150,15 +145,16 @@ export async function provisioningProblem(
 }
 
 /** The warm layer's provisioning identity (it sees and administers only the realms it created). */
-export function provisioningAdmin(kc: {
-  adminUrl: string;
-  provisioning: { realm: string; clientId: string; clientSecret: string };
-}): KeycloakAdmin {
+export function provisioningAdmin(
+  kc: {
+    adminUrl: string;
+    provisioning: { realm: string; clientId: string; clientSecret: string };
+  },
+  timeoutMs?: number,
+): KeycloakAdmin {
   const p = kc.provisioning;
-  return new KeycloakAdmin({
-    url: kc.adminUrl,
-    realm: p.realm,
-    clientId: p.clientId,
-    clientSecret: p.clientSecret,
-  });
+  return new KeycloakAdmin(
+    { url: kc.adminUrl, realm: p.realm, clientId: p.clientId, clientSecret: p.clientSecret },
+    timeoutMs,
+  );
 }
