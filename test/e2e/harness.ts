@@ -4,7 +4,7 @@
  * an operator's warm layer or runs on the same swarm.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { loadEnv, type CcciEnv } from "../../automation/env";
 import { ciRun, type RunArgs } from "../../automation/run";
@@ -51,6 +51,14 @@ export function traefikOnlyLayer(name: string, slots: number, httpPort: number) 
     traefik: { ...WARM_SETTINGS.traefik, httpPort, httpsPort: httpPort + 363 },
     keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: httpPort + 100 },
   };
+}
+
+/**
+ * A suite's own layer's settings file (Pulumi.<stack>.yaml, written from Pulumi.warm.yaml and the
+ * suite's overrides, and kept by `warm destroy --remove` as an operator's would be): gone with it.
+ */
+export function dropSettings(stack: string): void {
+  rmSync(path.join(ROOT, `Pulumi.${stack}.yaml`), { force: true });
 }
 
 export function e2eEnv(): CcciEnv {

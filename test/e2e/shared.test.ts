@@ -15,7 +15,7 @@ import { warmDestroy, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { agentEnv, agentCcciRun, rows } from "./agents";
 import { describeE2E } from "./prereq";
-import { E2E_HOME, example, logTo, traefikOnlyLayer } from "./harness";
+import { E2E_HOME, dropSettings, example, logTo, traefikOnlyLayer } from "./harness";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
 const STACK = "warm-shared-e2e";
@@ -59,6 +59,7 @@ if (!haveUrl) {
     await audit(envA, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
     if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
       await warmDestroy(STACK, envA, true, logTo("warm-shared"));
+    dropSettings(STACK);
     for (const v of [a, b]) rmSync(v.CC_CI_HOME as string, { recursive: true, force: true });
   }, 300_000);
 

@@ -4,16 +4,17 @@
  * its test reaches the app over https with that CA and no other trust.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { audit } from "../../automation/audit";
 import { dockerClient, labelledObjects } from "../../automation/docker";
 import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
+import { parse } from "yaml";
 import { LABELS, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
-import { WARM_SETTINGS, e2eEnv, example, explain, logTo, run, spawnRun } from "./harness";
+import { ROOT, WARM_SETTINGS, dropSettings, e2eEnv, example, explain, logTo, run, spawnRun } from "./harness";
 
 const env = e2eEnv();
 const docker = dockerClient();
@@ -74,6 +75,7 @@ describeE2E("TLS from a certificate file", () => {
     // The last test destroys the layer; this is for when it failed before it could.
     if ((await listStacks(env)).some((s) => s.name === STACK || s.name.endsWith(`/${STACK}`)))
       await warmDestroy(STACK, env, true, logTo("warm-tls"));
+    dropSettings(STACK);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -186,5 +188,15 @@ describeE2E("TLS from a certificate file", () => {
     await warmDestroy(STACK, env, true, logTo("warm-tls"));
     expect(await labelledObjects(docker, `${ns}=${warmPrefix(STACK)}`)).toEqual([]);
     expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(STACK))).toEqual([]);
+    // The stack's settings file stays (as an operator's Pulumi.warm.yaml would), without the salt of
+    // the stack that is gone.
+    const kept = parse(readFileSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), "utf8")) as {
+      encryptionsalt?: string;
+      config: Record<string, string>;
+    };
+    expect({
+      salt: kept.encryptionsalt,
+      traefik: JSON.parse(kept.config["cc-ci:traefik"]) as unknown,
+    }).toEqual({ salt: undefined, traefik: settings(certs).traefik });
   });
 });

@@ -19,7 +19,7 @@ import { LABELS } from "../../lib/naming";
 import { warmDestroy, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { agentCcciRun, agentEnv, rows } from "../e2e/agents";
-import { E2E_HOME, ROOT, example, logTo, traefikOnlyLayer } from "../e2e/harness";
+import { E2E_HOME, ROOT, dropSettings, example, logTo, traefikOnlyLayer } from "../e2e/harness";
 import { describeE2E } from "../e2e/prereq";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
@@ -112,6 +112,7 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     await reapAll();
     if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
       await warmDestroy(STACK, envA, true, logTo("warm-mn"));
+    dropSettings(STACK);
     for (const v of [a, b]) rmSync(v.CC_CI_HOME as string, { recursive: true, force: true });
   }, 600_000);
 
