@@ -4,7 +4,8 @@
  * an operator's warm layer or runs on the same swarm.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, mkdirSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { parse } from "yaml";
 import * as path from "node:path";
 import { loadEnv, type CcciEnv } from "../../automation/env";
 import { ciRun, type RunArgs } from "../../automation/run";
@@ -59,6 +60,16 @@ export function traefikOnlyLayer(name: string, slots: number, httpPort: number) 
  */
 export function dropSettings(stack: string): void {
   rmSync(path.join(ROOT, `Pulumi.${stack}.yaml`), { force: true });
+}
+
+/** A stack's settings file as the tests judge it: whether it keeps a salt, and its config (none: empty). */
+export function readSettings(stack: string): { salt: boolean; config: Record<string, string> } {
+  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  const doc = ((existsSync(file) ? parse(readFileSync(file, "utf8")) : undefined) ?? {}) as {
+    encryptionsalt?: string;
+    config?: Record<string, string>;
+  };
+  return { salt: doc.encryptionsalt !== undefined, config: doc.config ?? {} };
 }
 
 export function e2eEnv(): CcciEnv {

@@ -6,7 +6,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
 import { dockerClient, labelledObjects, runObjects } from "../../automation/docker";
 import { KeycloakAdmin } from "../../automation/keycloakAdmin";
 import { isTraefikNotFound, viaProxy, waitFor } from "../../automation/http";
@@ -26,6 +25,7 @@ import {
   example,
   explain,
   logTo,
+  readSettings,
   run,
   spawnRun,
 } from "./harness";
@@ -52,14 +52,9 @@ describeE2E("warm layer", () => {
     if ((await listStacks(env)).some((s) => isWarm(s.name))) {
       // The stack's settings file (for `warm` it is the operator's Pulumi.warm.yaml) stays as it was,
       // without the salt. (A fresh checkout has none: the suite's backend outlives checkouts.)
-      const file = path.join(ROOT, `Pulumi.${WARM}.yaml`);
-      const settings = () => {
-        const doc = (existsSync(file) ? parse(readFileSync(file, "utf8")) : undefined) ?? {};
-        return { salt: "encryptionsalt" in doc, config: doc.config ?? {} };
-      };
-      const before = settings();
+      const before = readSettings(WARM);
       await warmDestroy(WARM, env, true, logTo("warm"));
-      expect(settings()).toEqual({ salt: false, config: before.config });
+      expect(readSettings(WARM)).toEqual({ salt: false, config: before.config });
     }
     expect((await listStacks(env)).map((s) => s.name).filter(isWarm)).toEqual([]);
     expect(await labelledObjects(docker, `com.docker.stack.namespace=${warmPrefix(WARM)}`)).toEqual([]);

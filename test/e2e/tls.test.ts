@@ -4,17 +4,26 @@
  * its test reaches the app over https with that CA and no other trust.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { audit } from "../../automation/audit";
 import { dockerClient, labelledObjects } from "../../automation/docker";
 import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
-import { parse } from "yaml";
 import { LABELS, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
-import { ROOT, WARM_SETTINGS, dropSettings, e2eEnv, example, explain, logTo, run, spawnRun } from "./harness";
+import {
+  WARM_SETTINGS,
+  dropSettings,
+  readSettings,
+  e2eEnv,
+  example,
+  explain,
+  logTo,
+  run,
+  spawnRun,
+} from "./harness";
 
 const env = e2eEnv();
 const docker = dockerClient();
@@ -190,13 +199,10 @@ describeE2E("TLS from a certificate file", () => {
     expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(STACK))).toEqual([]);
     // The stack's settings file stays (as an operator's Pulumi.warm.yaml would), without the salt of
     // the stack that is gone.
-    const kept = parse(readFileSync(path.join(ROOT, `Pulumi.${STACK}.yaml`), "utf8")) as {
-      encryptionsalt?: string;
-      config: Record<string, string>;
-    };
+    const kept = readSettings(STACK);
     const traefik = JSON.parse(kept.config["cc-ci:traefik"]) as { httpsPort: number; tls: { mode: string } };
-    expect({ salt: kept.encryptionsalt, httpsPort: traefik.httpsPort, tls: traefik.tls.mode }).toEqual({
-      salt: undefined,
+    expect({ salt: kept.salt, httpsPort: traefik.httpsPort, tls: traefik.tls.mode }).toEqual({
+      salt: false,
       httpsPort: PORTS.httpsPort,
       tls: "file",
     });
