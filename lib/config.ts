@@ -5,10 +5,10 @@
  * unknown keys are errors, so a typo in Pulumi.warm.yaml never silently falls back to a default.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
 import { CONFIG_NAMESPACE, RUN_ID_PATTERN } from "./naming";
+import { decodeBySchema, Untyped, yamlTree } from "./configCodec";
 import { byteSize, hostname, port, url } from "./configTypes";
 import { hubName } from "./registry";
 import { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
@@ -454,19 +454,21 @@ export function encodeConfig(values: Record<string, unknown>): Record<string, Co
   return out;
 }
 
-/** The `cc-ci:` keys of Pulumi's flat config map, decoded (JSON where it parses, else the string). */
-export function decodeConfig(raw: Record<string, string>): Record<string, unknown> {
+/**
+ * The `cc-ci:` keys of Pulumi's flat config map, each decoded by the type the schema of `role` gives
+ * it (lib/configCodec.ts): a string setting stays the exact text it was set to, whatever it looks
+ * like; numbers, booleans, lists and objects decode from their text (a quoted `"8"` included).
+ */
+export function decodeConfig(raw: Record<string, string>, role?: "warm" | "run"): Record<string, unknown> {
   const prefix = `${CONFIG_NAMESPACE}:`;
-  const values: Record<string, unknown> = {};
-  for (const [key, text] of Object.entries(raw)) {
-    if (!key.startsWith(prefix)) continue;
-    try {
-      values[key.slice(prefix.length)] = JSON.parse(text);
-    } catch {
-      values[key.slice(prefix.length)] = text;
-    }
-  }
-  return values;
+  const tree: Record<string, Untyped> = {};
+  for (const [key, text] of Object.entries(raw))
+    if (key.startsWith(prefix)) tree[key.slice(prefix.length)] = new Untyped(text);
+  return decodeBySchema(schemaOfRole(role), tree) as Record<string, unknown>;
+}
+
+function schemaOfRole(role: string | undefined): z.ZodType {
+  return role === "warm" ? WarmConfig : role === "run" ? RunConfig : StackConfig;
 }
 
 /** The role a stack has by its name: `warm`/`warm-…` → warm, `run-…` → run. */
@@ -481,31 +483,31 @@ export function roleOfStack(stackName: string): "warm" | "run" | undefined {
  * defaults from the stack name.
  */
 export function parseStackConfig(raw: Record<string, string>, stackName: string): StackConfig {
-  const values = decodeConfig(raw);
-  if (values.role === undefined) {
-    const role = roleOfStack(stackName);
-    if (!role)
-      throw new ValidationError("stack config", [
-        { path: "role", message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role` },
-      ]);
-    values.role = role;
-  }
+  const role = raw[`${CONFIG_NAMESPACE}:role`] ?? roleOfStack(stackName);
+  if (role === undefined)
+    throw new ValidationError("stack config", [
+      { path: "role", message: `stack "${stackName}" is neither warm nor run-…: set cc-ci:role` },
+    ]);
+  const values = decodeConfig(raw, role === "warm" || role === "run" ? role : undefined);
+  values.role ??= role;
   return parseOrThrow(StackConfig, values, "stack config");
 }
 
 /**
- * The `cc-ci:*` values of a stack settings file (Pulumi.<stack>.yaml), without the namespace, as the
- * program receives them: Pulumi hands every value over as a string (objects as JSON) and may write
- * scalars back quoted (`slots: "8"` after `pulumi stack init`, or `pulumi config set`), so they are
- * decoded the same way.
+ * The `cc-ci:*` values of a warm stack's settings file (Pulumi.<stack>.yaml), without the namespace,
+ * decoded by the warm schema's types as the program decodes what Pulumi hands it: a top-level scalar
+ * is its text (Pulumi may write scalars back quoted: `slots: "8"` after `pulumi stack init` or
+ * `pulumi config set`), a plain nested scalar its exact text where the schema takes a string.
  */
 export function readStackFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
-  const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  const raw: Record<string, string> = {};
-  for (const [k, v] of Object.entries(doc?.config ?? {}))
-    if (v !== null && v !== undefined) raw[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return decodeConfig(raw);
+  const doc = yamlTree(readFileSync(file, "utf8"));
+  const config = doc !== null && typeof doc === "object" ? (doc as { config?: unknown }).config : undefined;
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const tree: Record<string, unknown> = {};
+  if (config !== null && typeof config === "object")
+    for (const [k, v] of Object.entries(config)) if (k.startsWith(prefix)) tree[k.slice(prefix.length)] = v;
+  return decodeBySchema(WarmConfig, tree) as Record<string, unknown>;
 }
 
 /** The warm layer's settings from its file (Pulumi.warm.yaml), parsed and defaulted by the schema. */
@@ -517,5 +519,7 @@ export function readWarmSettings(file: string, overrides: Record<string, unknown
 export function readRunDefaults(file: string | undefined): RunDefaults {
   if (!file) return RunDefaults.parse({});
   if (!existsSync(file)) throw new Error(`run defaults file ${file} does not exist`);
-  return parseOrThrow(RunDefaults, parse(readFileSync(file, "utf8")) ?? {}, `run defaults ${file}`);
+  const tree = yamlTree(readFileSync(file, "utf8"));
+  const empty = tree instanceof Untyped && tree.text.trim() === "";
+  return parseOrThrow(RunDefaults, decodeBySchema(RunDefaults, empty ? {} : tree), `run defaults ${file}`);
 }
