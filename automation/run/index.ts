@@ -232,7 +232,15 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     if (oidc) await clock.run("sso-ready", () => waitSsoReady(oidc.issuer, proxy, readyMs, abort.signal));
     else clock.skip("sso-ready", "SSO is off");
 
-    const tests = { docker, copyDir, command: args.testCommand, outputs, plan: p, config: prepared.config };
+    const tests = {
+      docker,
+      copyDir,
+      command: args.testCommand,
+      ci: prepared.model.ci,
+      outputs,
+      plan: p,
+      config: prepared.config,
+    };
     const sandbox = {
       ...prepared.defaults.sandbox,
       timeout: args.testTimeout ?? prepared.defaults.sandbox.timeout,

@@ -3,10 +3,9 @@
  * (sandbox.ts) with exactly the run's CI_* values — URLs, how to reach the run from inside the
  * sandbox, the realm, the client and the test user.
  */
-import { existsSync, readFileSync } from "node:fs";
-import * as path from "node:path";
 import type Docker from "dockerode";
 import type { RunConfig, SandboxSettings } from "../../lib/config";
+import type { RecipeCi } from "../../lib/recipe/ciFiles";
 import { runVars, type RunPlan } from "../../lib/runPlan";
 import { bytes } from "../../lib/units";
 import { hostAddressForContainers } from "../docker";
@@ -61,19 +60,17 @@ export function testEnv(outputs: StackOutputs, plan: RunPlan, proxyIp = "127.0.0
   return env;
 }
 
-/** The recipe's own test, when it has .cc-ci/test: its path where the sandbox mounts the recipe. */
-export function defaultTest(recipeDir: string): string[] | undefined {
-  return existsSync(path.join(recipeDir, ".cc-ci", "test"))
-    ? [`${SANDBOX_RECIPE_DIR}/.cc-ci/test`]
-    : undefined;
+/** The recipe's own test (.cc-ci/test, checked by the loader): its path where the sandbox mounts the recipe. */
+export function defaultTest(ci: RecipeCi): string[] | undefined {
+  return ci.test !== undefined ? [`${SANDBOX_RECIPE_DIR}/${ci.test}`] : undefined;
 }
 
-/** The sandbox image: the recipe's choice (.cc-ci/image, with the operator's substitutions) or the CI's. */
-export function testImage(recipeDir: string, fallback: string, images: Record<string, string>): string {
-  const file = path.join(recipeDir, ".cc-ci", "image");
-  if (!existsSync(file)) return fallback;
-  const image = readFileSync(file, "utf8").split("\n")[0].trim();
-  return image === "" ? fallback : (images[image] ?? image);
+/**
+ * The sandbox image: the recipe's choice (.cc-ci/image, read and checked by the loader, with the
+ * operator's substitutions) or the CI's.
+ */
+export function testImage(ci: RecipeCi, fallback: string, images: Record<string, string>): string {
+  return ci.image === undefined ? fallback : (images[ci.image] ?? ci.image);
 }
 
 export interface TestContext {
@@ -82,6 +79,8 @@ export interface TestContext {
   copyDir: string;
   /** The test command; default: the recipe's .cc-ci/test. */
   command?: string[];
+  /** What the loaded recipe says of its tests. */
+  ci: RecipeCi;
   outputs: StackOutputs;
   plan: RunPlan;
   config: RunConfig;
@@ -97,12 +96,12 @@ export async function runTests(
   signal: AbortSignal,
   say: (l: string) => void,
 ): Promise<number | undefined> {
-  const command = t.command && t.command.length > 0 ? t.command : defaultTest(t.copyDir);
+  const command = t.command && t.command.length > 0 ? t.command : defaultTest(t.ci);
   if (!command) return undefined;
   return runSandbox(
     t.docker,
     {
-      image: testImage(t.copyDir, sandbox.image, t.config.images),
+      image: testImage(t.ci, sandbox.image, t.config.images),
       command,
       env: testEnv(t.outputs, t.plan, await hostAddressForContainers(t.docker)),
       recipeDir: t.copyDir,

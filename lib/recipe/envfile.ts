@@ -42,6 +42,7 @@ export function parseEnvFile(
   const hints: Record<string, EnvHints> = {};
   const problems: EnvFile["problems"] = [];
   const lines = text.replace(/\r\n/g, "\n").split("\n");
+  let total = 0;
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     let rest = lines[i].replace(/^[\s]+/, "");
@@ -64,6 +65,7 @@ export function parseEnvFile(
     const key = rest.slice(0, j).trim();
     let value = rest.slice(j + 1).replace(/^[ \t]+/, "");
     let comment: string;
+    let expanded: string | undefined;
     const q = value[0];
     if (q === '"' || q === "'") {
       // A quoted value may span lines, up to the closing quote not escaped by an odd number of backslashes.
@@ -83,12 +85,29 @@ export function parseEnvFile(
       i += extra;
       comment = /#(.*)$/.exec(body.slice(end + 1))?.[1] ?? "";
       value = body.slice(0, end);
-      if (q === '"') value = expand(unescape(value), values);
+      if (q === '"') expanded = expand(unescape(value), values);
+      else expanded = value;
     } else {
       // Unquoted: a comment starts at a "#" after white space; the value is trimmed and expanded.
       const m = /^(.*?)(?:[ \t]#(.*))?$/.exec(value) as RegExpExecArray;
       comment = m[2] ?? "";
-      value = expand(m[1].trim(), values);
+      expanded = expand(m[1].trim(), values);
+    }
+    if (expanded === undefined) {
+      problems.push({
+        line: lineNo,
+        message: `${key}: expands to more than ${MAX_ENV_VALUE_BYTES} bytes, the limit of one value`,
+      });
+      continue;
+    }
+    value = expanded;
+    total += value.length;
+    if (total > MAX_ENV_TOTAL_BYTES) {
+      problems.push({
+        line: lineNo,
+        message: `${key}: the file's values hold more than ${MAX_ENV_TOTAL_BYTES} bytes together, the limit of an env`,
+      });
+      break;
     }
     const h = parseHints(comment);
     if (h) hints[key] = h;
@@ -113,19 +132,43 @@ function unescape(s: string): string {
   return s.replace(/\\(.)/g, (m, c: string) => (c === "n" ? "\n" : c === "r" ? "\r" : c === "$" ? m : c));
 }
 
+/** Most bytes one env value may expand to (a few hundred bytes that double at every line stop here). */
+export const MAX_ENV_VALUE_BYTES = 64 * 1024;
+/** Most bytes all of a recipe's env values may hold together. */
+export const MAX_ENV_TOTAL_BYTES = 1024 * 1024;
+
+const REFERENCE = /(\\)?(\$)(\()?\{?([A-Z0-9_]+)?\}?/g;
+
 /**
  * godotenv's expansion: `$VAR`, `${VAR}` with VAR of [A-Z0-9_]; `\$` and `$(` are left literal (the
- * backslash dropped); an unknown name expands to "".
+ * backslash dropped); an unknown name expands to "". Undefined when the result would be over `max`
+ * bytes: measured before the string is built, so no value grows past its bound even for a moment.
  */
-export function expand(v: string, vars: Readonly<Record<string, string>>): string {
-  return v.replace(
-    /(\\)?(\$)(\()?\{?([A-Z0-9_]+)?\}?/g,
-    (whole, esc?: string, _d?: string, paren?: string, name?: string) => {
-      if (esc === "\\" || paren === "(") return whole.slice(1);
-      if (name) return vars[name] ?? "";
-      return whole;
-    },
+export function expand(
+  v: string,
+  vars: Readonly<Record<string, string>>,
+  max = MAX_ENV_VALUE_BYTES,
+): string | undefined {
+  // The exact length of the result, counted before it is built.
+  let size = v.length;
+  for (const m of v.matchAll(REFERENCE))
+    size += replacement(m[0], m[1], m[3], m[4], vars).length - m[0].length;
+  if (size > max) return undefined;
+  return v.replace(REFERENCE, (whole, esc?: string, _d?: string, paren?: string, name?: string) =>
+    replacement(whole, esc, paren, name, vars),
   );
+}
+
+function replacement(
+  whole: string,
+  esc: string | undefined,
+  paren: string | undefined,
+  name: string | undefined,
+  vars: Readonly<Record<string, string>>,
+): string {
+  if (esc === "\\" || paren === "(") return whole.slice(1);
+  if (name) return vars[name] ?? "";
+  return whole;
 }
 
 /** abra's modifiers in a trailing comment: `length=N`, `generate=false`, `charset=…`, space separated. */

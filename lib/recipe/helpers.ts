@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { ValidationError } from "../errors";
 import { PROJECT_DIR } from "../projectDir";
 
 export type HelperKind = "compose" | "traefik";
@@ -33,19 +34,57 @@ export function helperBinary(kind: HelperKind): string {
   return bin;
 }
 
-/** Runs `ccci-<kind> <command>` with `request` on stdin; its JSON answer. */
+/**
+ * What a helper may use, whatever a recipe asks of it: its heap and every other private writable
+ * mapping (RLIMIT_DATA, with Go's collector told to work hard before it: GOMEMLIMIT), its CPU time
+ * (RLIMIT_CPU), its wall time and the size of its answer. A recipe that needs more is refused as
+ * invalid (exit 2), naming the ceiling; the helper never takes the host with it.
+ */
+export const HELPER_LIMITS = {
+  memoryBytes: 1024 * 1024 * 1024,
+  cpuSeconds: 60,
+  wallMs: 120_000,
+  answerBytes: 64 * 1024 * 1024,
+} as const;
+
+/** What a helper was asked to do, for the problem named when it goes past a ceiling. */
+const DOING: Record<string, string> = {
+  "compose load": "loading the compose files",
+  "compose render": "rendering the config templates",
+  "compose reference": "reading .cc-ci/image",
+  "traefik decode": "decoding the Traefik labels",
+};
+
+/**
+ * Runs `ccci-<kind> <command>` with `request` on stdin, under HELPER_LIMITS; its JSON answer. Past a
+ * ceiling: a ValidationError naming it (the recipe's doing, never a crash of cc-ci).
+ */
 export function callHelper<T>(kind: HelperKind, command: string, request: unknown): T {
   const bin = helperBinary(kind);
-  const r = spawnSync(bin, [command], {
+  const l = HELPER_LIMITS;
+  const r = spawnSync("prlimit", [`--data=${l.memoryBytes}`, `--cpu=${l.cpuSeconds}`, "--", bin, command], {
     input: JSON.stringify(request),
     encoding: "utf8",
-    maxBuffer: 256 * 1024 * 1024,
-    timeout: 120_000,
+    maxBuffer: l.answerBytes,
+    timeout: l.wallMs,
+    killSignal: "SIGKILL",
     // Nothing of the caller's environment: the helpers interpolate only what the request gives them.
-    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" },
+    env: { PATH: "/usr/bin:/bin", LANG: "C.UTF-8", GOMEMLIMIT: String(Math.floor((l.memoryBytes / 4) * 3)) },
   });
+  const doing = DOING[`${kind} ${command}`] ?? `ccci-${kind} ${command}`;
+  const over = (what: string) =>
+    new ValidationError("recipe", [
+      { path: "", message: `${doing} ${what}: the recipe's text grows without bound` },
+    ]);
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOBUFS") throw over(`answered more than ${l.answerBytes} bytes`);
+  if (code === "ETIMEDOUT") throw over(`took more than ${l.wallMs / 1000} s`);
   if (r.error) throw new Error(`ccci-${kind} ${command}: ${r.error.message}`);
+  if (/\bout of memory\b/.test(r.stderr))
+    throw over(`needed more than the helper's memory ceiling of ${l.memoryBytes / 1024 / 1024} MiB`);
+  if (r.signal === "SIGXCPU" || r.signal === "SIGKILL")
+    throw over(`needed more than ${l.cpuSeconds} s of CPU`);
   if (r.status !== 0)
-    throw new Error(`ccci-${kind} ${command} failed (exit ${r.status}): ${r.stderr.trim()}`);
+    throw new Error(`ccci-${kind} ${command} failed (exit ${r.status}): ${r.stderr.trim().slice(0, 2000)}`);
   return JSON.parse(r.stdout) as T;
 }

@@ -3,6 +3,7 @@
  * lists every problem with its file and line. It runs in stages, each in its own module:
  *
  *   1. env       .env.sample and abra.sh, as abra reads them, with the run's values     (envfile.ts)
+ *      ci        .cc-ci/image and .cc-ci/test (.cc-ci/env is read with the env)         (ciFiles.ts)
  *   2. compose   the files COMPOSE_FILE names, loaded by Docker's own loader           (compose.ts)
  *   3. rules     the shared host's policy and limits, as named rules                   (rules.ts)
  *   4. plan      the run's networks, volumes, secrets, configs and services            (plan.ts, service.ts)
@@ -16,6 +17,7 @@ import { RunLimits as RunLimitsSchema } from "../config";
 import { ValidationError, type Problem } from "../errors";
 import { at, loadCompose } from "./compose";
 import { parseAbraSh, parseEnvFile, type EnvHints } from "./envfile";
+import { readCiFiles } from "./ciFiles";
 import { RecipeFiles } from "./files";
 import type { RecipeModel } from "./model";
 import { planNetworks, planSecrets, planVolumes, readConfigs, type PlanContext } from "./plan";
@@ -201,6 +203,8 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
   const problems = [...e.problems];
   const warnings = [...e.warnings];
   const composeFile = e.env.COMPOSE_FILE ?? "compose.yml";
+  const ci = readCiFiles(files);
+  problems.push(...ci.problems);
 
   // 2. compose, by Docker's loader
   const c = loadCompose(files, composeFile, e.env);
@@ -289,6 +293,7 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
     secrets: [...secrets.values()],
     configs,
     deployTimeout: deployTimeoutLabel(config.services.app?.deploy?.labels, opts.stackName),
+    ci: ci.ci,
     warnings,
   };
 }

@@ -1,4 +1,5 @@
 /** What a loaded recipe is: plain data that RecipeApp turns into Docker resources. */
+import type { RecipeCi } from "./ciFiles";
 import type { TemplatePart } from "./template";
 
 /** A value that may carry run secrets (OIDC client secret, test password) as placeholders. */
@@ -145,5 +146,7 @@ export interface RecipeModel {
   configs: ConfigSpec[];
   /** Seconds the recipe asks abra to wait for convergence (its `coop-cloud.<stack>.timeout` label). */
   deployTimeout?: number;
+  /** The recipe's .cc-ci/image and .cc-ci/test, checked. */
+  ci: RecipeCi;
   warnings: string[];
 }

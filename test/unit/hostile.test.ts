@@ -228,3 +228,67 @@ describe("hostile services are refused, naming the limit or the switch", () => {
     expect(p).toMatch(/the host network is refused/);
   });
 });
+
+describe("expansion bombs are refused at validation, naming the bound (never a crash)", () => {
+  const compose = (service: string, extra = "") =>
+    `version: "3.8"\nservices:\n  app:\n    image: x\n${service}${extra}`;
+
+  test("an .env.sample whose values double at every line", () => {
+    const lines = ["A0=xxxxxxxxxxxxxxxx"];
+    for (let i = 1; i <= 24; i++) lines.push(`A${i}=$A${i - 1}$A${i - 1}`);
+    const dir = tempRecipe({ ".env.sample": lines.join("\n") + "\n", "compose.yml": compose("") });
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(
+      /\.env\.sample:14: A13: expands to more than 65536 bytes/,
+    );
+  });
+
+  test("one env line that names a long value many times", () => {
+    const dir = tempRecipe({
+      ".env.sample": `A=${"x".repeat(60000)}\nB=${"$A".repeat(100000)}\n`,
+      "compose.yml": compose(""),
+    });
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(
+      /\.env\.sample:2: B: expands to more than 65536 bytes/,
+    );
+  });
+
+  test("a compose value that names a long variable many times", () => {
+    const dir = tempRecipe({
+      ".env.sample": `A=${"x".repeat(60000)}\n`,
+      "compose.yml": compose(`    environment:\n      X: "${"${A}".repeat(1000)}"\n`),
+    });
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(
+      /compose\.yml:\d+: services\.app\.environment\.X: could interpolate to \d+ bytes, over the limit of 262144/,
+    );
+  });
+
+  const templated = (template: string, env = "") =>
+    tempRecipe({
+      ".env.sample": env,
+      "compose.yml": compose(
+        `    environment:\n      BIG: \${BIG:-}\n    configs:\n      - source: c\n        target: /c\n`,
+        `configs:\n  c:\n    file: ./c.tmpl\n    template_driver: golang\n`,
+      ),
+      "c.tmpl": template,
+    });
+
+  test("ten nested defines each calling the previous twice, in a loop", () => {
+    let t = '{{define "t0"}}xxxxxxxx{{end}}';
+    for (let i = 1; i <= 10; i++)
+      t += `{{define "t${i}"}}{{template "t${i - 1}"}}{{template "t${i - 1}"}}{{end}}`;
+    t += '{{range 50}}{{template "t10"}}{{end}}';
+    expect(problemsOf("web", { dir: templated(t) }).join("\n")).toMatch(/more than 10000 template calls/);
+  });
+
+  test("a template that renders past what a swarm config may hold", () => {
+    const dir = templated('{{range 20}}{{env "BIG"}}{{end}}', `BIG=${"x".repeat(60000)}\n`);
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(/renders to 1200000 bytes, over the 1024000/);
+  });
+
+  test("a template that grows past the helper's memory ceiling is stopped by it", () => {
+    const dir = templated('{{range 90000}}{{env "BIG"}}{{end}}', `BIG=${"x".repeat(60000)}\n`);
+    expect(problemsOf("web", { dir }).join("\n")).toMatch(
+      /rendering the config templates needed more than the helper's memory ceiling of 1024 MiB/,
+    );
+  });
+});

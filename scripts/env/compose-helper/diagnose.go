@@ -86,11 +86,11 @@ func diagnoseFile(pf *parsedFile, version, workingDir string, env map[string]str
 
 	// Interpolation, every leaf.
 	lookup.record = true
-	interpolated, ierrs := interpolateLeaves(dict, opts)
+	interpolated, ierrs := interpolateLeaves(dict, opts, env)
 	lookup.record = false
 	var bad [][]string
 	for _, e := range ierrs {
-		d.problem(pf, "interpolation", e.message, e.path)
+		d.problem(pf, e.kind, e.message, e.path)
 		bad = append(bad, e.path)
 	}
 

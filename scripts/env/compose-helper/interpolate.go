@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -76,6 +77,9 @@ func (l *envLookup) lookup(key string) (string, bool) {
 type interpError struct {
 	path    []string
 	message string
+	// kind is "interpolation" (Docker's own error) or "bound" (a value that could grow past its limit,
+	// refused before Docker interpolates it).
+	kind string
 }
 
 // interpolateLeaves interpolates dict the way interp.Interpolate does, but leaf by leaf, so that every
@@ -83,15 +87,23 @@ type interpError struct {
 // only its path (with "[]" for list items) for the type-cast table: each leaf is run through
 // interp.Interpolate itself inside a one-leaf document with the same path, so values, casts and error
 // messages are Docker's. A failing leaf is left as it was written.
-func interpolateLeaves(dict map[string]any, opts interp.Options) (map[string]any, []interpError) {
+func interpolateLeaves(dict map[string]any, opts interp.Options, env map[string]string) (map[string]any, []interpError) {
 	var errs []interpError
+	var total int64
 	var walk func(v any, path, dockerPath []string) any
 	walk = func(v any, path, dockerPath []string) any {
 		switch v := v.(type) {
 		case string:
+			bound := interpolationBound(v, env)
+			total += bound
+			if bound > MaxInterpolated {
+				errs = append(errs, interpError{path: path, kind: "bound",
+					message: fmt.Sprintf("could interpolate to %d bytes, over the limit of %d for one value", bound, MaxInterpolated)})
+				return v
+			}
 			res, err := interp.Interpolate(oneLeaf(dockerPath, v).(map[string]any), opts)
 			if err != nil {
-				errs = append(errs, interpError{path: path, message: err.Error()})
+				errs = append(errs, interpError{path: path, message: err.Error(), kind: "interpolation"})
 				return v
 			}
 			return extractLeaf(res, dockerPath)
@@ -112,6 +124,10 @@ func interpolateLeaves(dict map[string]any, opts interp.Options) (map[string]any
 		}
 	}
 	out := walk(dict, nil, nil).(map[string]any)
+	if total > MaxInterpolatedTotal {
+		errs = append(errs, interpError{kind: "bound",
+			message: fmt.Sprintf("the file could interpolate to %d bytes, over the limit of %d", total, MaxInterpolatedTotal)})
+	}
 	return out, errs
 }
 

@@ -56,7 +56,7 @@ type LoadResponse struct {
 
 // Problem is a reason docker stack deploy would refuse the files.
 type Problem struct {
-	// Kind: yaml, version, forbidden, interpolation, schema, load, image, merge.
+	// Kind: yaml, version, forbidden, interpolation, bound, schema, load, image, merge.
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
 	File    string `json:"file"`
@@ -190,8 +190,9 @@ func Load(req LoadRequest) (*LoadResponse, error) {
 	resp.Unset = sortedKeys(lookup.unset)
 	resp.Defaulted = sortedKeys(lookup.defaulted)
 
-	// 2. The real thing: loader.Load exactly as docker stack deploy calls it.
-	if !allParsed {
+	// 2. The real thing: loader.Load exactly as docker stack deploy calls it — unless a value could
+	// grow past its bound, which Docker's loader would expand without one.
+	if !allParsed || slices.ContainsFunc(diag, func(p Problem) bool { return p.Kind == "bound" }) {
 		resp.Problems = append(resp.Problems, diag...) // Docker stops at the YAML error; the rest is ours
 	} else {
 		var cfg *types.Config

@@ -2,7 +2,9 @@
 //
 //	ccci-compose load     < request.json   # docker stack deploy's loader: merge, interpolate, validate
 //	ccci-compose render   < request.json   # dockerd's `template_driver: golang` config rendering
+//	ccci-compose reference < request.json  # image references as Docker's distribution/reference reads them
 //	ccci-compose version                   # versions of docker/cli and swarmkit built in
+
 //
 // Requests are JSON on stdin, responses JSON on stdout. Problems found in the compose files or templates
 // are data: they come back in the response and the exit status stays 0. Only a malformed request (bad
@@ -27,7 +29,7 @@ func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
 }
 
-const usage = `usage: ccci-compose load|render|version  (request JSON on stdin, response JSON on stdout)`
+const usage = `usage: ccci-compose load|render|reference|version  (request JSON on stdin, response JSON on stdout)`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
@@ -50,6 +52,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		var req RenderRequest
 		if err = decodeRequest(stdin, &req); err == nil {
 			resp, err = Render(req)
+		}
+	case "reference":
+		var req ReferenceRequest
+		if err = decodeRequest(stdin, &req); err == nil {
+			resp = References(req)
 		}
 	case "version":
 		resp = Versions()

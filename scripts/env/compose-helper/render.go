@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -106,6 +107,12 @@ func (d dependencies) Volumes() exec.VolumeGetter { return nil }
 // template.ExpandConfigSpec. So {{ env "X" }} sees the already expanded env, and {{ .Node.Hostname }} /
 // {{ .Node.Platform.* }} are empty in configs (only .Node.ID, from the task, is set).
 func renderOne(item RenderItem) (string, error) {
+	if len(item.Template) > MaxConfigSize {
+		return "", fmt.Errorf("the template is %d bytes, over the %d bytes a swarm config may hold", len(item.Template), MaxConfigSize)
+	}
+	if _, err := templateCalls(item.Template); err != nil {
+		return "", fmt.Errorf("the template is refused: %v", err)
+	}
 	container := &api.ContainerSpec{Env: item.Env}
 
 	secretStore := secrets.NewManager()
@@ -172,6 +179,9 @@ func renderOne(item RenderItem) (string, error) {
 	cfg, err := getter.Configs().Get(renderedConfigID)
 	if err != nil {
 		return "", err
+	}
+	if len(cfg.Spec.Data) > MaxConfigSize {
+		return "", fmt.Errorf("the template renders to %d bytes, over the %d bytes a swarm config may hold", len(cfg.Spec.Data), MaxConfigSize)
 	}
 	return string(cfg.Spec.Data), nil
 }
