@@ -59,6 +59,35 @@ export const RunLimits = z.strictObject({
     .describe(
       "Logging drivers a recipe may choose (others could send logs off the host). Default: json-file, local, none.",
     ),
+  maxServices: z
+    .number()
+    .int()
+    .positive()
+    .default(20)
+    .describe("Most services a recipe may declare. Default: 20."),
+  maxTotalReplicas: z
+    .number()
+    .int()
+    .positive()
+    .default(24)
+    .describe("Most replicas of all a recipe's services together. Default: 24."),
+  minHealthcheckInterval: z
+    .string()
+    .default("1s")
+    .describe(
+      "Shortest healthcheck interval (and start interval) a service may ask for: dockerd runs each probe outside the task's limits. Default: 1s.",
+    ),
+  logMaxSize: byteSize
+    .default("10m")
+    .describe(
+      "Largest log file of a task (json-file and local drivers, forced on every service: a recipe's larger max-size is lowered). Default: 10m.",
+    ),
+  logMaxFiles: z
+    .number()
+    .int()
+    .positive()
+    .default(3)
+    .describe("Most log files kept per task (max-file, forced likewise). Default: 3."),
 });
 export type RunLimits = z.output<typeof RunLimits>;
 

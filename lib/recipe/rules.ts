@@ -46,6 +46,9 @@ export function isDockerSocket(p: string): boolean {
   );
 }
 
+/** Logging drivers whose files rotate (max-size, max-file), forced within the run's budget (service.ts). */
+export const LOG_ROTATED: ReadonlySet<string> = new Set(["json-file", "local"]);
+
 export const RULES: Rule[] = [
   {
     name: "privileged",
@@ -193,8 +196,28 @@ export const RULES: Rule[] = [
               `${d.replicas} replicas are over the run's limit of ${l.maxReplicas} (limits.maxReplicas)`,
             ),
           );
+        const h = svc.healthcheck;
+        for (const key of ["interval", "start_interval"] as const) {
+          const v = h?.[key];
+          if (v !== undefined && !h?.disable && durationNs(v) < durationNs(l.minHealthcheckInterval))
+            out.problems.push(
+              ctx.at(
+                `${where}.healthcheck.${key}`,
+                `${v} is under the run's floor of ${l.minHealthcheckInterval} (limits.minHealthcheckInterval): dockerd runs every probe outside the task's limits`,
+              ),
+            );
+        }
         for (const kind of ["limits", "reservations"] as const) {
           const r = d.resources?.[kind];
+          // Docker reads 0 as "no limit": such a limit gets the run's default (service.ts), said here.
+          if (kind === "limits" && r?.cpus !== undefined && !(Number(r.cpus) > 0))
+            out.warnings.push(
+              `${where}.deploy.resources.limits.cpus: ${r.cpus} would be no limit at all; the run's default of ${l.cpus} applies`,
+            );
+          if (kind === "limits" && r?.memory !== undefined && !(r.memory > 0))
+            out.warnings.push(
+              `${where}.deploy.resources.limits.memory: ${r.memory} would be no limit at all; the run's default of ${l.memory} applies`,
+            );
           if (r?.memory !== undefined && r.memory > maxMem)
             out.problems.push(
               ctx.at(
@@ -221,6 +244,13 @@ export const RULES: Rule[] = [
             ),
           );
         const driver = svc.logging?.driver;
+        if (svc.logging?.options && driver !== undefined && !LOG_ROTATED.has(driver) && driver !== "none")
+          out.problems.push(
+            ctx.at(
+              `${where}.logging.options`,
+              `options of logging driver "${driver}" are refused: only json-file and local logs are rotated within the run's budget`,
+            ),
+          );
         if (driver !== undefined && !l.loggingDrivers.includes(driver))
           out.problems.push(
             ctx.at(
@@ -229,6 +259,31 @@ export const RULES: Rule[] = [
             ),
           );
       });
+    },
+  },
+  {
+    name: "size",
+    check(ctx, out) {
+      const l = ctx.limits;
+      const services = Object.values(ctx.config.services);
+      if (services.length > l.maxServices)
+        out.problems.push(
+          ctx.at(
+            "services",
+            `${services.length} services are over the run's limit of ${l.maxServices} (limits.maxServices)`,
+          ),
+        );
+      const replicas = services.reduce(
+        (n, s) => n + (s.deploy?.mode === "global" ? 1 : (s.deploy?.replicas ?? 1)),
+        0,
+      );
+      if (replicas > l.maxTotalReplicas)
+        out.problems.push(
+          ctx.at(
+            "services",
+            `${replicas} replicas in all are over the run's limit of ${l.maxTotalReplicas} (limits.maxTotalReplicas)`,
+          ),
+        );
     },
   },
   {

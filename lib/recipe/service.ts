@@ -6,7 +6,7 @@
  */
 import type { RunLimits } from "../config";
 import { contentHash, fitName, OBJECT_NAME_MAX, SERVICE_NAME_MAX } from "../naming";
-import { bytes } from "../units";
+import { BYTE_SIZE, bytes } from "../units";
 import type { Service } from "./composeConfig";
 import type {
   ConfigSpec,
@@ -19,6 +19,7 @@ import type {
 } from "./model";
 import { anonymousVolume, runName, type ConfigFile, type PlanContext } from "./plan";
 import { renderTemplates, type RenderItem, type TemplatePart } from "./template";
+import { LOG_ROTATED } from "./rules";
 import { isTraefikLabel, rewriteTraefik, type TraefikOptions } from "./traefik";
 
 export interface ServiceObjects {
@@ -280,8 +281,9 @@ function planService(
     // The run's defaults where the recipe sets no limit: no task may take the whole host.
     resources: {
       limits: {
-        memoryBytes: lim?.memory ?? bytes(o.limits.memory),
-        nanoCpus: Math.round((lim?.cpus !== undefined ? Number(lim.cpus) : o.limits.cpus) * 1e9),
+        // 0 is "no limit" to Docker: the run's default instead (rules.ts warns).
+        memoryBytes: lim?.memory !== undefined && lim.memory > 0 ? lim.memory : bytes(o.limits.memory),
+        nanoCpus: Math.round((Number(lim?.cpus) > 0 ? Number(lim?.cpus) : o.limits.cpus) * 1e9),
       },
       reservations: res && {
         memoryBytes: res.memory,
@@ -305,9 +307,7 @@ function planService(
     capDrop: svc.cap_drop ?? [],
     capAdd: svc.cap_add ?? [],
     sysctls: {},
-    logging: svc.logging?.driver
-      ? { driver: svc.logging.driver, options: svc.logging.options ?? {} }
-      : undefined,
+    logging: boundedLogging(svc.logging, o.limits),
     routers: [],
   };
 }
@@ -338,4 +338,29 @@ export function substituteImage(image: string, images: Record<string, string>): 
   if (images[image]) return images[image];
   const repo = image.replace(/@.*$/, "").replace(/:[^/:]+$/, "");
   return images[repo] ?? image;
+}
+
+/**
+ * Every task logs within the run's budget: json-file (the engine's default driver, given explicitly so
+ * no daemon default applies) or local, with max-size and max-file no larger than the limits; `none`
+ * as the recipe says. Other drivers are refused or allowed by the rules (rules.ts), options and all.
+ */
+export function boundedLogging(
+  logging: { driver?: string; options?: Record<string, string> } | undefined,
+  limits: RunLimits,
+): { driver: string; options: Record<string, string> } {
+  const driver = logging?.driver ?? "json-file";
+  const options = { ...(logging?.options ?? {}) };
+  if (!LOG_ROTATED.has(driver)) return { driver, options };
+  const maxSize = bytes(limits.logMaxSize);
+  const asked =
+    options["max-size"] !== undefined && BYTE_SIZE.test(options["max-size"])
+      ? bytes(options["max-size"])
+      : Infinity;
+  options["max-size"] = asked <= maxSize ? options["max-size"] : String(maxSize);
+  const files = Number(options["max-file"]);
+  options["max-file"] = String(
+    Number.isInteger(files) && files > 0 && files <= limits.logMaxFiles ? files : limits.logMaxFiles,
+  );
+  return { driver, options };
 }

@@ -3,7 +3,8 @@
  * loader with a named problem before anything is deployed. Traefik's own decoder reads the labels,
  * so spelling tricks (key case, v2/v3 syntax, escapes) meet the same checks as plain labels.
  */
-import { problemsOf, names, tempRecipe } from "../helpers/recipes";
+import { RunLimits } from "../../lib/config";
+import { load, problemsOf, names, tempRecipe } from "../helpers/recipes";
 
 const D = `${names.runId}.ci.test`;
 
@@ -189,6 +190,11 @@ const refusedServices: [string, string, RegExp][] = [
   ],
   ["sysctls", "    sysctls:\n      net.ipv4.ip_forward: 1\n", /sysctls change the host's kernel/],
   [
+    "a healthcheck every millisecond",
+    "    healthcheck:\n      test: [CMD, 'true']\n      interval: 1ms\n",
+    /healthcheck\.interval: 1ms is under the run's floor of 1s/,
+  ],
+  [
     "placement on a manager",
     "    deploy:\n      placement:\n        constraints: [node.role==manager]\n",
     /placement constraints are the CI's/,
@@ -290,5 +296,65 @@ describe("expansion bombs are refused at validation, naming the bound (never a c
     expect(problemsOf("web", { dir }).join("\n")).toMatch(
       /rendering the config templates needed more than the helper's memory ceiling of 1024 MiB/,
     );
+  });
+});
+
+describe("limits that mean something", () => {
+  const service = (yaml: string) =>
+    tempRecipe({ "compose.yml": `version: "3.8"\nservices:\n  app:\n    image: x\n${yaml}` });
+
+  test("a CPU or memory limit of 0 (Docker: no limit) gets the run's default, with a warning", () => {
+    const m = load("web", {
+      dir: service(
+        "    deploy:\n      resources:\n        limits:\n          cpus: '0'\n          memory: '0'\n",
+      ),
+    });
+    expect(m.services[0].resources?.limits).toEqual({ memoryBytes: 512 * 1024 * 1024, nanoCpus: 1e9 });
+    expect(m.warnings.join("\n")).toMatch(
+      /limits\.cpus: 0 would be no limit at all; the run's default of 1 applies/,
+    );
+    // Docker's loader drops a memory of 0 (no limit) itself: the default applies as for none.
+  });
+
+  test("every service logs to rotated files within the budget, whatever the recipe asks", () => {
+    const m = load("web", {
+      dir: service(
+        "    logging:\n      driver: local\n      options:\n        max-size: 5g\n        max-file: '1000'\n",
+      ),
+    });
+    expect(m.services[0].logging).toEqual({
+      driver: "local",
+      options: { "max-size": String(10 * 1024 * 1024), "max-file": "3" },
+    });
+    expect(load("web", { dir: service("") }).services[0].logging).toEqual({
+      driver: "json-file",
+      options: { "max-size": String(10 * 1024 * 1024), "max-file": "3" },
+    });
+  });
+
+  test("a driver the operator allows that does not rotate takes no options from the recipe", () => {
+    const limits = RunLimits.parse({ loggingDrivers: ["json-file", "journald"] });
+    const dir = service("    logging:\n      driver: journald\n      options:\n        tag: x\n");
+    expect(problemsOf("web", { dir, limits }).join("\n")).toMatch(
+      /logging\.options: options of logging driver "journald" are refused/,
+    );
+  });
+
+  test("more services than the run allows, and more replicas in all", () => {
+    const many = Array.from({ length: 21 }, (_, i) => `  s${i}:\n    image: x\n`).join("");
+    expect(
+      problemsOf("web", { dir: tempRecipe({ "compose.yml": `version: "3.8"\nservices:\n${many}` }) }).join(
+        "\n",
+      ),
+    ).toMatch(/21 services are over the run's limit of 20 \(limits\.maxServices\)/);
+    const wide = Array.from(
+      { length: 9 },
+      (_, i) => `  s${i}:\n    image: x\n    deploy:\n      replicas: 3\n`,
+    ).join("");
+    expect(
+      problemsOf("web", { dir: tempRecipe({ "compose.yml": `version: "3.8"\nservices:\n${wide}` }) }).join(
+        "\n",
+      ),
+    ).toMatch(/27 replicas in all are over the run's limit of 24/);
   });
 });

@@ -219,7 +219,8 @@ describe("recipe loader: supported features", () => {
       { type: "volume", source: "app_data", target: "/var/lib/app", readOnly: false, noCopy: undefined },
     ]);
     expect(app.stopGracePeriod).toBe("20s");
-    expect(app.logging).toEqual({ driver: "json-file", options: { "max-size": "10m" } });
+    // The recipe's max-size kept (within the budget), max-file forced.
+    expect(app.logging).toEqual({ driver: "json-file", options: { "max-size": "10m", "max-file": "3" } });
     expect(app.resources?.limits).toEqual({ memoryBytes: 256 * 1024 * 1024, nanoCpus: 5e8 });
   });
 
