@@ -14,6 +14,7 @@
  *  - no forwardAuth, no servers by URL, no TLS stores/options/domains, no middleware that reads
  *    files or runs plugins; priorities capped; entrypoints and cert resolvers mapped to the CI's.
  */
+import { durationNs } from "../units";
 import { callHelper } from "./helpers";
 import type { RouterSpec } from "./model";
 
@@ -60,6 +61,27 @@ export const ALLOWED_MIDDLEWARES = new Set([
   "stripPrefixRegex",
 ]);
 const TCP_MIDDLEWARES = new Set(["inFlightConn", "ipAllowList", "ipWhiteList"]);
+
+/**
+ * What holds or multiplies traffic inside the shared Traefik, found in Traefik's own source
+ * (pkg/config/dynamic, v3.6): bounded so that no run can make Traefik hold more than a little per
+ * request. `buffering` keeps bodies in memory up to its mem* thresholds and on Traefik's disk up to
+ * its max* limits (0 = no limit, so unset ones are set here); `compress` keeps a response in memory
+ * until minResponseBodyBytes; `retry` sends a request again `attempts` times; a health check probes
+ * the run's servers every `interval`. (`mirroring`, which buffers whole bodies, cannot be declared
+ * with labels: Traefik reads it only from files.)
+ */
+export const TRAEFIK_BOUNDS = {
+  buffering: {
+    memRequestBodyBytes: 256 * 1024,
+    memResponseBodyBytes: 256 * 1024,
+    maxRequestBodyBytes: 8 * 1024 * 1024,
+    maxResponseBodyBytes: 8 * 1024 * 1024,
+  },
+  compressMinResponseBodyBytes: 256 * 1024,
+  retryAttempts: 5,
+  healthCheckInterval: "1s",
+} as const;
 
 const ENTRYPOINT_ALIASES: Record<string, "web" | "webSecure"> = {
   web: "web",
@@ -391,6 +413,16 @@ function checkObject(
         v.loadBalancer.serversTransport,
         `${at}.loadbalancer.serverstransport`,
       );
+    const hc = v.loadBalancer?.healthCheck as Obj | undefined;
+    for (const key of ["interval", "unhealthyInterval"])
+      if (
+        typeof hc?.[key] === "string" &&
+        durationNs(hc[key]) < durationNs(TRAEFIK_BOUNDS.healthCheckInterval)
+      )
+        refuse(
+          `${at}.loadbalancer.healthcheck.${key.toLowerCase()}`,
+          `${hc[key]} is under the shared Traefik's floor of ${TRAEFIK_BOUNDS.healthCheckInterval} between probes`,
+        );
     for (const group of ["weighted", "mirroring", "failover"]) {
       const g = v[group];
       if (!g) continue;
@@ -409,6 +441,28 @@ function checkObject(
           `${at}.${t.toLowerCase()}`,
           `middleware type ${t} is not allowed on the shared Traefik (it can call out, read files or run code)`,
         );
+    if (v.buffering)
+      for (const [key, cap] of Object.entries(TRAEFIK_BOUNDS.buffering)) {
+        const asked = v.buffering[key] as number | undefined;
+        if (asked === undefined || asked <= 0) v.buffering[key] = cap;
+        else if (asked > cap)
+          refuse(
+            `${at}.buffering.${key.toLowerCase()}`,
+            `${asked} bytes are over the shared Traefik's limit of ${cap}: it holds every such body`,
+          );
+      }
+    const minCompressed = v.compress?.minResponseBodyBytes as number | undefined;
+    if (minCompressed !== undefined && minCompressed > TRAEFIK_BOUNDS.compressMinResponseBodyBytes)
+      refuse(
+        `${at}.compress.minresponsebodybytes`,
+        `${minCompressed} bytes are over the shared Traefik's limit of ${TRAEFIK_BOUNDS.compressMinResponseBodyBytes}: it holds a response that long in memory`,
+      );
+    const attempts = v.retry?.attempts as number | undefined;
+    if (attempts !== undefined && attempts > TRAEFIK_BOUNDS.retryAttempts)
+      refuse(
+        `${at}.retry.attempts`,
+        `${attempts} attempts are over the shared Traefik's limit of ${TRAEFIK_BOUNDS.retryAttempts}`,
+      );
     if (v.basicAuth?.usersFile || v.digestAuth?.usersFile)
       refuse(`${at}`, "usersFile would be read from the shared Traefik's disk");
     if (v.chain?.middlewares)

@@ -170,6 +170,81 @@ describe("hostile Traefik labels are refused, naming what", () => {
   });
 });
 
+describe("Traefik cannot be made to hold or multiply what a run sends", () => {
+  const M = "traefik.http.middlewares.m";
+  test.each([
+    [
+      "a 2 GB in-memory request body",
+      `${M}.buffering.memRequestBodyBytes=2000000000`,
+      /buffering\.memrequestbodybytes: 2000000000 bytes are over the shared Traefik's limit of 262144/,
+    ],
+    [
+      "a 2 GB request body on Traefik's disk",
+      `${M}.buffering.maxRequestBodyBytes=2000000000`,
+      /maxrequestbodybytes: 2000000000 bytes are over .* 8388608/,
+    ],
+    [
+      "a 2 GB in-memory response",
+      `${M}.buffering.memResponseBodyBytes=2000000000`,
+      /memresponsebodybytes: .* over/,
+    ],
+    [
+      "compression that holds 1 GB of response",
+      `${M}.compress.minResponseBodyBytes=1000000000`,
+      /minresponsebodybytes: 1000000000 bytes are over .* 262144/,
+    ],
+    [
+      "a thousand retries",
+      `${M}.retry.attempts=1000`,
+      /retry\.attempts: 1000 attempts are over the shared Traefik's limit of 5/,
+    ],
+    [
+      "a health check every millisecond",
+      "traefik.http.services.app.loadbalancer.healthcheck.interval=1ms",
+      /healthcheck\.interval: 1ms is under the shared Traefik's floor of 1s/,
+    ],
+  ])("%s", (_, label, why) => {
+    expect(
+      problemsOf("web", { dir: withLabels(label, "traefik.http.routers.app.middlewares=m") }).join("\n"),
+    ).toMatch(why);
+  });
+
+  test("buffering without limits gets the shared Traefik's (Traefik's own 0 is no limit)", () => {
+    const m = load("web", {
+      dir: withLabels(
+        `${M}.buffering.retryExpression=IsNetworkError()`,
+        "traefik.http.routers.app.middlewares=m",
+      ),
+    });
+    const labels = Object.entries(m.services[0].labels)
+      .filter(([k]) => /buffering/i.test(k))
+      .map(([k, v]) => `${k.replace(/^.*buffering\./i, "").toLowerCase()}=${v}`)
+      .sort();
+    expect(labels).toEqual([
+      "maxrequestbodybytes=8388608",
+      "maxresponsebodybytes=8388608",
+      "memrequestbodybytes=262144",
+      "memresponsebodybytes=262144",
+      "retryexpression=IsNetworkError()",
+    ]);
+  });
+
+  test("mirroring cannot be declared with labels (Traefik reads it from files only)", () => {
+    const dir = withLabels(
+      "traefik.http.services.mir.mirroring.service=app",
+      "traefik.http.services.mir.mirroring.mirrors[0].name=app",
+      "traefik.http.services.mir.mirroring.mirrors[0].percent=100",
+    );
+    let labels: string[] = [];
+    try {
+      labels = Object.keys(load("web", { dir }).services[0].labels);
+    } catch {
+      // refused is as good as ignored
+    }
+    expect(labels.filter((k) => /mirror/i.test(k))).toEqual([]);
+  });
+});
+
 const refusedServices: [string, string, RegExp][] = [
   ["500 replicas", "    deploy:\n      replicas: 500\n", /500 replicas are over the run's limit of 3/],
   [
