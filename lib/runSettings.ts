@@ -109,5 +109,15 @@ export const SandboxSettings = z.strictObject({
   memory: byteSize.default("1g").describe("Memory of the sandbox. Default: 1g."),
   cpus: z.number().positive().default(1).describe("CPUs of the sandbox. Default: 1."),
   pids: z.number().int().positive().default(512).describe("Most processes in the sandbox. Default: 512."),
+  outputBytes: byteSize
+    .default("2m")
+    .describe(
+      "Most of the tests' output relayed and kept: the first half as it comes, the last half at the end, how much was dropped between. Default: 2m.",
+    ),
+  outputLineBytes: byteSize
+    .default("8k")
+    .describe(
+      "Longest line of the tests' output kept; the rest of a longer line is dropped and counted. Default: 8k.",
+    ),
 });
 export type SandboxSettings = z.output<typeof SandboxSettings>;

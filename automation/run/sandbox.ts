@@ -7,7 +7,7 @@
  */
 import type Docker from "dockerode";
 import { PassThrough } from "node:stream";
-import { streamLines } from "./deploy";
+import { BoundedLines, type LineBudget } from "./boundedLines";
 
 export interface SandboxSpec {
   image: string;
@@ -26,6 +26,8 @@ export interface SandboxSpec {
   memoryBytes: number;
   nanoCpus: number;
   pids: number;
+  /** What of the tests' output is relayed and kept. */
+  output: LineBudget;
 }
 
 export const SANDBOX_IMAGE = "cc-ci/sandbox:1";
@@ -90,7 +92,8 @@ export async function runSandbox(
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const out = new PassThrough();
     container.modem.demuxStream(stream, out, out);
-    out.on("data", (d: Buffer) => streamLines(d.toString(), (l) => say(`test| ${l}`)));
+    const lines = new BoundedLines((l) => say(`test| ${l}`), s.output);
+    out.on("data", (d: Buffer) => lines.write(d));
     // The output can trail the exit: wait for the stream's end before the container goes.
     const drained = new Promise<void>((resolve) => {
       stream.on("end", resolve);
@@ -102,6 +105,7 @@ export async function runSandbox(
     if (signal.aborted) await kill();
     const r = (await container.wait()) as { StatusCode: number };
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    lines.end();
     return timedOut ? TEST_TIMEOUT_EXIT : r.StatusCode;
   } finally {
     clearTimeout(timer);

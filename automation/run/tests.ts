@@ -112,6 +112,11 @@ export async function runTests(
       memoryBytes: bytes(sandbox.memory),
       nanoCpus: Math.round(sandbox.cpus * 1e9),
       pids: sandbox.pids,
+      output: {
+        lineBytes: bytes(sandbox.outputLineBytes),
+        headBytes: Math.floor(bytes(sandbox.outputBytes) / 2),
+        tailBytes: Math.ceil(bytes(sandbox.outputBytes) / 2),
+      },
     },
     signal,
     say,

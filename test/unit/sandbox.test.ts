@@ -13,6 +13,7 @@ const spec: SandboxSpec = {
   memoryBytes: 1024 ** 3,
   nanoCpus: 1e9,
   pids: 512,
+  output: { lineBytes: 8192, headBytes: 1 << 20, tailBytes: 1 << 20 },
 };
 
 describe("the sandbox", () => {
