@@ -24,6 +24,7 @@ export class RecipeFiles {
   /** `rel` resolved inside the recipe (symlinks followed and checked), whether or not it exists. */
   resolve(rel: string): Resolved {
     if (rel.includes("\0")) return { ok: false, message: "is not a valid path" };
+    const shown = this.shown(rel);
     const abs = path.resolve(this.root, rel);
     let real: string;
     try {
@@ -33,7 +34,7 @@ export class RecipeFiles {
     }
     const r = path.relative(this.root, real);
     if (r !== "" && (r.startsWith("..") || path.isAbsolute(r)))
-      return { ok: false, message: `${rel} is outside the recipe folder` };
+      return { ok: false, message: `${shown} is outside the recipe folder` };
     return { ok: true, path: real };
   }
 
@@ -63,21 +64,30 @@ export class RecipeFiles {
   ): { ok: true; text: string; path: string } | { ok: false; message: string } {
     const r = this.resolve(rel);
     if (!r.ok) return r;
-    if (!existsSync(r.path)) return { ok: false, message: `${rel} does not exist` };
+    const shown = this.shown(rel);
+    if (!existsSync(r.path)) return { ok: false, message: `${shown} does not exist` };
     const st = statSync(r.path);
-    if (!st.isFile()) return { ok: false, message: `${rel} is not a regular file` };
+    if (!st.isFile()) return { ok: false, message: `${shown} is not a regular file` };
     if (st.size > maxBytes)
-      return { ok: false, message: `${rel} is ${st.size} bytes; at most ${maxBytes} are read` };
+      return { ok: false, message: `${shown} is ${st.size} bytes; at most ${maxBytes} are read` };
     // Read at most maxBytes + 1 even if the file grows between stat and read.
     const fd = openSync(r.path, "r");
     try {
       const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
       const n = readSync(fd, buf, 0, buf.length, 0);
-      if (n > maxBytes) return { ok: false, message: `${rel} is over ${maxBytes} bytes` };
+      if (n > maxBytes) return { ok: false, message: `${shown} is over ${maxBytes} bytes` };
       return { ok: true, text: buf.subarray(0, n).toString("utf8"), path: r.path };
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * `rel` as a problem names it: relative to the recipe, never the host's absolute path (Docker's
+   * loader hands absolute paths; where they lead outside, `../…` says so without naming the host).
+   */
+  shown(rel: string): string {
+    return path.isAbsolute(rel) ? path.relative(this.root, rel) || "." : rel;
   }
 
   /** The path of `abs` relative to the recipe, for messages. */

@@ -4,7 +4,6 @@
  * with the policy switch that would allow it) or warnings. Adding a rule touches only this list.
  * The Traefik labels have rules of their own (traefik.ts), checked on what Traefik decodes.
  */
-import * as path from "node:path";
 import type { RecipePolicy, RunLimits } from "../config";
 import type { Problem } from "../errors";
 import { bytes, durationNs } from "../units";
@@ -323,8 +322,7 @@ export const RULES: Rule[] = [
         for (const [key, obj] of Object.entries(ctx.config[kind] ?? {})) {
           if (obj.file === undefined) continue;
           const r = ctx.files.resolve(obj.file);
-          if (!r.ok)
-            out.problems.push(ctx.at(`${kind}.${key}.file`, `${path.basename(obj.file)}: ${r.message}`));
+          if (!r.ok) out.problems.push(ctx.at(`${kind}.${key}.file`, r.message));
         }
     },
   },

@@ -463,8 +463,21 @@ describe("recipe loader: refusals, every one with its file and line", () => {
     symlinkSync(secretFile, path.join(dir, "leak.conf"));
     const p = problemsOf("web", { dir });
     expect(p.join("\n")).toMatch(/env_file leak\.env: is outside the recipe folder/);
-    expect(p.join("\n")).toMatch(/configs\.c\.file: leak\.conf: .*leak\.conf is outside the recipe folder/);
+    expect(p.join("\n")).toMatch(/configs\.c\.file: leak\.conf is outside the recipe folder/);
     expect(p.join("\n")).not.toContain("host-secret-content");
+    // Named as the recipe names them: never the host's absolute path.
+    expect(p.join("\n")).not.toContain(dir);
+    expect(p.join("\n")).not.toContain(path.dirname(secretFile));
+  });
+
+  test("a secret file out of the recipe is named relative to it, not by the host's path", () => {
+    const dir = tempRecipe({
+      "compose.yml":
+        "version: '3.8'\nservices:\n  app:\n    image: x\n    secrets: [s]\nsecrets:\n  s: {file: ../../etc/passwd}\n",
+    });
+    const p = problemsOf("web", { dir }).join("\n");
+    expect(p).toMatch(/secrets\.s\.file: \.\.\/\.\.\/etc\/passwd is outside the recipe folder/);
+    expect(p).not.toContain(dir);
   });
 
   test("a .env.sample that is not a regular file, or too big, is refused without reading it", () => {
