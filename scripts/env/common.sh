@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Shared helpers for the environment scripts. Source it; do not run it.
 # Everything slow to build is cached under $CC_CI_CACHE (outside the checkout), keyed by version,
 # so a second run on the same machine skips the build.
 set -euo pipefail
 ENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034 # for the scripts that source this
 PROJECT_DIR="$(cd "$ENV_DIR/../.." && pwd)"
 # shellcheck source=versions.env
 . "$ENV_DIR/versions.env"
@@ -27,4 +29,14 @@ nodes_bridge_up() {
   # Docker's FORWARD policy is DROP: traffic between the namespaces on the bridge must pass.
   iptables -C FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT 2>/dev/null ||
     as_root iptables -I FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
+}
+
+# Debian packages, installed where missing (one apt-get update first).
+apt_install() {
+  local missing=() p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ "${#missing[@]}" -eq 0 ] && return
+  log "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }

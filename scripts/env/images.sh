@@ -54,15 +54,6 @@ export DOCKER_BUILDKIT=0
 
 # ---- helpers ---------------------------------------------------------------------------------
 
-apt_install() {
-  local missing=() p
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return
-  log "apt-get install ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # Hash of everything an image is built from: its context directory and the extra strings given
 # (versions, base image). Stored as a label on the image and compared on the next run.
 context_hash() {

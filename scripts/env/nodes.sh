@@ -65,7 +65,7 @@ nodes_dns() {
     -e "s#^log-facility=.*#log-facility=$DATA/dnsmasq.log#" "$DNS_DIR/dnsmasq.conf" >"$conf.new"
   if ! cmp -s "$conf.new" "$conf" || ! { [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; }; then
     mv "$conf.new" "$conf"
-    [ -f "$pid" ] && as_root kill "$(cat "$pid")" 2>/dev/null || true
+    if [ -f "$pid" ]; then as_root kill "$(cat "$pid")" 2>/dev/null || true; fi
     sleep 0.3
     as_root dnsmasq --conf-file="$conf"
   else
@@ -78,7 +78,8 @@ nodes_dns() {
 # it as they reach the host's (the firewall lets DNS to DNS_IP in), and the engine's embedded DNS
 # forwards to it.
 worker_dns() {
-  local n="$1" conf="$DATA/$n.dnsmasq.conf" pid="$RUN/$n.dnsmasq.pid"
+  local n="$1"
+  local conf="$DATA/$n.dnsmasq.conf" pid="$RUN/$n.dnsmasq.pid"
   grep -v -e '^server=' -e '^pid-file=' -e '^log-facility=' "$DNS_DIR/dnsmasq.conf" >"$conf.new"
   printf 'server=%s\npid-file=%s\nlog-facility=%s\n' "$HOST_IP" "$pid" "$DATA/$n.dnsmasq.log" >>"$conf.new"
   if cmp -s "$conf.new" "$conf" && [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
@@ -158,7 +159,7 @@ join() {
 engine_stop() {
   local n="$1" pid
   pid="$(cat "$RUN/$n.pid" 2>/dev/null || true)"
-  [ -n "$pid" ] && as_root kill "$pid" 2>/dev/null || true
+  if [ -n "$pid" ]; then as_root kill "$pid" 2>/dev/null || true; fi
   for _ in $(seq 1 30); do [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0; sleep 1; done
   as_root kill -9 "$pid" 2>/dev/null || true
 }
@@ -170,7 +171,7 @@ if [ "${1:-}" = --reinit-swarm ]; then reinit=1; shift; fi
 case "${1:-}" in
   --nodes)
     total="${2:-}"
-    [[ "$total" =~ ^[0-9]+$ ]] && [ "$total" -ge 1 ] && [ "$total" -le 9 ] || die "--nodes: 1 to 9"
+    if ! [[ "$total" =~ ^[0-9]+$ ]] || [ "$total" -lt 1 ] || [ "$total" -gt 9 ]; then die "--nodes: 1 to 9"; fi
     nodes_bridge_up
     nodes_dns
     [ "$total" -gt 1 ] && swarm_on_bridge
@@ -190,18 +191,19 @@ case "${1:-}" in
       id="$(dk "$n" info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)"
       dk "$n" swarm leave --force >/dev/null 2>&1 || true
       engine_stop "$n"
-      [ -f "$RUN/$n.dnsmasq.pid" ] && as_root kill "$(cat "$RUN/$n.dnsmasq.pid")" 2>/dev/null || true
-      [ -n "$id" ] && docker node rm --force "$id" >/dev/null 2>&1 || true
+      if [ -f "$RUN/$n.dnsmasq.pid" ]; then as_root kill "$(cat "$RUN/$n.dnsmasq.pid")" 2>/dev/null || true; fi
+      if [ -n "$id" ]; then docker node rm --force "$id" >/dev/null 2>&1 || true; fi
       as_root ip netns del "ccci-$n" 2>/dev/null || true
       as_root ip link del "$n-h" 2>/dev/null || true
       log "removed $n"
     done
     # Nodes whose engines are gone already (down, in the swarm's list).
     for id in $(docker node ls --filter role=worker -q 2>/dev/null); do
-      [ "$(docker node inspect "$id" --format '{{index .Spec.Labels "cc-ci.engine"}}')" != "" ] &&
+      if [ "$(docker node inspect "$id" --format '{{index .Spec.Labels "cc-ci.engine"}}')" != "" ]; then
         docker node rm --force "$id" >/dev/null 2>&1 || true
+      fi
     done
-    [ -f "$DATA/dnsmasq.pid" ] && as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true
+    if [ -f "$DATA/dnsmasq.pid" ]; then as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true; fi
     rm -f "$DATA/dnsmasq.pid"
     # The bridge stays: the swarm advertises on it.
     ;;

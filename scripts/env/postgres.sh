@@ -34,7 +34,7 @@ if ! command -v pg_lsclusters >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/de
 fi
 
 # The newest installed server version and its cluster (Debian's packages create "main").
-version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+version="$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)"
 cluster="$(pg_lsclusters -h | awk -v v="$version" '$1 == v { print $2; exit }')"
 if [ -z "$cluster" ]; then
   log "creating PostgreSQL $version cluster main"

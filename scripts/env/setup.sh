@@ -8,6 +8,7 @@
 #   4. the docker and keycloak provider plugins                    (providers.sh)
 #   5. the container images: Traefik, Keycloak, PostgreSQL, …      (images.sh)
 #   6. the Go helpers the recipe loader calls                      (compose-helper.sh, traefik-helper.sh)
+#   and shellcheck, which `npm test` runs over the scripts
 # A first run on a fresh machine builds for many minutes; later runs take seconds.
 #
 #   scripts/env/setup.sh            all of it
@@ -39,6 +40,9 @@ step "wildcard DNS for the CI domains, and the host firewall for containers"
 step "PostgreSQL for shared state (Pulumi's postgres:// backend; the suite's own database too)"
 "$ENV_DIR/postgres.sh" >/dev/null
 "$ENV_DIR/postgres.sh" --db ccci_e2e --url-file "${CC_CI_E2E_HOME:-/var/lib/cc-ci-e2e}/postgres.url" >/dev/null
+
+step "shellcheck and jq (npm run lint:sh, the helpers' builds)"
+apt_install shellcheck jq
 
 step "npm packages (Node 24 comes with them)"
 stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source this (". scripts/env/shell.sh") to use plain `pulumi` the way cc-ci does: the built CLI on
 # PATH (when scripts/env/pulumi.sh built one), the same backend and the same passphrase.
 _cc_ci_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -7,7 +7,8 @@
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { loadEnv, privatePulumiHome, removePulumiHome, workspaceOptions } from "../../automation/env";
@@ -99,9 +100,20 @@ describeE2E("a run on a state backend whose owner id reads as a number", () => {
     expect(ownerId(url)).toMatch(NUMBER_SHAPED_OWNER);
     mkdirSync(state, { recursive: true, mode: 0o700 });
     const ownEnv = loadEnv({ ...process.env, CC_CI_HOME: base, PULUMI_BACKEND_URL: url });
+    // The recipe in a repository of its own, with a branch named 1e5 (a commit ref that reads as a number).
+    const repo = path.join(base, "repo");
+    cpSync(example("web"), repo, { recursive: true });
+    const git = (...a: string[]) =>
+      execFileSync("git", ["-C", repo, "-c", "user.name=ci", "-c", "user.email=ci@ci.test", ...a], {
+        stdio: "ignore",
+      });
+    git("init", "-q");
+    git("add", "-A");
+    git("commit", "-qm", "recipe");
+    git("branch", "1e5");
     const r = await run(
       {
-        recipeDir: example("web"),
+        recipeDir: repo,
         recipe: "2048",
         ref: "1e5",
         sso: "off",
