@@ -59,6 +59,11 @@ export const RunLimits = z.strictObject({
     .describe(
       "Logging drivers a recipe may choose (others could send logs off the host). Default: json-file, local, none.",
     ),
+  disk: byteSize
+    .default("4g")
+    .describe(
+      "Most disk a run's volumes and containers' writable layers may take, watched while it runs: over it the run stops, saying so, and is torn down. Default: 4g.",
+    ),
   maxServices: z
     .number()
     .int()

@@ -12,6 +12,7 @@ import { readRunDefaults, readWarmSettings, type SsoRequest } from "../../lib/co
 import { ValidationError } from "../../lib/errors";
 import { ownerId, runNames, WARM_STACK, type RunNames } from "../../lib/naming";
 import { deployTimeoutOf, type RunPlan } from "../../lib/runPlan";
+import { bytes } from "../../lib/units";
 import { loadEnv, type CcciEnv } from "../env";
 import { dockerClient, sweepNodeVolumes, sweepTaskContainers } from "../docker";
 import { agentName, holdLease, leaseStore, releaseSlot, runClaims } from "../leases";
@@ -28,6 +29,7 @@ import { runTests } from "./tests";
 import { describeResidue, destroyRun, findResidue, removeRunRealm } from "./teardown";
 
 import { EXIT } from "./outcome";
+import { watchDisk, type DiskBudgetError } from "./diskBudget";
 
 export { EXIT };
 
@@ -149,6 +151,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   let realmMade = false;
   let topUp: Promise<string | undefined> | undefined;
   let setupFailed = false;
+  let disk: { stop(): void } | undefined;
+  let overBudget: DiskBudgetError | undefined;
   try {
     work = await openWorkspace(env, names.stack);
     const ws = work.ws;
@@ -215,6 +219,12 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     }
     if (realm.status === "rejected") throw realm.reason;
     if (created.status === "rejected") throw created.reason;
+    // From the first task on, the run's disk is watched against its budget.
+    disk = watchDisk(docker, names.runId, bytes(prepared.config.limits.disk), (e) => {
+      overBudget = e;
+      say(e.message);
+      abort.abort(e);
+    });
     const outputs = await clock.run("up", () => deployRun(ws, names.stack, say, abort.signal));
     if (abort.signal.aborted) throw new Error("interrupted");
 
@@ -246,6 +256,8 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
       timeout: args.testTimeout ?? prepared.defaults.sandbox.timeout,
     };
     const code = await clock.run("test", () => runTests(tests, sandbox, abort.signal, say));
+    // Stopped at its disk budget: a failure of the run's own making, not the tests' verdict.
+    if (overBudget) throw overBudget;
     if (code === undefined) clock.skip("test", "no test command and no .cc-ci/test in the recipe", true);
     else {
       report.testExitCode = code;
@@ -254,10 +266,11 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
   } catch (e) {
     setupFailed = true;
     invalid = e instanceof ValidationError;
-    report.error = pulumiErrorSummary(e, 4000);
+    report.error = overBudget?.message ?? pulumiErrorSummary(e, 4000);
     if (e instanceof ValidationError) report.warnings.push(...e.warnings);
     say(`setup failed: ${report.error.split("\n")[0]}`);
   } finally {
+    disk?.stop();
     const failed = setupFailed || (report.testExitCode ?? 0) !== 0;
     const keep = args.keepOnFailure === true && failed && stack !== undefined;
     if (keep) {
