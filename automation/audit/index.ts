@@ -45,7 +45,7 @@ import {
 } from "../workspace";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
 import { backendFacts, type BackendFacts } from "./locks";
-import { diskUse } from "./disk";
+import { diskUse, pruneImages, type DiskReport } from "./disk";
 import { registryUse, type RegistryUse } from "../registry";
 import { humanBytes } from "../../lib/units";
 import { killProcesses, listProcesses, orphanedPlugins, type OrphanProcess } from "./processes";
@@ -110,7 +110,7 @@ export interface AuditReport {
     registry?: RegistryUse;
     problems: string[];
   };
-  disk: { dataRoot?: string; usedBytes?: number; budgetBytes: number; over: boolean };
+  disk: DiskReport;
   errors: string[];
   clean: boolean;
 }
@@ -200,7 +200,17 @@ async function auditWith(
       errors.push(
         `node ${n.node} is ${n.state}: its containers and volumes cannot be checked${n.services.length ? ` (runs' tasks the swarm placed there: ${n.services.join(", ")})` : ""}; bring it back and audit again, or remove it from the swarm`,
       );
-    const disk = await diskUse(docker, opts.diskBudgetBytes ?? 50 * 1024 ** 3);
+    const budget = opts.diskBudgetBytes ?? 50 * 1024 ** 3;
+    let disk = await diskUse(docker, budget);
+    if (opts.reap && disk.over && disk.usedBytes !== undefined) {
+      const pruned = await pruneImages(docker, disk.usedBytes - budget);
+      if (pruned.length > 0) {
+        log(
+          `disk over its budget: removed ${pruned.length} pulled image(s) no one uses: ${pruned.join(", ")}`,
+        );
+        disk = { ...(await diskUse(docker, budget)), pruned };
+      }
+    }
     const staleLeft = stacks.some((s) => s.stale && !s.reaped);
     const residueLeft =
       dockerResidue.some((o) => !o.removed) ||

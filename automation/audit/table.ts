@@ -38,7 +38,7 @@ export function auditTable(r: AuditReport): string {
       `image registry: ${w.registry.answers ? "ok" : "DOWN"}, ${humanBytes(w.registry.usedBytes)} of a ${humanBytes(w.registry.budgetBytes)} budget${w.registry.over ? " — OVER" : ""}${w.registry.reaped ? ` (${w.registry.reaped})` : ""}`,
     );
   lines.push(
-    `disk: ${humanBytes(r.disk.usedBytes)} used by Docker (${r.disk.dataRoot ?? "?"}) of a ${humanBytes(r.disk.budgetBytes)} budget${r.disk.over ? " — OVER" : ""}`,
+    `disk: ${humanBytes(r.disk.usedBytes)} used by Docker (${r.disk.dataRoot ?? "?"}) of a ${humanBytes(r.disk.budgetBytes)} budget${r.disk.over ? " — OVER" : ""}${r.disk.pruned?.length ? ` (after removing ${r.disk.pruned.length} unused pulled image(s))` : ""}`,
   );
   for (const e of r.errors) lines.push(`error: ${e}`);
   return lines.join("\n");

@@ -1,4 +1,5 @@
 /** The audit's decisions: stale stacks, residue, and what is never touched (young, leased, unlabelled). */
+import { imagesToPrune } from "../../automation/audit/disk";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits } from "../../automation/audit/judge";
 import { hostname } from "node:os";
 import { LEASE_TTL_MS, leaseAlive, type Lease } from "../../automation/leases";
@@ -153,5 +154,30 @@ describe("leaseAlive", () => {
     expect(leaseAlive({ ...lease("a-000001", 1000), host: here, pid: process.pid }, NOW)).toBe(true);
     // Above the kernel's pid limit: no process can have it.
     expect(leaseAlive({ ...lease("a-000001", 1000), host: here, pid: 2 ** 23 }, NOW)).toBe(false);
+  });
+});
+
+describe("images pruned when the disk is over its budget", () => {
+  const image = (id: string, created: number, size: number, tags: string[], digests: string[]) => ({
+    Id: id,
+    Created: created,
+    Size: size,
+    RepoTags: tags,
+    RepoDigests: digests,
+  });
+  const images = [
+    image("built", 1, 500, ["cc-ci/traefik:3.6.12"], []),
+    image("old", 2, 100, ["nginx:1.25"], ["nginx@sha256:aaa"]),
+    image("used", 3, 100, ["redis:7"], ["redis@sha256:bbb"]),
+    image("warm", 4, 100, ["traefik:v3.6"], ["traefik@sha256:ccc"]),
+    image("mid", 5, 100, ["postgres:16"], ["postgres@sha256:ddd"]),
+    image("new", 6, 100, ["alpine:3"], ["alpine@sha256:eee"]),
+  ];
+  const inUse = { imageIds: new Set(["used"]), references: new Set(["traefik:v3.6", "sha256:ccc"]) };
+
+  test("pulled, unused, unnamed by any service, oldest first, only as many as the budget needs", () => {
+    expect(imagesToPrune(images, inUse, 150).map((i) => i.Id)).toEqual(["old", "mid"]);
+    expect(imagesToPrune(images, inUse, 10_000).map((i) => i.Id)).toEqual(["old", "mid", "new"]);
+    expect(imagesToPrune(images, inUse, 0)).toEqual([]);
   });
 });
