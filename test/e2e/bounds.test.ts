@@ -11,7 +11,7 @@ import { warmStatus } from "../../automation/warm";
 import { listStacks } from "../../automation/workspace";
 import { warmPrefix } from "../../lib/naming";
 import { tempRecipe } from "../helpers/recipes";
-import { E2E_HOME, WARM, e2eEnv, ensureWarm, example, explain, run } from "./harness";
+import { E2E_HOME, WARM, e2eEnv, ensureWarm, example, explain, logTo, run } from "./harness";
 import { describeE2E } from "./prereq";
 
 const env = e2eEnv();
@@ -23,6 +23,14 @@ async function expectNothingLeft(runId: string): Promise<void> {
   const prefix = `run_${runId.replace(/-/g, "_")}_`;
   expect((await runObjects(docker, runId, prefix)).map((o) => `${o.kind} ${o.name}`)).toEqual([]);
   expect((await listStacks(env)).map((s) => s.name).filter((n) => n.includes(runId))).toEqual([]);
+}
+
+/** The most memory a container has used (cgroup v1's max_usage; v2 engines report usage only). */
+async function peakMemory(id: string): Promise<number> {
+  const st = (await docker.getContainer(id).stats({ stream: false })) as {
+    memory_stats?: { max_usage?: number; usage?: number };
+  };
+  return st.memory_stats?.max_usage ?? st.memory_stats?.usage ?? 0;
 }
 
 /** The warm Traefik's task container: the same one before and after means it never restarted. */
@@ -121,6 +129,10 @@ describeE2E("bounds on what a recipe controls", () => {
     });
     expect(lines.join("\n")).toMatch(/POST: 413/);
     expect(await warmTraefikContainer()).toBe(before);
+    // The figure the warm Traefik's memory limit is set from (its limit here: 256 MiB).
+    const peak = await peakMemory(before);
+    logTo("bounds")(`warm Traefik's peak memory after a 600 MB POST through capped buffering: ${peak} bytes`);
+    expect(peak).toBeLessThan(256 * 1024 * 1024);
   }, 600_000);
 
   test("a run that fills its disk is stopped at its budget, saying so, and torn down", async () => {
