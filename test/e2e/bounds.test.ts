@@ -98,6 +98,59 @@ describeE2E("bounds on what a recipe controls", () => {
     await expectNothingLeft(r.runId);
   });
 
+  test("a template bomb and a healthcheck every millisecond: invalid at validation, nothing created", async () => {
+    let t = '{{define "t0"}}xxxxxxxx{{end}}';
+    for (let i = 1; i <= 10; i++)
+      t += `{{define "t${i}"}}{{template "t${i - 1}"}}{{template "t${i - 1}"}}{{end}}`;
+    const bomb = tempRecipe({
+      "compose.yml": WEB.replace(
+        "    deploy:",
+        "    configs:\n      - source: c\n        target: /c\n    deploy:",
+      ).replace(
+        "networks:\n  proxy:",
+        "configs:\n  c:\n    file: ./c.tmpl\n    template_driver: golang\nnetworks:\n  proxy:",
+      ),
+      "c.tmpl": `${t}{{range 1000}}{{template "t10"}}{{end}}`,
+    });
+    const r = await run({ recipeDir: bomb, sso: "off" });
+    expect([r.outcome, r.exitCode]).toEqual(["invalid", 2]);
+    expect(r.error).toMatch(/more than 10000 template calls/);
+    await expectNothingLeft(r.runId);
+    const probe = await run({
+      recipeDir: tempRecipe({ "compose.yml": WEB.replace("interval: 3s", "interval: 1ms") }),
+      sso: "off",
+    });
+    expect([probe.outcome, probe.exitCode]).toEqual(["invalid", 2]);
+    expect(probe.error).toMatch(/healthcheck\.interval: 1ms is under the run's floor of 1s/);
+  });
+
+  test("a CPU limit of 0 is deployed as the run's default, not as no limit", async () => {
+    const compose = WEB.replace(
+      "    deploy:\n",
+      "    deploy:\n      resources:\n        limits:\n          cpus: '0'\n",
+    );
+    let nanoCpus: number | undefined;
+    const r = await run({
+      recipeDir: tempRecipe({ "compose.yml": compose }),
+      sso: "off",
+      testCommand: ["bash", "-c", "sleep 5"],
+      log: (l) => {
+        if (/ test: /.test(l) && nanoCpus === undefined) {
+          const runId = /\[([a-z0-9]+-[0-9a-f]{6})\]/.exec(l)?.[1] ?? "";
+          void docker
+            .listServices({ filters: JSON.stringify({ label: [`cc-ci.run=${runId}`] }) })
+            .then((s) => (nanoCpus = s[0]?.Spec?.TaskTemplate?.Resources?.Limits?.NanoCPUs ?? -1));
+        }
+      },
+    });
+    expect({ outcome: r.outcome, report: r.outcome === "passed" ? "" : explain(r) }).toEqual({
+      outcome: "passed",
+      report: "",
+    });
+    expect(r.warnings.join("\n")).toMatch(/limits\.cpus: 0 would be no limit at all/);
+    expect(nanoCpus).toBe(1e9);
+  }, 600_000);
+
   test("a body Traefik would hold (2 GB in memory) is refused; a large POST within the caps leaves Traefik up", async () => {
     const middleware = (value: string) =>
       WEB.replace(
