@@ -1,5 +1,5 @@
 /**
- * Stage 1b of the loader: the recipe's own CI files, read through the one resolver like every other
+ * Stage 1 (ci) of the loader: the recipe's own CI files, read through the one resolver like every other
  * file of the recipe, and checked here so `cc-ci check` refuses what a run would refuse.
  *
  *   .cc-ci/image   the image the tests run in: one image reference, nothing else

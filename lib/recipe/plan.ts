@@ -1,5 +1,5 @@
 /**
- * Stage 5 of the loader: the run's objects made from the loaded config — networks, volumes, secrets
+ * Stage 4 of the loader: the run's objects made from the loaded config — networks, volumes, secrets
  * and configs with the run's names (as `docker stack deploy` names them, `<STACK_NAME>_<key>`, within
  * Swarm's limits), secret values to generate with abra's hints, config files read through the
  * resolver. Services are planned in service.ts.

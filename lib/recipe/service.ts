@@ -1,5 +1,5 @@
 /**
- * Stage 5 (services): each service of the loaded config as the run deploys it — its environment (with
+ * Stage 4 (services): each service of the loaded config as the run deploys it — its environment (with
  * abra's exposure of the app's env to the service named `app`), mounts, secrets and configs (templates
  * rendered by dockerd's code), labels (Traefik's rewritten for the run), healthcheck, the run's
  * resource defaults, restart and update policies — named `<STACK_NAME>_<service>`.
