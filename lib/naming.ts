@@ -1,5 +1,5 @@
 /**
- * Names of everything a run creates, and the limits that bite (the README's "How a run goes" names them):
+ * Names of everything a run creates, and the limits that bite:
  * Keycloak keeps a realm id in a 36-character column, Swarm caps service names at 63 and config and
  * secret names at 64 characters. Every name keeps the run's 6 hex digits whole, because audits find
  * a run's residue by them; only the human-readable part is ever shortened.
