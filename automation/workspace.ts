@@ -256,7 +256,9 @@ export async function previewDrift(stack: Stack, onOutput?: (out: string) => voi
     if (/expected no changes|no changes were expected/i.test(m)) {
       const changes = log
         .split("\n")
-        .filter((l) => /^\s*[~+-]{1,2}\s|^\s*Resources:|to (update|create|delete|replace)/.test(l));
+        .filter((l) => /^\s*[~+-]{1,2}\s|^\s*Resources:|to (update|create|delete|replace)/.test(l))
+        // The refresh step lists every resource ("~ … refreshing", "~ … refresh"): not changes.
+        .filter((l) => !/\srefresh(ing)?\s*$/.test(l));
       return { drift: true, summary: changes.slice(0, 20).join("\n").trim() };
     }
     return { error: (e as Error).message.split("\n").slice(-3).join(" ") };
