@@ -1,11 +1,15 @@
 /**
  * A stream of text relayed line by line within a budget, whatever it holds: each line cut at
- * `lineBytes`, the first `headBytes` relayed as they come, then only the last `tailBytes` kept, and
+ * `lineBytes`, the first `headBytes` relayed as they come (a line counting its length and what relaying
+ * adds to it, LINE_OVERHEAD), then only the last `tailBytes` kept, and
  * said (with how much was dropped between) when the stream ends. Memory stays within one line and
  * the tail however long the stream runs: a test that prints gigabytes, or one line without end,
  * cannot grow cc-ci nor fill what the CI server stores of its output.
  */
 import { StringDecoder } from "node:string_decoder";
+
+/** What relaying a line adds to it (the run's prefix, `test| `, the newline): counted with every line. */
+export const LINE_OVERHEAD = 32;
 
 export interface LineBudget {
   lineBytes: number;
@@ -69,16 +73,18 @@ export class BoundedLines {
     this.partial = "";
     this.cut = 0;
     if (line.trim() === "") return;
-    if (this.tail.length === 0 && this.shown + line.length <= this.budget.headBytes) {
-      this.shown += line.length;
+    // A line costs what it adds to the relayed output, so a flood of short lines is bounded too.
+    const cost = line.length + LINE_OVERHEAD;
+    if (this.tail.length === 0 && this.shown + cost <= this.budget.headBytes) {
+      this.shown += cost;
       this.say(line);
       return;
     }
     this.tail.push(line);
-    this.tailSize += line.length;
+    this.tailSize += cost;
     while (this.tailSize > this.budget.tailBytes && this.tail.length > 0) {
       const gone = this.tail.shift() as string;
-      this.tailSize -= gone.length;
+      this.tailSize -= gone.length + LINE_OVERHEAD;
       this.dropped.lines++;
       this.dropped.bytes += gone.length;
     }

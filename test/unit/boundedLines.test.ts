@@ -4,7 +4,11 @@
  */
 import { BoundedLines } from "../../automation/run/boundedLines";
 
-function relay(chunks: (string | Buffer)[], budget = { lineBytes: 10, headBytes: 30, tailBytes: 20 }) {
+// Every line also costs LINE_OVERHEAD (32): a 6-byte line costs 38.
+function relay(
+  chunks: (string | Buffer)[],
+  budget = { lineBytes: 10, headBytes: 5 * 38, tailBytes: 3 * 38 },
+) {
   const said: string[] = [];
   const b = new BoundedLines((l) => said.push(l), budget);
   for (const c of chunks) b.write(c);
@@ -34,7 +38,7 @@ describe("bounded output", () => {
   test("past the head, the tail is kept and the middle counted", () => {
     const lines = Array.from({ length: 100 }, (_, i) => `line${String(i).padStart(2, "0")}`);
     const { said, dropped } = relay([lines.join("\n") + "\n"]);
-    // 30 bytes of head: five 6-byte lines; 20 of tail: the last three.
+    // Head and tail of five and three 6-byte lines.
     expect(said).toEqual([
       ...lines.slice(0, 5),
       `… ${dropped.lines} lines (${dropped.bytes} bytes) of output not kept …`,
@@ -46,6 +50,12 @@ describe("bounded output", () => {
   test("a multi-byte character split between chunks is kept whole", () => {
     const euro = Buffer.from("€\n");
     expect(relay([euro.subarray(0, 1), euro.subarray(1)]).said).toEqual(["€"]);
+  });
+
+  test("a flood of empty-looking short lines costs what relaying them adds", () => {
+    const { said } = relay(["a\n".repeat(10_000)], { lineBytes: 10, headBytes: 330, tailBytes: 330 });
+    // 33 bytes a line: ten at the head, ten at the tail, the rest counted.
+    expect(said).toHaveLength(21);
   });
 
   test("200k lines after a 700 MB line: what is relayed stays within the budget", () => {
