@@ -80,25 +80,24 @@ func templateCalls(text string) (int64, error) {
 		}
 		return sum, nil
 	}
+	// One branch or the other runs: the larger counts.
+	ofBranch := func(b *parse.BranchNode) (int64, error) {
+		a, err := ofList(b.List)
+		if err != nil {
+			return 0, err
+		}
+		e, err := ofList(b.ElseList)
+		return max(a, e), err
+	}
 	ofNode = func(n parse.Node) (int64, error) {
 		switch n := n.(type) {
 		case *parse.TemplateNode:
 			c, err := ofTree(n.Name)
 			return min(1+c, MaxTemplateCalls+1), err
 		case *parse.IfNode:
-			a, err := ofList(n.List)
-			if err != nil {
-				return 0, err
-			}
-			b, err := ofList(n.ElseList)
-			return max(a, b), err
+			return ofBranch(&n.BranchNode)
 		case *parse.WithNode:
-			a, err := ofList(n.List)
-			if err != nil {
-				return 0, err
-			}
-			b, err := ofList(n.ElseList)
-			return max(a, b), err
+			return ofBranch(&n.BranchNode)
 		case *parse.RangeNode:
 			body, err := ofList(n.List)
 			if err != nil {

@@ -17,7 +17,7 @@ func TestTemplateCalls(t *testing.T) {
 	deep := strings.Replace(bomb, `{{template "t10"}}`, `{{range 20}}{{template "t10"}}{{end}}`, 1)
 	for _, tc := range []struct {
 		name, text, wantErr string
-		want            int64
+		want                int64
 	}{
 		{name: "plain text", text: "hello", want: 0},
 		{name: "two calls", text: `{{define "a"}}a{{end}}{{template "a"}}{{template "a"}}`, want: 2},

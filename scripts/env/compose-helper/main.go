@@ -4,7 +4,6 @@
 //	ccci-compose render   < request.json   # dockerd's `template_driver: golang` config rendering
 //	ccci-compose reference < request.json  # image references as Docker's distribution/reference reads them
 //	ccci-compose version                   # versions of docker/cli and swarmkit built in
-
 //
 // Requests are JSON on stdin, responses JSON on stdout. Problems found in the compose files or templates
 // are data: they come back in the response and the exit status stays 0. Only a malformed request (bad
