@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck over every shell script of the project (by extension or by its #! line), with the
+# Runs ShellCheck over every shell script of the project (by extension or by its #! line), with the
 # project's .shellcheckrc (sourced files followed from the script's folder). `npm run lint:sh`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
