@@ -44,8 +44,16 @@ export default tseslint.config(
       globals: { module: "writable", require: "readonly", __dirname: "readonly" },
     },
   },
-  // bin/'s entry points are plain CommonJS (they load the transpiled sources with require()).
-  { files: ["bin/**/*.js"], rules: { "@typescript-eslint/no-require-imports": "off" } },
+  // bin/'s entry points are plain CommonJS (they load the transpiled sources with require()), and so
+  // are the developers' scripts.
+  {
+    files: ["bin/**/*.js", "scripts/dev/**/*.js"],
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
+  {
+    files: ["scripts/dev/**/*.js"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
