@@ -417,6 +417,8 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
       });
     }
     expect(await runThings([runId])).toEqual([]);
-    expect(await rows(url, "SELECT run_id FROM ccci_leases_multinode_state")).toEqual([]);
+    // cc-ci's lease table is named after the state table (automation/leases.ts).
+    const table = new URL(url).searchParams.get("table");
+    expect(await rows(url, `SELECT run_id FROM ccci_leases_${table}`)).toEqual([]);
   }, 900_000);
 });
