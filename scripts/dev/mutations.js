@@ -77,6 +77,21 @@ const MUTATIONS = [
 const FILES = "test/unit/(pinned|outcome|naming|runPlan|sandbox|audit|config|run)\\.test";
 
 const all = process.argv.includes("--all");
+const unitTests = () =>
+  execFileSync(
+    path.join(ROOT, "node_modules", ".bin", "jest"),
+    ["--selectProjects", "unit", ...(all ? [] : ["--testPathPatterns", FILES]), "--silent"],
+    { cwd: ROOT, stdio: "ignore" },
+  );
+// Unmutated, the tests must pass: otherwise every mutation would look caught.
+try {
+  unitTests();
+} catch {
+  console.log(
+    "the unit tests fail on the unmutated sources (is the compose helper built?): nothing to judge",
+  );
+  process.exit(2);
+}
 let missed = 0;
 for (const [what, rel, from, to] of MUTATIONS) {
   const file = path.join(ROOT, rel);
@@ -89,11 +104,7 @@ for (const [what, rel, from, to] of MUTATIONS) {
   writeFileSync(file, original.replace(from, to));
   let caught;
   try {
-    execFileSync(
-      path.join(ROOT, "node_modules", ".bin", "jest"),
-      ["--selectProjects", "unit", ...(all ? [] : ["--testPathPatterns", FILES]), "--silent"],
-      { cwd: ROOT, stdio: "ignore" },
-    );
+    unitTests();
     caught = false;
   } catch {
     caught = true;
