@@ -54,6 +54,15 @@ export default tseslint.config(
     files: ["scripts/dev/**/*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
+  // Promises: none left floating, none where a callback's result is ignored (type-aware).
+  {
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+    },
+  },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

@@ -317,13 +317,14 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
         .remove({ force: true })
         .catch(() => undefined);
       // The worker's engine asks its mirror, the cache, which fetches it from the remote.
-      await new Promise<void>((resolve, reject) =>
-        worker.docker.pull(image, (err: Error | null, stream: NodeJS.ReadableStream) =>
+      await new Promise<void>((resolve, reject) => {
+        // With a callback, dockerode answers through it (what pull returns then is not awaited).
+        void worker.docker.pull(image, (err: Error | null, stream: NodeJS.ReadableStream) =>
           err
             ? reject(err)
             : worker.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())),
-        ),
-      );
+        );
+      });
       expect((await worker.docker.getImage(image).inspect()).RepoDigests).toEqual([
         expect.stringMatching(/^cc-ci\/nginx@sha256:/),
       ]);
