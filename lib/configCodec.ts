@@ -16,7 +16,7 @@ export class Untyped {
   constructor(readonly text: string) {}
 }
 
-type Kind = "string" | "number" | "boolean" | "null" | "undefined" | "object" | "array" | "any";
+type Kind = "string" | "number" | "boolean" | "null" | "object" | "array" | "any";
 
 // Internal: zod 4 keeps each schema's definition in `_zod.def`; only the fields read here are typed.
 interface Def {
@@ -35,67 +35,46 @@ const defOf = (s: z.ZodType): Def => (s as unknown as { _zod: { def: Def } })._z
 
 const WRAPPERS = new Set(["optional", "nullable", "default", "prefault", "readonly", "catch", "nonoptional"]);
 
-/** The schema that decides how a value is read: wrappers unwrapped, a pipe's input side. */
-function core(s: z.ZodType): z.ZodType {
+/**
+ * The schema that decides how a value is read: wrappers unwrapped, a pipe's input side; `nullable`
+ * is set when a wrapper on the way takes null.
+ */
+function core(s: z.ZodType): { schema: z.ZodType; nullable: boolean } {
+  let nullable = false;
   for (;;) {
     const d = defOf(s);
+    if (d.type === "nullable") nullable = true;
     if (WRAPPERS.has(d.type) && d.innerType) s = d.innerType;
     else if (d.type === "pipe" && d.in) s = d.in;
     else if (d.type === "lazy" && d.getter) s = d.getter();
-    else return s;
+    else return { schema: s, nullable };
   }
 }
 
+/** The kind of value each zod type takes (literals, enums and unions are read from their values). */
+const KIND_OF: Record<string, Kind> = {
+  string: "string",
+  template_literal: "string",
+  number: "number",
+  nan: "number",
+  boolean: "boolean",
+  null: "null",
+  object: "object",
+  record: "object",
+  array: "array",
+  tuple: "array",
+};
+
 /** What kinds of value a schema accepts at the top (union options and wrappers included). */
-function kinds(s: z.ZodType, out = new Set<Kind>()): Set<Kind> {
-  for (;;) {
-    const d = defOf(s);
-    if (d.type === "optional" || d.type === "default" || d.type === "prefault") out.add("undefined");
-    if (d.type === "nullable") out.add("null");
-    if (WRAPPERS.has(d.type) && d.innerType) s = d.innerType;
-    else if (d.type === "pipe" && d.in) s = d.in;
-    else if (d.type === "lazy" && d.getter) s = d.getter();
-    else break;
-  }
+function kinds(schema: z.ZodType, out = new Set<Kind>()): Set<Kind> {
+  const { schema: s, nullable } = core(schema);
+  if (nullable) out.add("null");
   const d = defOf(s);
-  switch (d.type) {
-    case "string":
-    case "template_literal":
-      out.add("string");
-      break;
-    case "number":
-    case "nan":
-      out.add("number");
-      break;
-    case "boolean":
-      out.add("boolean");
-      break;
-    case "null":
-      out.add("null");
-      break;
-    case "undefined":
-    case "void":
-      out.add("undefined");
-      break;
-    case "object":
-    case "record":
-      out.add("object");
-      break;
-    case "array":
-    case "tuple":
-      out.add("array");
-      break;
-    case "literal":
-    case "enum":
-      for (const v of d.values ?? Object.values(d.entries ?? {}))
-        out.add(v === null ? "null" : (typeof v as Kind));
-      break;
-    case "union":
-      for (const o of d.options ?? []) kinds(o, out);
-      break;
-    default:
-      out.add("any");
-  }
+  if (d.type === "union") for (const o of d.options ?? []) kinds(o, out);
+  else if (d.type === "literal" || d.type === "enum")
+    for (const v of d.values ?? Object.values(d.entries ?? {}))
+      out.add(v === null ? "null" : (typeof v as Kind));
+  else out.add(KIND_OF[d.type] ?? "any");
   return out;
 }
 
@@ -156,8 +135,7 @@ export function decodeBySchema(schema: z.ZodType, value: unknown): unknown {
   if (typeof value === "number" || typeof value === "boolean")
     return !k.has(typeof value as Kind) && k.has("string") ? String(value) : value;
   if (value === null || typeof value !== "object") return value;
-  const s = core(schema);
-  const d = defOf(s);
+  const d = defOf(core(schema).schema);
   if (d.type === "union") {
     const options = d.options ?? [];
     for (const o of options) {

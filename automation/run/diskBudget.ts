@@ -67,7 +67,7 @@ export function watchDisk(
   budget: number,
   over: (e: DiskBudgetError) => void,
   everyMs = 10_000,
-): { stop(): void; check(): Promise<void> } {
+): { stop(): void } {
   let done = false;
   let running: Promise<void> = Promise.resolve();
   const check = async () => {
@@ -87,6 +87,5 @@ export function watchDisk(
       done = true;
       clearInterval(timer);
     },
-    check: () => (running = running.then(check)),
   };
 }
