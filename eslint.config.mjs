@@ -3,10 +3,10 @@ import tseslint from "typescript-eslint";
 
 /**
  * The layers point one way: cli → automation → components → lib, with the program's composition
- * (index.ts, program.ts) on top. A module may import its own layer and the ones below, never above.
+ * (index.ts, program.ts) on top; inside automation, commands → adapters. A module may import its own layer and the ones below, never above.
  * Patterns match the import specifier, so relative paths from any depth are caught.
  */
-const upward = (...layers) => ({
+const upward = (layers, sideways = []) => ({
   "no-restricted-imports": [
     "error",
     {
@@ -14,6 +14,10 @@ const upward = (...layers) => ({
         ...layers.map((layer) => ({
           group: [`**/${layer}`, `**/${layer}/**`],
           message: `layers point one way (cli → automation → components → lib): this module may not import ${layer}/`,
+        })),
+        ...sideways.map((folder) => ({
+          group: [`**/${folder}`, `**/${folder}/**`],
+          message: `adapters serve commands, never the other way: an adapter may not import ${folder}/`,
         })),
         {
           group: ["../index", "../../index", "../../../index", "**/program"],
@@ -70,7 +74,10 @@ export default tseslint.config(
       eqeqeq: ["error", "always"],
     },
   },
-  { files: ["lib/**/*.ts"], rules: upward("components", "automation", "cli") },
-  { files: ["components/**/*.ts"], rules: upward("automation", "cli") },
-  { files: ["automation/**/*.ts"], rules: upward("cli") },
+  { files: ["lib/**/*.ts"], rules: upward(["components", "automation", "cli"]) },
+  { files: ["components/**/*.ts"], rules: upward(["automation", "cli"]) },
+  { files: ["automation/**/*.ts"], rules: upward(["cli"]) },
+  // Inside automation: commands (run, audit, warm, doctor, check) use adapters (Pulumi, Docker,
+  // Keycloak, HTTP, the registry, leases); an adapter never reaches back into a command.
+  { files: ["automation/adapters/**/*.ts"], rules: upward(["cli"], ["commands"]) },
 );

@@ -1,12 +1,12 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { audit, auditTable } from "../automation/audit";
-import { checkRecipe, checkText } from "../automation/check";
-import { PROJECT_DIR } from "../automation/env";
-import { doctor, doctorTable } from "../automation/doctor";
-import { loadEnv } from "../automation/env";
-import { ciRun } from "../automation/run";
-import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/warm";
+import { audit, auditTable } from "../automation/commands/audit";
+import { checkRecipe, checkText } from "../automation/commands/check";
+import { PROJECT_DIR } from "../automation/adapters/env";
+import { doctor, doctorTable } from "../automation/commands/doctor";
+import { loadEnv } from "../automation/adapters/env";
+import { ciRun } from "../automation/commands/run";
+import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/commands/warm";
 import { SSO_REQUESTS } from "../lib/config";
 import { WARM_STACK } from "../lib/naming";
 import { bytes, durationMs } from "../lib/units";

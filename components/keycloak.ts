@@ -18,8 +18,14 @@ import {
   VOLUME_NAME_MAX,
 } from "../lib/naming";
 import { publicUrl } from "../lib/units";
-import { haproxyConfig } from "./traefik";
-import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
+import {
+  CONVERGE,
+  CREATE_BEFORE_DELETE,
+  haproxyConfig,
+  restartPolicy,
+  labelList,
+  taskResources,
+} from "./util";
 
 export interface KeycloakArgs {
   config: KeycloakConfig;

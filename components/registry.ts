@@ -15,19 +15,9 @@ import type { RegistryConfig } from "../lib/config";
 import { bytes } from "../lib/units";
 import { NETWORK_NAME_MAX, prefixedName, SERVICE_NAME_MAX, VOLUME_NAME_MAX } from "../lib/naming";
 import { labelList } from "./util";
+import type { RegistryOutputs } from "../lib/contract";
 
-/** What the warm layer's outputs say of its registry (`cc-ci warm up` seeds it, audits weigh it). */
-export interface RegistryOutputs {
-  /** Where the CI host pushes: 127.0.0.1:<port>. */
-  push: string;
-  /** What worker engines take as their mirror: http://<address>:<port>. */
-  mirror: string;
-  container: string;
-  volume: string;
-  pullThrough: boolean;
-  seed: string[];
-  diskBudgetBytes: number;
-}
+export type { RegistryOutputs };
 
 /** The registry's configuration file (the official image's, with a proxy section for a cache). */
 export function registryConfigFile(config: RegistryConfig): string {

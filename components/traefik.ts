@@ -6,11 +6,9 @@
  * never the raw socket; ping only on its own loopback; TLS from a wildcard certificate file or ACME.
  */
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
-import { PROJECT_DIR } from "../lib/projectDir";
 import {
   contentHash,
   prefixedName,
@@ -18,7 +16,14 @@ import {
   OBJECT_NAME_MAX,
   SERVICE_NAME_MAX,
 } from "../lib/naming";
-import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
+import {
+  CONVERGE,
+  CREATE_BEFORE_DELETE,
+  haproxyConfig,
+  restartPolicy,
+  labelList,
+  taskResources,
+} from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
@@ -26,11 +31,6 @@ export const ACME_RESOLVER = "ccci-acme";
 const PING = ["--entrypoints.ping.address=127.0.0.1:8082", "--ping=true", "--ping.entrypoint=ping"];
 /** The read-only Docker API's port on its private network. */
 const API_PORT = 2375;
-
-/** HAProxy configurations shipped with the project (images/haproxy), mounted into stock images too. */
-export function haproxyConfig(name: "docker-api-readonly.cfg" | "tcp-forward.cfg"): string {
-  return readFileSync(path.join(PROJECT_DIR, "images", "haproxy", name), "utf8");
-}
 
 export interface TraefikArgs {
   /** Traefik's settings (image, ports, TLS, resources, placement). */

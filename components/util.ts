@@ -1,8 +1,16 @@
 /** Small builders the components share: label lists, resources and policies in the provider's shapes. */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import type * as docker from "@pulumi/docker";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../lib/config";
+import { PROJECT_DIR } from "../lib/projectDir";
 import { bytes, goDuration } from "../lib/units";
+
+/** HAProxy configurations shipped with the project (images/haproxy), mounted into stock images too. */
+export function haproxyConfig(name: "docker-api-readonly.cfg" | "tcp-forward.cfg"): string {
+  return readFileSync(path.join(PROJECT_DIR, "images", "haproxy", name), "utf8");
+}
 
 export function labelList(labels: Record<string, string>): docker.types.input.ServiceLabel[] {
   return Object.entries(labels)

@@ -44,7 +44,7 @@ export const KeycloakContract = z.object({
   }),
   /** Docker service name of Keycloak, reachable from the proxy network (tasks.<name>). */
   service: z.string().min(1),
-  /** Pooled realms runs may claim and top up (automation/realmPool.ts); 0: none. */
+  /** Pooled realms runs may claim and top up (automation/adapters/realmPool.ts); 0: none. */
   realmPool: z.number().int().min(0).default(0),
 });
 export type KeycloakContract = z.output<typeof KeycloakContract>;
@@ -55,6 +55,19 @@ export const WarmOutputs = z.object({
   keycloak: KeycloakContract.optional(),
 });
 export type WarmOutputs = z.output<typeof WarmOutputs>;
+
+/** What the warm layer's outputs say of its registry (`cc-ci warm up` seeds it, audits weigh it). */
+export interface RegistryOutputs {
+  /** Where the CI host pushes: 127.0.0.1:<port>. */
+  push: string;
+  /** What worker engines take as their mirror: http://<address>:<port>. */
+  mirror: string;
+  container: string;
+  volume: string;
+  pullThrough: boolean;
+  seed: string[];
+  diskBudgetBytes: number;
+}
 
 export type ContractRead =
   | { ok: true; proxy: ProxyContract; keycloak?: KeycloakContract; problems: Problem[] }

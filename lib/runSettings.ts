@@ -96,7 +96,7 @@ export const RunLimits = z.strictObject({
 });
 export type RunLimits = z.output<typeof RunLimits>;
 
-/** The container a run's tests execute in (automation/run/sandbox.ts). */
+/** The container a run's tests execute in (automation/commands/run/sandbox.ts). */
 export const SandboxSettings = z.strictObject({
   image: z
     .string()

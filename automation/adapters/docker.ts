@@ -3,7 +3,7 @@
  * label, so runs can verify their teardown and audits can find residue no state remembers.
  */
 import Docker from "dockerode";
-import { LABELS } from "../lib/naming";
+import { LABELS } from "../../lib/naming";
 
 export type DockerKind = "service" | "container" | "network" | "volume" | "secret" | "config";
 

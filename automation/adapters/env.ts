@@ -9,8 +9,8 @@ import { availableParallelism, homedir } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 import { PulumiCommand, type LocalWorkspaceOptions } from "@pulumi/pulumi/automation";
-import { parseOrThrow } from "../lib/errors";
-import { PROJECT_DIR } from "../lib/projectDir";
+import { parseOrThrow } from "../../lib/errors";
+import { PROJECT_DIR } from "../../lib/projectDir";
 
 /** The project (Pulumi.yaml, index.ts) this CLI belongs to. */
 export { PROJECT_DIR };

@@ -16,9 +16,8 @@ import {
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
-import type { RegistryOutputs } from "../components/registry";
-import { readWarmOutputs, type ContractRead } from "../lib/contract";
-import { shortStackName, stackFqn } from "../lib/naming";
+import { readWarmOutputs, type ContractRead, type RegistryOutputs } from "../../lib/contract";
+import { shortStackName, stackFqn } from "../../lib/naming";
 import { privatePulumiHome, removePulumiHome, workspaceOptions, type CcciEnv } from "./env";
 
 export { ConcurrentUpdateError, StackAlreadyExistsError, StackNotFoundError };

@@ -6,9 +6,9 @@
  * lives in Keycloak, not in the warm stack's state: its realms are consumed by runs. Audits leave
  * pooled realms alone (they carry no run attribute) and report how many there are.
  */
-import type { RealmRepresentation } from "../lib/adoptedRealm";
-import { newRunHex, POOL_ATTRIBUTE, POOL_REALM_PREFIX, RUN_ATTRIBUTE } from "../lib/naming";
-import type { KeycloakAdmin } from "./keycloakAdmin";
+import type { RealmRepresentation } from "../../lib/adoptedRealm";
+import { newRunHex, POOL_ATTRIBUTE, POOL_REALM_PREFIX, RUN_ATTRIBUTE } from "../../lib/naming";
+import type { KeycloakAdmin } from "./keycloak";
 
 export function poolRealmRepresentation(warmStack: string, hex = newRunHex()): RealmRepresentation {
   return {

@@ -4,8 +4,8 @@
  */
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
-import type { RegistryOutputs } from "../components/registry";
-import { hubName } from "../lib/registry";
+import type { RegistryOutputs } from "../../lib/contract";
+import { hubName } from "../../lib/registry";
 
 /** The registry's answer on its push address, within `timeoutMs`: it was just (re)made. */
 async function untilAnswers(push: string, timeoutMs = 60_000): Promise<void> {

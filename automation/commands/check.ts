@@ -5,13 +5,13 @@
  * maintainer can run it on every push.
  */
 import * as path from "node:path";
-import { RunConfig, readRunDefaults, readWarmSettings } from "../lib/config";
-import { ValidationError, formatProblem, type Problem } from "../lib/errors";
-import { runNames } from "../lib/naming";
-import type { RecipeModel } from "../lib/recipe/model";
-import { loadRecipe } from "../lib/recipe/load";
-import { planRun, recipeOptions, type RunPlan } from "../lib/runPlan";
-import { publicUrl } from "../lib/units";
+import { RunConfig, readRunDefaults, readWarmSettings } from "../../lib/config";
+import { ValidationError, formatProblem, type Problem } from "../../lib/errors";
+import { runNames } from "../../lib/naming";
+import type { RecipeModel } from "../../lib/recipe/model";
+import { loadRecipe } from "../../lib/recipe/load";
+import { planRun, recipeOptions, type RunPlan } from "../../lib/runPlan";
+import { publicUrl } from "../../lib/units";
 
 export interface CheckOptions {
   /** The project (for Pulumi.warm.yaml: the CI domain, ports, rule syntax). */

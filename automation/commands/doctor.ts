@@ -2,10 +2,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import * as path from "node:path";
-import { dockerClient } from "./docker";
-import type { CcciEnv } from "./env";
-import { homeName, pulumiErrorSummary, stackList, withWorkspace } from "./workspace";
-import { readWarmSettings } from "../lib/config";
+import { dockerClient } from "../adapters/docker";
+import type { CcciEnv } from "../adapters/env";
+import { homeName, pulumiErrorSummary, stackList, withWorkspace } from "../adapters/pulumi";
+import { readWarmSettings } from "../../lib/config";
 
 export interface Check {
   name: string;

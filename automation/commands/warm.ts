@@ -2,16 +2,16 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { encodeConfig, readStackFile, readWarmSettings } from "../lib/config";
-import { formatProblem } from "../lib/errors";
-import { LABELS, warmPrefix, WARM_STACK } from "../lib/naming";
+import { encodeConfig, readStackFile, readWarmSettings } from "../../lib/config";
+import { formatProblem } from "../../lib/errors";
+import { LABELS, warmPrefix, WARM_STACK } from "../../lib/naming";
 import { audit } from "./audit";
-import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "./docker";
-import { loadEnv, type CcciEnv } from "./env";
-import { proxyAnswers } from "./http";
-import { provisioningAdmin, provisioningProblem } from "./keycloakAdmin";
-import { fillPool } from "./realmPool";
-import { seedRegistry } from "./registry";
+import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "../adapters/docker";
+import { loadEnv, type CcciEnv } from "../adapters/env";
+import { proxyAnswers } from "../adapters/http";
+import { provisioningAdmin, provisioningProblem } from "../adapters/keycloak";
+import { fillPool } from "../adapters/realmPool";
+import { seedRegistry } from "../adapters/registry";
 import {
   homeName,
   previewDrift,
@@ -20,7 +20,7 @@ import {
   selectStack,
   withWorkspace,
   type Drift,
-} from "./workspace";
+} from "../adapters/pulumi";
 
 const out = (o: string): void => {
   process.stderr.write(o);

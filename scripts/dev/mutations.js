@@ -10,10 +10,10 @@ const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..", "..");
 const MUTATIONS = [
-  ["setup-failed exit 80 → 1", "automation/run/outcome.ts", "setup: 80", "setup: 1"],
+  ["setup-failed exit 80 → 1", "automation/commands/run/outcome.ts", "setup: 80", "setup: 1"],
   [
     "a failed verify not mapped to 81",
-    "automation/run/outcome.ts",
+    "automation/commands/run/outcome.ts",
     '["destroy", "stack-remove", "verify"]',
     '["destroy", "stack-remove"]',
   ],
@@ -26,13 +26,13 @@ const MUTATIONS = [
   ],
   [
     "CI_HOSTS with only the first host",
-    "automation/run/tests.ts",
+    "automation/commands/run/tests.ts",
     "flatMap((r) => r.hosts)",
     "flatMap((r) => r.hosts.slice(0, 1))",
   ],
   [
     "the https port in CI_CURL_RESOLVE",
-    "automation/run/tests.ts",
+    "automation/commands/run/tests.ts",
     'proxy.scheme === "https" ? proxy.httpsPort : proxy.httpPort',
     "proxy.httpPort",
   ],
@@ -57,19 +57,19 @@ const MUTATIONS = [
   ],
   [
     "the sandbox's /tmp tmpfs exec and 8 GB",
-    "automation/run/sandbox.ts",
+    "automation/commands/run/sandbox.ts",
     '"/tmp": "rw,nosuid,nodev,size=256m"',
     '"/tmp": "rw,exec,nosuid,nodev,size=8g"',
   ],
   [
     "the residue grace compared with > instead of >=",
-    "automation/audit/judge.ts",
+    "automation/commands/audit/judge.ts",
     "o.ageMs >= l.graceMs",
     "o.ageMs > l.graceMs",
   ],
   [
     "a stack of unknown age with a dead lock never judged stale",
-    "automation/audit/judge.ts",
+    "automation/commands/audit/judge.ts",
     "const young = f.ageMs !== undefined && f.ageMs < l.graceMs;",
     "const young = f.ageMs === undefined || f.ageMs < l.graceMs;",
   ],

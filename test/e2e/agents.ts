@@ -8,8 +8,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
-import { postgresState } from "../../automation/leases";
-import type { RunReport } from "../../automation/run/report";
+import { postgresState } from "../../automation/adapters/leases";
+import type { RunReport } from "../../automation/commands/run/report";
 import { E2E_HOME, ROOT } from "./harness";
 
 /** The agents' one passphrase, kept in the suite's home (stacks outlive a suite that is cut off). */

@@ -6,13 +6,13 @@
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { audit, type AuditReport } from "../../automation/audit";
-import { listProcesses } from "../../automation/audit/processes";
-import { dockerClient, runObjects } from "../../automation/docker";
-import { listStacks } from "../../automation/workspace";
-import { waitFor } from "../../automation/http";
-import { KeycloakAdmin } from "../../automation/keycloakAdmin";
-import { warmStatus } from "../../automation/warm";
+import { audit, type AuditReport } from "../../automation/commands/audit";
+import { listProcesses } from "../../automation/commands/audit/processes";
+import { dockerClient, runObjects } from "../../automation/adapters/docker";
+import { listStacks } from "../../automation/adapters/pulumi";
+import { waitFor } from "../../automation/adapters/http";
+import { KeycloakAdmin } from "../../automation/adapters/keycloak";
+import { warmStatus } from "../../automation/commands/warm";
 import { LABELS, ownerId, runNames } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import { E2E_HOME, ROOT, WARM, e2eEnv, ensureWarm, example, logTo, run, spawnRun } from "./harness";
@@ -25,7 +25,7 @@ const auditOpts = { warmStack: WARM, drift: false, graceMs: 0, log: logTo("audit
 
 async function provisioning(): Promise<KeycloakAdmin> {
   const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
-  const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
+  const { privatePulumiHome, workspaceOptions } = await import("../../automation/adapters/env");
   const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-audit")));
   const kc = (await (await Stack.select(WARM, ws)).outputs()).keycloak.value as {
     adminUrl: string;
@@ -122,7 +122,7 @@ describeE2E("cleanup audit", () => {
     // The state's Docker provider now points at an engine that is not there (as a stack made on a
     // host or warm layer since rebuilt would): refresh and destroy both fail.
     const { LocalWorkspace, Stack } = await import("@pulumi/pulumi/automation");
-    const { privatePulumiHome, workspaceOptions } = await import("../../automation/env");
+    const { privatePulumiHome, workspaceOptions } = await import("../../automation/adapters/env");
     const ws = await LocalWorkspace.create(await workspaceOptions(env, privatePulumiHome(env, "e2e-audit")));
     const stack = await Stack.select(r.stack, ws);
     const state = await stack.exportStack();

@@ -6,9 +6,9 @@
  */
 import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { dockerClient, runObjects } from "../../automation/docker";
-import { warmStatus } from "../../automation/warm";
-import { listStacks } from "../../automation/workspace";
+import { dockerClient, runObjects } from "../../automation/adapters/docker";
+import { warmStatus } from "../../automation/commands/warm";
+import { listStacks } from "../../automation/adapters/pulumi";
 import { warmPrefix } from "../../lib/naming";
 import { tempRecipe } from "../helpers/recipes";
 import { E2E_HOME, WARM, e2eEnv, ensureWarm, example, explain, logTo, run } from "./harness";

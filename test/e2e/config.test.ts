@@ -11,7 +11,12 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { loadEnv, privatePulumiHome, removePulumiHome, workspaceOptions } from "../../automation/env";
+import {
+  loadEnv,
+  privatePulumiHome,
+  removePulumiHome,
+  workspaceOptions,
+} from "../../automation/adapters/env";
 import { decodeConfig, encodeConfig, RunConfig } from "../../lib/config";
 import { ownerId } from "../../lib/naming";
 import { AWKWARD_STRINGS, stringSettings, treeWith, valueAt } from "../helpers/stringSettings";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { doctor, type Check } from "../../automation/doctor";
+import { doctor, type Check } from "../../automation/commands/doctor";
 import { describeE2E } from "./prereq";
 import { E2E_HOME, ROOT, e2eEnv } from "./harness";
 

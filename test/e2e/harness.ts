@@ -7,11 +7,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { parse } from "yaml";
 import * as path from "node:path";
-import { loadEnv, type CcciEnv } from "../../automation/env";
+import { loadEnv, type CcciEnv } from "../../automation/adapters/env";
 import { ownerId } from "../../lib/naming";
-import { ciRun, type RunArgs } from "../../automation/run";
-import type { RunReport } from "../../automation/run/report";
-import { warmUp } from "../../automation/warm";
+import { ciRun, type RunArgs } from "../../automation/commands/run";
+import type { RunReport } from "../../automation/commands/run/report";
+import { warmUp } from "../../automation/commands/warm";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const E2E_HOME = process.env.CC_CI_E2E_HOME ?? "/var/lib/cc-ci-e2e";

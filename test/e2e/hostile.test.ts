@@ -6,9 +6,9 @@
  * the warm layer answers afterwards.
  */
 import * as path from "node:path";
-import { dockerClient, hostAddressForContainers, runObjects } from "../../automation/docker";
-import { listStacks } from "../../automation/workspace";
-import { warmStatus } from "../../automation/warm";
+import { dockerClient, hostAddressForContainers, runObjects } from "../../automation/adapters/docker";
+import { listStacks } from "../../automation/adapters/pulumi";
+import { warmStatus } from "../../automation/commands/warm";
 import { runNames, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import { ROOT, WARM, WARM_SETTINGS, e2eEnv, ensureWarm, example, explain, run } from "./harness";

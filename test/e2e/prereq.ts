@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
-import { loadEnv } from "../../automation/env";
+import { loadEnv } from "../../automation/adapters/env";
 
 const ROOT = path.join(__dirname, "..", "..");
 

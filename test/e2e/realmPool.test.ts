@@ -10,10 +10,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { provisioningAdmin, provisioningProblem, type KeycloakAdmin } from "../../automation/keycloakAdmin";
-import { FolderLeaseStore, holdLease, runClaims } from "../../automation/leases";
-import { claimRealm, fillPool, pooledRealms } from "../../automation/realmPool";
-import { readWarm, withWorkspace, homeName } from "../../automation/workspace";
+import {
+  provisioningAdmin,
+  provisioningProblem,
+  type KeycloakAdmin,
+} from "../../automation/adapters/keycloak";
+import { FolderLeaseStore, holdLease, runClaims } from "../../automation/adapters/leases";
+import { claimRealm, fillPool, pooledRealms } from "../../automation/adapters/realmPool";
+import { readWarm, withWorkspace, homeName } from "../../automation/adapters/pulumi";
 import { realmRepresentation } from "../../lib/adoptedRealm";
 import type { KeycloakContract } from "../../lib/contract";
 import { newRunHex, RUN_ATTRIBUTE } from "../../lib/naming";

@@ -6,13 +6,13 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { dockerClient, labelledObjects, runObjects } from "../../automation/docker";
-import { KeycloakAdmin } from "../../automation/keycloakAdmin";
-import { isTraefikNotFound, viaProxy, waitFor } from "../../automation/http";
-import { audit } from "../../automation/audit";
-import { pooledRealms } from "../../automation/realmPool";
-import { warmDestroy, warmPreview, warmStatus } from "../../automation/warm";
-import { listStacks } from "../../automation/workspace";
+import { dockerClient, labelledObjects, runObjects } from "../../automation/adapters/docker";
+import { KeycloakAdmin } from "../../automation/adapters/keycloak";
+import { isTraefikNotFound, viaProxy, waitFor } from "../../automation/adapters/http";
+import { audit } from "../../automation/commands/audit";
+import { pooledRealms } from "../../automation/adapters/realmPool";
+import { warmDestroy, warmPreview, warmStatus } from "../../automation/commands/warm";
+import { listStacks } from "../../automation/adapters/pulumi";
 import { runNames, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import {

@@ -8,11 +8,11 @@
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { audit } from "../../automation/audit";
-import { loadEnv, type CcciEnv } from "../../automation/env";
-import type { RunReport } from "../../automation/run/report";
-import { warmDestroy, warmUp } from "../../automation/warm";
-import { listStacks } from "../../automation/workspace";
+import { audit } from "../../automation/commands/audit";
+import { loadEnv, type CcciEnv } from "../../automation/adapters/env";
+import type { RunReport } from "../../automation/commands/run/report";
+import { warmDestroy, warmUp } from "../../automation/commands/warm";
+import { listStacks } from "../../automation/adapters/pulumi";
 import { agentEnv, agentCcciRun, rows } from "./agents";
 import { describeE2E } from "./prereq";
 import { E2E_HOME, dropSettings, example, logTo, traefikOnlyLayer } from "./harness";

@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { audit } from "../../automation/audit";
-import { dockerClient, labelledObjects } from "../../automation/docker";
-import { warmDestroy, warmStatus, warmUp } from "../../automation/warm";
-import { listStacks } from "../../automation/workspace";
+import { audit } from "../../automation/commands/audit";
+import { dockerClient, labelledObjects } from "../../automation/adapters/docker";
+import { warmDestroy, warmStatus, warmUp } from "../../automation/commands/warm";
+import { listStacks } from "../../automation/adapters/pulumi";
 import { LABELS, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import {

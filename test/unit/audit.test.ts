@@ -1,8 +1,8 @@
 /** The audit's decisions: stale stacks, residue, and what is never touched (young, leased, unlabelled). */
-import { imagesToPrune } from "../../automation/audit/disk";
-import { isResidue, judgeStack, liveRunIds, type AuditLimits } from "../../automation/audit/judge";
+import { imagesToPrune } from "../../automation/commands/audit/disk";
+import { isResidue, judgeStack, liveRunIds, type AuditLimits } from "../../automation/commands/audit/judge";
 import { hostname } from "node:os";
-import { LEASE_TTL_MS, leaseAlive, type Lease } from "../../automation/leases";
+import { LEASE_TTL_MS, leaseAlive, type Lease } from "../../automation/adapters/leases";
 
 const NOW = Date.parse("2026-11-29T12:00:00Z");
 const MIN = 60_000;

@@ -2,7 +2,7 @@
  * The tests' output, relayed within its budget: lines cut, the head relayed, the tail kept, what was
  * dropped counted — and memory that does not grow with the stream.
  */
-import { BoundedLines } from "../../automation/run/boundedLines";
+import { BoundedLines } from "../../automation/commands/run/boundedLines";
 
 // Every line also costs LINE_OVERHEAD (32): a 6-byte line costs 38.
 function relay(

@@ -1,7 +1,7 @@
 /** `cc-ci check`: every example and fixture planned as a run would be, or every problem with its file and line. */
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
-import { checkRecipe, checkText } from "../../automation/check";
+import { checkRecipe, checkText } from "../../automation/commands/check";
 import { FIXTURES } from "../helpers/recipes";
 
 const ROOT = path.join(__dirname, "..", "..");

@@ -1,4 +1,4 @@
-import { serviceProgress, type ServiceView, type TaskView } from "../../automation/run/converge";
+import { serviceProgress, type ServiceView, type TaskView } from "../../automation/commands/run/converge";
 
 const svc = (mode: NonNullable<ServiceView["Spec"]>["Mode"]): ServiceView => ({
   ID: "s1",

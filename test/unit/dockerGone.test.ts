@@ -1,4 +1,4 @@
-import { isGone } from "../../automation/docker";
+import { isGone } from "../../automation/adapters/docker";
 
 const err = (statusCode: number, message: string) => Object.assign(new Error(message), { statusCode });
 

@@ -7,7 +7,7 @@
 import { cpSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { checkRecipe } from "../../automation/check";
+import { checkRecipe } from "../../automation/commands/check";
 import { readRunDefaults, RunConfig } from "../../lib/config";
 import { runNames } from "../../lib/naming";
 import { placeholder } from "../../lib/placeholders";

@@ -1,5 +1,5 @@
 /** holdLease: a run's lease, renewed in the background, gone for good once released. */
-import { holdLease, type Lease, type LeaseStore } from "../../automation/leases";
+import { holdLease, type Lease, type LeaseStore } from "../../automation/adapters/leases";
 
 /** A store whose writes take a while, as a database's can: a delete may come while one is in flight. */
 function slowStore(writeMs: number) {

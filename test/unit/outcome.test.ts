@@ -1,6 +1,6 @@
 /** How a run ends: the phases' outcomes → outcome and exit status, in the README's order of precedence. */
-import { EXIT, runOutcome, type OutcomeInput } from "../../automation/run/outcome";
-import type { Phase } from "../../automation/run/report";
+import { EXIT, runOutcome, type OutcomeInput } from "../../automation/commands/run/outcome";
+import type { Phase } from "../../automation/commands/run/report";
 
 const phase = (name: string, outcome: Phase["outcome"] = "ok"): Phase => ({
   name,

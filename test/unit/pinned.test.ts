@@ -7,10 +7,10 @@
  */
 import fc from "fast-check";
 import type { OutputMap } from "@pulumi/pulumi/automation";
-import { isResidue, judgeStack } from "../../automation/audit/judge";
-import { EXIT, runOutcome } from "../../automation/run/outcome";
-import { sandboxOptions } from "../../automation/run/sandbox";
-import { testEnv } from "../../automation/run/tests";
+import { isResidue, judgeStack } from "../../automation/commands/audit/judge";
+import { EXIT, runOutcome } from "../../automation/commands/run/outcome";
+import { sandboxOptions } from "../../automation/commands/run/sandbox";
+import { testEnv } from "../../automation/commands/run/tests";
 import { encodeConfig, RunConfig, RunDefaults } from "../../lib/config";
 import { fitName, prefixedName, REALM_MAX, runNames, SERVICE_NAME_MAX } from "../../lib/naming";
 import { planRun } from "../../lib/runPlan";

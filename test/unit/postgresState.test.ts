@@ -1,5 +1,5 @@
 /** How a postgres:// backend URL maps to node-postgres and to Pulumi's keys and cc-ci's tables. */
-import { postgresState } from "../../automation/leases";
+import { postgresState } from "../../automation/adapters/leases";
 
 describe("postgresState", () => {
   test("file and s3 backends are not PostgreSQL", () => {

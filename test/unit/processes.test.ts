@@ -1,4 +1,4 @@
-import { orphanedPlugins, type ProcInfo } from "../../automation/audit/processes";
+import { orphanedPlugins, type ProcInfo } from "../../automation/commands/audit/processes";
 
 const HOMES = "/var/lib/cc-ci/homes";
 const addr = "127.0.0.1:42851";

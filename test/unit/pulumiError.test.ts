@@ -1,5 +1,5 @@
 import { CommandError } from "@pulumi/pulumi/automation";
-import { pulumiErrorSummary } from "../../automation/workspace";
+import { pulumiErrorSummary } from "../../automation/adapters/pulumi";
 
 /** A CommandError as the Automation API makes one: its message is the command's whole transcript. */
 function commandError(stdout: string, stderr = ""): Error {

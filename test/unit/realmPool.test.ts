@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { realmRepresentation } from "../../lib/adoptedRealm";
-import type { KeycloakAdmin, RealmInput, RealmSummary } from "../../automation/keycloakAdmin";
-import { FolderLeaseStore, holdLease, runClaims, type RunClaims } from "../../automation/leases";
+import type { KeycloakAdmin, RealmInput, RealmSummary } from "../../automation/adapters/keycloak";
+import { FolderLeaseStore, holdLease, runClaims, type RunClaims } from "../../automation/adapters/leases";
 import {
   claimRealm,
   fillPool,
@@ -11,7 +11,7 @@ import {
   pooledRealms,
   realmClaimKey,
   type PoolClaims,
-} from "../../automation/realmPool";
+} from "../../automation/adapters/realmPool";
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -11,7 +11,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { copyRecipe, removeRecipeCopy } from "../../automation/run/recipeCopy";
+import { copyRecipe, removeRecipeCopy } from "../../automation/commands/run/recipeCopy";
 import { ValidationError } from "../../lib/errors";
 import { tempRecipe } from "../helpers/recipes";
 

@@ -7,7 +7,7 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself (not a namespace copy), so its functions can be wrapped where modules call them.
 import fs = require("node:fs");
 import * as path from "node:path";
-import { checkRecipe } from "../../automation/check";
+import { checkRecipe } from "../../automation/commands/check";
 import { PROJECT_DIR } from "../../lib/projectDir";
 
 const recipes = [

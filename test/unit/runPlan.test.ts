@@ -4,7 +4,7 @@ import type { OutputMap } from "@pulumi/pulumi/automation";
 import { RunConfig } from "../../lib/config";
 import type { ContractRead } from "../../lib/contract";
 import { planRun, runVars, type WarmView } from "../../lib/runPlan";
-import { testEnv } from "../../automation/run/tests";
+import { testEnv } from "../../automation/commands/run/tests";
 
 const proxy = {
   domain: "ci.example.org",

@@ -1,5 +1,5 @@
 /** What the tests' sandbox may and may not do: its container's options, in one place. */
-import { sandboxOptions, type SandboxSpec } from "../../automation/run/sandbox";
+import { sandboxOptions, type SandboxSpec } from "../../automation/commands/run/sandbox";
 
 const spec: SandboxSpec = {
   image: "cc-ci/sandbox:1",

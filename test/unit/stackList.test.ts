@@ -3,7 +3,7 @@ import type { LocalWorkspace, StackSummary } from "@pulumi/pulumi/automation";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { isTornRead, removeEmptyStackAttrs, stackList } from "../../automation/workspace";
+import { isTornRead, removeEmptyStackAttrs, stackList } from "../../automation/adapters/pulumi";
 
 const torn = new Error(
   "code: -2\n stdout: \n stderr: Command failed with exit code 1: pulumi stack ls --json --non-interactive\nerror: EOF\n",

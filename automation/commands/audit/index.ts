@@ -9,7 +9,7 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { formatProblem } from "../../lib/errors";
+import { formatProblem } from "../../../lib/errors";
 import {
   OWNER_ATTRIBUTE,
   ownerId,
@@ -18,7 +18,7 @@ import {
   runIdOfStack,
   shortStackName,
   WARM_STACK,
-} from "../../lib/naming";
+} from "../../../lib/naming";
 import {
   dockerClient,
   removeObjects,
@@ -27,12 +27,12 @@ import {
   unreachableNodes,
   untilGone,
   type DockerObject,
-} from "../docker";
-import type { CcciEnv } from "../env";
-import { keycloakAnswers, provisioningAdmin } from "../keycloakAdmin";
-import { leaseAlive, leaseStore, type Lease, type LeaseStore } from "../leases";
-import { pooledRealms } from "../realmPool";
-import { proxyAnswers } from "../http";
+} from "../../adapters/docker";
+import type { CcciEnv } from "../../adapters/env";
+import { keycloakAnswers, provisioningAdmin } from "../../adapters/keycloak";
+import { leaseAlive, leaseStore, type Lease, type LeaseStore } from "../../adapters/leases";
+import { pooledRealms } from "../../adapters/realmPool";
+import { proxyAnswers } from "../../adapters/http";
 import {
   homeName,
   previewDrift,
@@ -42,12 +42,12 @@ import {
   selectStack,
   stackList,
   withWorkspace,
-} from "../workspace";
+} from "../../adapters/pulumi";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
 import { backendFacts, type BackendFacts } from "./locks";
 import { diskUse, pruneImages, type DiskReport } from "./disk";
-import { registryUse, type RegistryUse } from "../registry";
-import { humanBytes } from "../../lib/units";
+import { registryUse, type RegistryUse } from "../../adapters/registry";
+import { humanBytes } from "../../../lib/units";
 import { killProcesses, listProcesses, orphanedPlugins, type OrphanProcess } from "./processes";
 
 export interface AuditOptions {

@@ -3,8 +3,8 @@
  * realm is residue. Nothing young is ever touched (a grace period), nothing a live run holds a lease
  * on, and nothing without a run label — the warm layer's objects have none.
  */
-import type { Lease } from "../leases";
-import { leaseAlive } from "../leases";
+import type { Lease } from "../../adapters/leases";
+import { leaseAlive } from "../../adapters/leases";
 
 export interface LockInfo {
   pid: number;

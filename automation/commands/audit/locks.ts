@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs
 import { hostname } from "node:os";
 import * as path from "node:path";
 import type { Pool } from "pg";
-import { PROJECT } from "../../lib/naming";
-import type { CcciEnv } from "../env";
-import { pidAlive, postgresPool, postgresState } from "../leases";
+import { PROJECT } from "../../../lib/naming";
+import type { CcciEnv } from "../../adapters/env";
+import { pidAlive, postgresPool, postgresState } from "../../adapters/leases";
 import type { LockInfo } from "./judge";
 
 export interface BackendFacts {

@@ -1,6 +1,6 @@
 /** The audit report as a table for people (the JSON report is for machines). */
 import type { AuditReport } from "./index";
-import { humanBytes } from "../../lib/units";
+import { humanBytes } from "../../../lib/units";
 
 export function auditTable(r: AuditReport): string {
   const min = (ms?: number) => (ms === undefined ? "?" : `${Math.round(ms / 60000)}m`);

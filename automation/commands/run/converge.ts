@@ -7,7 +7,7 @@
  * each service that is not there yet with its newest task's state and error.
  */
 import type Docker from "dockerode";
-import { LABELS } from "../../lib/naming";
+import { LABELS } from "../../../lib/naming";
 
 /** The parts of a swarm task the judgement reads (Docker API shapes). */
 export interface TaskView {

@@ -3,8 +3,8 @@
  * progress streamed, and its outputs read back for the phases after it.
  */
 import { Stack, type LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { ConfigEntry } from "../../lib/config";
-import { pulumiCli, stackOutputs, type StackOutputs } from "../workspace";
+import type { ConfigEntry } from "../../../lib/config";
+import { pulumiCli, stackOutputs, type StackOutputs } from "../../adapters/pulumi";
 
 /** Creates the run's stack (it must not exist: run ids are unique) and sets its config. */
 export async function createRunStack(

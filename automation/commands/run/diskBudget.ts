@@ -5,9 +5,9 @@
  * (every service logs to rotated files, lib/recipe/service.ts boundedLogging) and so not measured.
  */
 import type Docker from "dockerode";
-import { LABELS } from "../../lib/naming";
-import { humanBytes } from "../../lib/units";
-import { nodeEngines } from "../docker";
+import { LABELS } from "../../../lib/naming";
+import { humanBytes } from "../../../lib/units";
+import { nodeEngines } from "../../adapters/docker";
 
 export interface DiskUse {
   volumes: number;

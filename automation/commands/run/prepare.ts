@@ -12,19 +12,19 @@ import {
   type RunDefaults,
   type SsoRequest,
   type WarmConfig,
-} from "../../lib/config";
-import { parseOrThrow, formatProblems } from "../../lib/errors";
-import type { RunNames } from "../../lib/naming";
-import { loadRecipe } from "../../lib/recipe/load";
-import type { RecipeModel } from "../../lib/recipe/model";
-import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../lib/runPlan";
+} from "../../../lib/config";
+import { parseOrThrow, formatProblems } from "../../../lib/errors";
+import type { RunNames } from "../../../lib/naming";
+import { loadRecipe } from "../../../lib/recipe/load";
+import type { RecipeModel } from "../../../lib/recipe/model";
+import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../../lib/runPlan";
 import type Docker from "dockerode";
-import type { ProxyContract } from "../../lib/contract";
-import { warmPrefix } from "../../lib/naming";
-import { networkUsers } from "../docker";
-import { provisioningProblem } from "../keycloakAdmin";
-import { claimSlot, type LeaseStore } from "../leases";
-import { readWarm } from "../workspace";
+import type { ProxyContract } from "../../../lib/contract";
+import { warmPrefix } from "../../../lib/naming";
+import { networkUsers } from "../../adapters/docker";
+import { provisioningProblem } from "../../adapters/keycloak";
+import { claimSlot, type LeaseStore } from "../../adapters/leases";
+import { readWarm } from "../../adapters/pulumi";
 
 export interface WarmCheck {
   view: WarmView;

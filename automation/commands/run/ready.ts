@@ -2,7 +2,7 @@
  * Waiting until a deployed run answers: its app through Traefik at its per-run domain, then its
  * realm's OIDC discovery through Traefik.
  */
-import { isTraefikNotFound, viaProxy, waitFor, type ProxyAddress } from "../http";
+import { isTraefikNotFound, viaProxy, waitFor, type ProxyAddress } from "../../adapters/http";
 
 export async function waitReachable(
   appUrl: string,

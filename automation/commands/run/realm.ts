@@ -3,11 +3,11 @@
  * a pooled realm renamed to the run's or, when the pool is empty, a new one; the run stack adopts it.
  * The pool is topped up in the background while the run deploys.
  */
-import { realmRepresentation } from "../../lib/adoptedRealm";
-import { OWNER_ATTRIBUTE, RUN_ATTRIBUTE, type RunNames } from "../../lib/naming";
-import type { KeycloakContract } from "../../lib/contract";
-import { provisioningAdmin } from "../keycloakAdmin";
-import { claimRealm, fillPool, type PoolClaims } from "../realmPool";
+import { realmRepresentation } from "../../../lib/adoptedRealm";
+import { OWNER_ATTRIBUTE, RUN_ATTRIBUTE, type RunNames } from "../../../lib/naming";
+import type { KeycloakContract } from "../../../lib/contract";
+import { provisioningAdmin } from "../../adapters/keycloak";
+import { claimRealm, fillPool, type PoolClaims } from "../../adapters/realmPool";
 
 export interface RunRealmMade {
   from: "pool" | "created";

@@ -17,7 +17,7 @@ import {
   symlinkSync,
 } from "node:fs";
 import * as path from "node:path";
-import { ValidationError } from "../../lib/errors";
+import { ValidationError } from "../../../lib/errors";
 
 /** Largest recipe copied (bytes, all files together). */
 export const MAX_RECIPE_BYTES = 64 * 1024 * 1024;

@@ -4,11 +4,11 @@
  * no realm, no stack.
  */
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import type { RunNames } from "../../lib/naming";
-import type { SsoPlan } from "../../lib/runPlan";
-import { dockerClient, runObjects, unreachableNodes, untilGone } from "../docker";
-import { provisioningAdmin } from "../keycloakAdmin";
-import { pulumiCli, selectStack } from "../workspace";
+import type { RunNames } from "../../../lib/naming";
+import type { SsoPlan } from "../../../lib/runPlan";
+import { dockerClient, runObjects, unreachableNodes, untilGone } from "../../adapters/docker";
+import { provisioningAdmin } from "../../adapters/keycloak";
+import { pulumiCli, selectStack } from "../../adapters/pulumi";
 import { streamLines } from "./deploy";
 import type { RunReport } from "./report";
 

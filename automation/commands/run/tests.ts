@@ -4,12 +4,12 @@
  * sandbox, the realm, the client and the test user.
  */
 import type Docker from "dockerode";
-import type { RunConfig, SandboxSettings } from "../../lib/config";
-import type { RecipeCi } from "../../lib/recipe/ciFiles";
-import { runVars, type RunPlan } from "../../lib/runPlan";
-import { bytes } from "../../lib/units";
-import { hostAddressForContainers } from "../docker";
-import type { StackOutputs } from "../workspace";
+import type { RunConfig, SandboxSettings } from "../../../lib/config";
+import type { RecipeCi } from "../../../lib/recipe/ciFiles";
+import { runVars, type RunPlan } from "../../../lib/runPlan";
+import { bytes } from "../../../lib/units";
+import { hostAddressForContainers } from "../../adapters/docker";
+import type { StackOutputs } from "../../adapters/pulumi";
 import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
