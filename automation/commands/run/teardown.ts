@@ -6,11 +6,21 @@
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import type { RunNames } from "../../../lib/naming";
 import type { SsoPlan } from "../../../lib/runPlan";
-import { dockerClient, runObjects, unreachableNodes, untilGone } from "../../adapters/docker";
+import {
+  dockerClient,
+  runObjects,
+  sweepNodeVolumes,
+  sweepTaskContainers,
+  unreachableNodes,
+  untilGone,
+} from "../../adapters/docker";
 import { provisioningAdmin } from "../../adapters/keycloak";
-import { pulumiCli, selectStack } from "../../adapters/pulumi";
+import { releaseSlot } from "../../adapters/leases";
+import { pulumiCli, pulumiErrorSummary, selectStack } from "../../adapters/pulumi";
 import { streamLines } from "./deploy";
+import { removeRecipeCopy } from "./recipeCopy";
 import type { RunReport } from "./report";
+import type { RunState } from "./state";
 
 /**
  * Destroys the stack and removes it, in one CLI start (`destroy --remove`; the Automation API's
@@ -77,4 +87,88 @@ export function describeResidue(r: RunReport["residue"]): string {
     ...(r.realm ? [`realm ${r.realm}`] : []),
     ...(r.stack ? ["stack"] : []),
   ].join(", ");
+}
+
+/** A teardown step's failure, added to the run's error (the run goes on tearing down). */
+function noteError(s: RunState, what: string): (e: Error) => void {
+  return (e) => {
+    s.report.error = [
+      s.report.error,
+      `${what}: ${what === "verify" ? e.message : pulumiErrorSummary(e, 2000)}`,
+    ]
+      .filter(Boolean)
+      .join("\n");
+  };
+}
+
+/**
+ * The teardown phase, whatever failed before: the stack destroyed and removed, the realm gone, the
+ * run verified to leave nothing — unless --keep-on-failure keeps a failed run — then everything the
+ * run held given back (slot, claims, lease) and the signal handlers removed.
+ */
+export async function tearDown(s: RunState): Promise<void> {
+  s.disk?.stop();
+  const failed = s.setupFailed || (s.report.testExitCode ?? 0) !== 0;
+  const keep = s.args.keepOnFailure === true && failed && s.stack !== undefined;
+  if (keep) {
+    s.say(
+      `kept for debugging: destroy with \`cc-ci audit --reap\` or \`pulumi destroy -s ${s.names.stack} --remove\``,
+    );
+    s.clock.skip("destroy", "--keep-on-failure");
+  } else {
+    await destroyStack(s);
+    if (s.realmMade && s.validated)
+      await removeRunRealm(s.validated.plan.sso, s.names.realm).catch(noteError(s, "teardown"));
+    if (!s.invalid) await verify(s);
+    s.work?.close();
+    removeRecipeCopy(s.copyDir);
+  }
+  await release(s);
+}
+
+/** destroy (and stack-remove, when the destroy did not remove it at once). */
+async function destroyStack(s: RunState): Promise<void> {
+  const { stack, work, clock, names } = s;
+  if (!stack || !work) return;
+  let removed = false;
+  await clock
+    .run("destroy", async () => {
+      removed = await destroyRun(stack, s.say);
+      await sweepTaskContainers(names.runId);
+      const failed = await sweepNodeVolumes(names.runId);
+      if (failed.length > 0) throw new Error(failed.join("; "));
+    })
+    .then(() =>
+      clock.run("stack-remove", async () => (removed ? undefined : work.ws.removeStack(names.stack))),
+    )
+    .catch(noteError(s, "teardown"));
+}
+
+/** Nothing of the run left: no Docker object with its label on any node, no realm, no stack. */
+async function verify(s: RunState): Promise<void> {
+  const { work, report } = s;
+  if (!work) return;
+  await s.clock
+    .run("verify", async () => {
+      report.residue = await findResidue(work.ws, s.names, s.validated?.plan.sso);
+      for (const n of report.residue.unchecked ?? [])
+        report.warnings.push(
+          `node ${n} could not be checked for what the run left there; \`cc-ci audit --reap\` removes it once the node is back`,
+        );
+      const left = describeResidue(report.residue);
+      if (left) throw new Error(`the run left residue: ${left}`);
+    })
+    .catch(noteError(s, "verify"));
+}
+
+/** What the run held, given back: its slot, the pool's top-up, its claims, its lease. */
+async function release(s: RunState): Promise<void> {
+  if (s.slot) await releaseSlot(s.leases, s.names.runId, s.slot).catch(() => undefined);
+  const topUpFailed = await s.topUp;
+  if (topUpFailed) s.report.warnings.push(topUpFailed);
+  await s.claims.releaseAll().catch(() => undefined);
+  // A kept stack is protected by --max-age from here on, not by the lease of a process that ends.
+  await s.lease.release().catch((e: Error) => s.report.warnings.push(`the run's lease: ${e.message}`));
+  await s.leases.close().catch(() => undefined);
+  s.signals.detach();
 }

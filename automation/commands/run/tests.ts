@@ -11,6 +11,7 @@ import { bytes } from "../../../lib/units";
 import { hostAddressForContainers } from "../../adapters/docker";
 import type { StackOutputs } from "../../adapters/pulumi";
 import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
+import type { RunState, Validated } from "./state";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
 interface RealmOutputs {
@@ -121,4 +122,30 @@ export async function runTests(
     signal,
     say,
   );
+}
+
+/**
+ * The test phase of a run: the tests in the sandbox with the run's values; their exit code in the
+ * report (no test at all: the phase is skipped). Stopped at its disk budget, the run fails of its
+ * own making, not by the tests' verdict.
+ */
+export async function testPhase(s: RunState, v: Validated, outputs: StackOutputs): Promise<void> {
+  const { args, clock, report } = s;
+  const tests = {
+    docker: s.docker,
+    copyDir: s.copyDir,
+    command: args.testCommand,
+    ci: v.model.ci,
+    outputs,
+    plan: v.plan,
+    config: v.config,
+  };
+  const sandbox = { ...v.defaults.sandbox, timeout: args.testTimeout ?? v.defaults.sandbox.timeout };
+  const code = await clock.run("test", () => runTests(tests, sandbox, s.signals.abort.signal, s.say));
+  if (s.overBudget) throw s.overBudget;
+  if (code === undefined) clock.skip("test", "no test command and no .cc-ci/test in the recipe", true);
+  else {
+    report.testExitCode = code;
+    if (code !== 0) clock.phases[clock.phases.length - 1].outcome = "failed";
+  }
 }
