@@ -9,23 +9,10 @@ import * as docker from "@pulumi/docker";
 import * as keycloak from "@pulumi/keycloak";
 import type { KeycloakConfig } from "../lib/config";
 import { GeneratedSecret } from "../lib/generatedSecret";
-import {
-  contentHash,
-  prefixedName,
-  NETWORK_NAME_MAX,
-  OBJECT_NAME_MAX,
-  SERVICE_NAME_MAX,
-  VOLUME_NAME_MAX,
-} from "../lib/naming";
+import { prefixedName, NETWORK_NAME_MAX, SERVICE_NAME_MAX } from "../lib/naming";
 import { publicUrl } from "../lib/units";
-import {
-  CONVERGE,
-  CREATE_BEFORE_DELETE,
-  haproxyConfig,
-  restartPolicy,
-  labelList,
-  taskResources,
-} from "./util";
+import { CONVERGE, haproxyConfig, restartPolicy, labelList, taskResources } from "./util";
+import { dockerSecret, KeycloakDatabase } from "./keycloakDatabase";
 
 export interface KeycloakArgs {
   config: KeycloakConfig;
@@ -80,20 +67,13 @@ export class Keycloak extends pulumi.ComponentResource {
     super("cc-ci:identity:Keycloak", name, {}, opts);
     const { config, prefix, labels, provider, proxy } = args;
     const child = { parent: this, provider };
-    const db = config.database;
 
-    if (config.adminPort === null && config.adminUrl === undefined) {
-      throw new pulumi.InputPropertiesError({
-        message: `Keycloak ${name}: the CI host needs a way in for admin calls`,
-        errors: [{ propertyPath: "keycloak.adminPort", reason: "is null and keycloak.adminUrl is not set" }],
-      });
-    }
+    requireAdminWay(name, config);
     this.publicUrl = publicUrl(proxy.scheme, args.host, proxy.httpPort, proxy.httpsPort);
     this.adminUrl = config.adminUrl ?? `http://127.0.0.1:${config.adminPort}`;
     this.adminUser = config.adminUser;
 
     const adminPassword = new GeneratedSecret(`${name}-admin-password`, { length: 32 }, { parent: this });
-    const dbPassword = new GeneratedSecret(`${name}-db-password`, { length: 32 }, { parent: this });
     this.adminPassword = adminPassword.value;
     const adminSecret = dockerSecret(
       `${name}-admin-secret`,
@@ -103,151 +83,18 @@ export class Keycloak extends pulumi.ComponentResource {
       labels,
       child,
     );
-    const dbSecret = dockerSecret(
-      `${name}-db-secret`,
-      prefix,
-      "kc_db_password",
-      dbPassword.value,
-      labels,
-      child,
+    const database = new KeycloakDatabase(
+      name,
+      { config: config.database, prefix, labels, provider },
+      { parent: this },
     );
-
-    const internal = new docker.Network(
-      `${name}-internal`,
-      {
-        name: prefixedName(prefix, "keycloak_internal", NETWORK_NAME_MAX),
-        driver: "overlay",
-        internal: true,
-        labels: labelList(labels),
-      },
-      child,
-    );
-    const data = new docker.Volume(
-      `${name}-db-data`,
-      { name: prefixedName(prefix, "keycloak_db_data", VOLUME_NAME_MAX), labels: labelList(labels) },
-      { ...child, retainOnDelete: false },
-    );
-    const dbServiceName = prefixedName(prefix, "keycloak_db", SERVICE_NAME_MAX);
-    const database = new docker.Service(
-      `${name}-db`,
-      {
-        name: dbServiceName,
-        labels: labelList(labels),
-        mode: { replicated: { replicas: 1 } },
-        taskSpec: {
-          containerSpec: {
-            image: db.image,
-            env: {
-              POSTGRES_DB: db.name,
-              POSTGRES_USER: db.user,
-              POSTGRES_PASSWORD_FILE: "/run/secrets/db_password",
-            },
-            labels: labelList(labels),
-            mounts: [{ type: "volume", source: data.name, target: "/var/lib/postgresql/data" }],
-            secrets: [
-              { secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 },
-            ],
-            healthcheck: {
-              tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`],
-              interval: "3s",
-              timeout: "3s",
-              retries: 20,
-              startPeriod: "10s",
-            },
-            stopGracePeriod: "30s",
-          },
-          networksAdvanceds: [{ id: internal.id, aliases: ["keycloak-db"] }],
-          // On a manager, as Traefik: the database's volume lives on the node that made it, and images
-          // built on the host are there (a multi-node swarm's workers are for runs).
-          placement: { constraints: ["node.role==manager", ...db.placement] },
-          resources: taskResources(db.resources),
-          restartPolicy: restartPolicy({ condition: "any", delay: "3s" }),
-        },
-        endpointSpec: { mode: "dnsrr" },
-        convergeConfig: CONVERGE,
-      },
-      child,
-    );
-
-    const traefik = keycloakRouterLabels(args.routerName, args.host, proxy);
-    const serviceLabels = pulumi
-      .output(proxy.network)
-      .apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels }));
-    // The admin API's way in from the CI host: a network of Keycloak's that only the gateway shares.
-    const adminNet = new docker.Network(
-      `${name}-admin-network`,
-      {
-        name: prefixedName(prefix, "keycloak_admin", NETWORK_NAME_MAX),
-        driver: "overlay",
-        internal: true,
-        attachable: true,
-        labels: labelList(labels),
-      },
-      child,
-    );
+    const adminNet = adminNetwork(`${name}-admin-network`, prefix, labels, child);
     const serviceName = prefixedName(prefix, "keycloak", SERVICE_NAME_MAX);
     this.service = new docker.Service(
       `${name}-service`,
-      {
-        name: serviceName,
-        labels: serviceLabels,
-        mode: { replicated: { replicas: 1 } },
-        taskSpec: {
-          containerSpec: {
-            image: config.image,
-            // Secrets come from files: neither Keycloak nor the official image reads *_FILE variables,
-            // and a password in the service's environment is visible to `docker service inspect`.
-            commands: [
-              "/bin/bash",
-              "-c",
-              'KC_DB_PASSWORD="$(< /run/secrets/db_password)" KC_BOOTSTRAP_ADMIN_PASSWORD="$(< /run/secrets/admin_password)" exec /opt/keycloak/bin/kc.sh "$@"',
-              "kc.sh",
-            ],
-            args: config.command,
-            env: {
-              KC_DB: "postgres",
-              KC_DB_URL_HOST: dbServiceName,
-              KC_DB_URL_DATABASE: db.name,
-              KC_DB_USERNAME: db.user,
-              KC_BOOTSTRAP_ADMIN_USERNAME: config.adminUser,
-              KC_HOSTNAME: this.publicUrl,
-              // Admin calls from the CI host arrive on the published port, not through the proxy.
-              KC_HOSTNAME_BACKCHANNEL_DYNAMIC: "true",
-              KC_HTTP_ENABLED: "true",
-              KC_PROXY_HEADERS: "xforwarded",
-              KC_HEALTH_ENABLED: "true",
-            },
-            labels: labelList(labels),
-            secrets: [
-              { secretId: dbSecret.id, secretName: dbSecret.name, fileName: "db_password", fileMode: 0o444 },
-              {
-                secretId: adminSecret.id,
-                secretName: adminSecret.name,
-                fileName: "admin_password",
-                fileMode: 0o444,
-              },
-            ],
-            healthcheck: {
-              tests: KEYCLOAK_HEALTHCHECK,
-              interval: "5s",
-              timeout: "4s",
-              retries: 60,
-              startPeriod: "5m",
-            },
-            stopGracePeriod: "20s",
-          },
-          networksAdvanceds: [{ id: internal.id }, { id: proxy.networkId }, { id: adminNet.id }],
-          placement: { constraints: ["node.role==manager", ...config.placement] },
-          resources: taskResources(config.resources),
-          restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),
-        },
-        endpointSpec: { mode: "dnsrr" },
-        updateConfig: { order: "stop-first", failureAction: "rollback" },
-        convergeConfig: CONVERGE,
-      },
-      { ...child, dependsOn: [database] },
+      serviceArgs(args, { name: serviceName, publicUrl: this.publicUrl, database, adminSecret, adminNet }),
+      { ...child, dependsOn: [database.service] },
     );
-
     const gateway =
       config.adminPort === null
         ? undefined
@@ -274,61 +121,157 @@ export class Keycloak extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [this.service, ...(gateway ? [gateway] : [])] },
     );
-    const provisioningSecret = new GeneratedSecret(
-      `${name}-provisioning-secret`,
-      { length: 40 },
-      { parent: this },
-    );
-    const client = new keycloak.openid.Client(
-      `${name}-provisioning`,
-      {
-        realmId: "master",
-        clientId: config.provisioningClientId,
-        name: "cc-ci run provisioning",
-        description: "Creates the realms of CI runs. Managed by the cc-ci warm stack.",
-        accessType: "CONFIDENTIAL",
-        clientSecret: provisioningSecret.value,
-        serviceAccountsEnabled: true,
-        standardFlowEnabled: false,
-        directAccessGrantsEnabled: false,
-        implicitFlowEnabled: false,
-      },
-      { parent: this, provider: this.adminProvider },
-    );
-    // create-realm only: a realm's creator is granted that realm's admin roles by Keycloak, and
-    // nothing in master or in other runs' realms.
-    new keycloak.openid.ClientServiceAccountRealmRole(
-      `${name}-provisioning-create-realm`,
-      { realmId: "master", serviceAccountUserId: client.serviceAccountUserId, role: "create-realm" },
-      { parent: this, provider: this.adminProvider },
-    );
-    this.provisioningClientId = client.clientId;
-    this.provisioningClientSecret = pulumi.secret(provisioningSecret.value);
+    const provisioning = provisioningClient(`${name}-provisioning`, config.provisioningClientId, {
+      parent: this,
+      provider: this.adminProvider,
+    });
+    this.provisioningClientId = provisioning.clientId;
+    this.provisioningClientSecret = provisioning.secret;
     this.registerOutputs({ publicUrl: this.publicUrl, adminUrl: this.adminUrl });
   }
 }
 
-/** A Docker secret named after its content, so a new value is a new secret created before the old goes. */
-function dockerSecret(
+/** The CI host administers Keycloak through the admin port or through adminUrl: one must be there. */
+function requireAdminWay(name: string, config: KeycloakConfig): void {
+  if (config.adminPort === null && config.adminUrl === undefined) {
+    throw new pulumi.InputPropertiesError({
+      message: `Keycloak ${name}: the CI host needs a way in for admin calls`,
+      errors: [{ propertyPath: "keycloak.adminPort", reason: "is null and keycloak.adminUrl is not set" }],
+    });
+  }
+}
+
+/** The admin API's way in from the CI host: a network of Keycloak's that only the gateway shares. */
+function adminNetwork(
   name: string,
   prefix: string,
-  key: string,
-  value: pulumi.Output<string>,
   labels: Record<string, string>,
   opts: pulumi.CustomResourceOptions,
-): docker.Secret {
-  return new docker.Secret(
+): docker.Network {
+  return new docker.Network(
     name,
     {
-      // The hash reveals nothing of the value; keeping the name out of secrecy keeps it readable.
-      name: pulumi.unsecret(
-        value.apply((v) => prefixedName(prefix, `${key}_${contentHash(v)}`, OBJECT_NAME_MAX)),
-      ),
-      data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
+      name: prefixedName(prefix, "keycloak_admin", NETWORK_NAME_MAX),
+      driver: "overlay",
+      internal: true,
+      attachable: true,
       labels: labelList(labels),
     },
-    { ...opts, ...CREATE_BEFORE_DELETE },
+    opts,
   );
+}
+
+/**
+ * Keycloak's service: routed by Traefik, its passwords read from Docker secrets, on its database's
+ * network, the proxy's and the admin network.
+ */
+function serviceArgs(
+  args: KeycloakArgs,
+  k: {
+    name: string;
+    publicUrl: string;
+    database: KeycloakDatabase;
+    adminSecret: docker.Secret;
+    adminNet: docker.Network;
+  },
+): docker.ServiceArgs {
+  const { config, labels, proxy } = args;
+  const traefik = keycloakRouterLabels(args.routerName, args.host, proxy);
+  return {
+    name: k.name,
+    labels: pulumi
+      .output(proxy.network)
+      .apply((net) => labelList({ ...traefik, "traefik.swarm.network": net, ...labels })),
+    mode: { replicated: { replicas: 1 } },
+    taskSpec: {
+      containerSpec: {
+        image: config.image,
+        // Secrets come from files: neither Keycloak nor the official image reads *_FILE variables,
+        // and a password in the service's environment is visible to `docker service inspect`.
+        commands: [
+          "/bin/bash",
+          "-c",
+          'KC_DB_PASSWORD="$(< /run/secrets/db_password)" KC_BOOTSTRAP_ADMIN_PASSWORD="$(< /run/secrets/admin_password)" exec /opt/keycloak/bin/kc.sh "$@"',
+          "kc.sh",
+        ],
+        args: config.command,
+        env: {
+          KC_DB: "postgres",
+          KC_DB_URL_HOST: k.database.host,
+          KC_DB_URL_DATABASE: config.database.name,
+          KC_DB_USERNAME: config.database.user,
+          KC_BOOTSTRAP_ADMIN_USERNAME: config.adminUser,
+          KC_HOSTNAME: k.publicUrl,
+          // Admin calls from the CI host arrive on the published port, not through the proxy.
+          KC_HOSTNAME_BACKCHANNEL_DYNAMIC: "true",
+          KC_HTTP_ENABLED: "true",
+          KC_PROXY_HEADERS: "xforwarded",
+          KC_HEALTH_ENABLED: "true",
+        },
+        labels: labelList(labels),
+        secrets: [
+          k.database.passwordFile,
+          {
+            secretId: k.adminSecret.id,
+            secretName: k.adminSecret.name,
+            fileName: "admin_password",
+            fileMode: 0o444,
+          },
+        ],
+        healthcheck: {
+          tests: KEYCLOAK_HEALTHCHECK,
+          interval: "5s",
+          timeout: "4s",
+          retries: 60,
+          startPeriod: "5m",
+        },
+        stopGracePeriod: "20s",
+      },
+      networksAdvanceds: [{ id: k.database.network.id }, { id: proxy.networkId }, { id: k.adminNet.id }],
+      placement: { constraints: ["node.role==manager", ...config.placement] },
+      resources: taskResources(config.resources),
+      restartPolicy: restartPolicy({ condition: "any", delay: "5s" }),
+    },
+    endpointSpec: { mode: "dnsrr" },
+    updateConfig: { order: "stop-first", failureAction: "rollback" },
+    convergeConfig: CONVERGE,
+  };
+}
+
+/**
+ * The provisioning client runs use: a confidential master-realm client whose service account may
+ * only create realms.
+ */
+function provisioningClient(
+  name: string,
+  clientId: string,
+  opts: { parent: pulumi.Resource; provider: keycloak.Provider },
+): { clientId: pulumi.Output<string>; secret: pulumi.Output<string> } {
+  const secret = new GeneratedSecret(`${name}-secret`, { length: 40 }, { parent: opts.parent });
+  const client = new keycloak.openid.Client(
+    name,
+    {
+      realmId: "master",
+      clientId,
+      name: "cc-ci run provisioning",
+      description: "Creates the realms of CI runs. Managed by the cc-ci warm stack.",
+      accessType: "CONFIDENTIAL",
+      clientSecret: secret.value,
+      serviceAccountsEnabled: true,
+      standardFlowEnabled: false,
+      directAccessGrantsEnabled: false,
+      implicitFlowEnabled: false,
+    },
+    opts,
+  );
+  // create-realm only: a realm's creator is granted that realm's admin roles by Keycloak, and
+  // nothing in master or in other runs' realms.
+  new keycloak.openid.ClientServiceAccountRealmRole(
+    `${name}-create-realm`,
+    { realmId: "master", serviceAccountUserId: client.serviceAccountUserId, role: "create-realm" },
+    opts,
+  );
+  return { clientId: client.clientId, secret: pulumi.secret(secret.value) };
 }
 
 /**
