@@ -9,28 +9,14 @@ import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
-import {
-  contentHash,
-  prefixedName,
-  NETWORK_NAME_MAX,
-  OBJECT_NAME_MAX,
-  SERVICE_NAME_MAX,
-} from "../lib/naming";
-import {
-  CONVERGE,
-  CREATE_BEFORE_DELETE,
-  haproxyConfig,
-  restartPolicy,
-  labelList,
-  taskResources,
-} from "./util";
+import { contentHash, prefixedName, OBJECT_NAME_MAX } from "../lib/naming";
+import { DockerApiProxy } from "./dockerApiProxy";
+import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
 /** Traefik's ping, on its own loopback only: nothing on any network it shares can reach it. */
 const PING = ["--entrypoints.ping.address=127.0.0.1:8082", "--ping=true", "--ping.entrypoint=ping"];
-/** The read-only Docker API's port on its private network. */
-const API_PORT = 2375;
 
 export interface TraefikArgs {
   /** Traefik's settings (image, ports, TLS, resources, placement). */
@@ -46,9 +32,17 @@ export interface TraefikArgs {
   provider: docker.Provider;
 }
 
+/** What Traefik's task mounts for its TLS mode, and what must exist before it starts. */
+interface TlsMaterial {
+  configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[];
+  secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[];
+  mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[];
+  dependsOn: pulumi.Resource[];
+}
+
 export class Traefik extends pulumi.ComponentResource {
   /** The routed networks, by name, in the order given. */
-  public readonly networks: Record<string, docker.Network> = {};
+  public readonly networks: Record<string, docker.Network>;
   /** The first routed network. */
   public readonly network: docker.Network;
   public readonly service: docker.Service;
@@ -62,194 +56,153 @@ export class Traefik extends pulumi.ComponentResource {
     super("cc-ci:proxy:Traefik", name, {}, opts);
     const { config, prefix, labels, provider } = args;
     const child = { parent: this, provider };
-    const labelArgs = labelList(labels);
-    if (args.networkNames.length === 0)
-      throw new pulumi.InputPropertiesError({
-        message: `Traefik ${name}: no network to route on`,
-        errors: [{ propertyPath: "networkNames", reason: "is empty" }],
-      });
-
-    args.networkNames.forEach((n, i) => {
-      this.networks[n] = new docker.Network(
-        `${name}-network${i === 0 ? "" : `-${i}`}`,
-        { name: n, driver: "overlay", attachable: true, labels: labelArgs },
-        child,
-      );
-    });
+    this.networks = routedNetworks(name, args, child);
     this.network = this.networks[args.networkNames[0]];
-
-    // The Docker API as Traefik's swarm provider needs it (GET of services, tasks, networks, nodes,
-    // version) and nothing else, on a network only Traefik shares.
-    const apiNet = new docker.Network(
-      `${name}-api-network`,
-      {
-        name: prefixedName(prefix, "docker_api", NETWORK_NAME_MAX),
-        driver: "overlay",
-        internal: true,
-        labels: labelArgs,
-      },
-      child,
-    );
-    const apiConfigText = haproxyConfig("docker-api-readonly.cfg");
-    const apiConfig = new docker.ServiceConfig(
-      `${name}-api-config`,
-      {
-        name: prefixedName(prefix, `docker_api_cfg_${contentHash(apiConfigText)}`, OBJECT_NAME_MAX),
-        data: Buffer.from(apiConfigText).toString("base64"),
-        labels: labelArgs,
-      },
-      { ...child, ...CREATE_BEFORE_DELETE },
-    );
-    const apiName = prefixedName(prefix, "docker_api", SERVICE_NAME_MAX);
-    this.apiProxy = new docker.Service(
+    const api = new DockerApiProxy(
       `${name}-api`,
-      {
-        name: apiName,
-        labels: labelArgs,
-        mode: { replicated: { replicas: 1 } },
-        taskSpec: {
-          containerSpec: {
-            image: config.apiProxyImage,
-            args: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
-            // The socket is root:docker 660; the proxy itself publishes nothing.
-            user: "root",
-            labels: labelArgs,
-            mounts: [
-              { type: "bind", source: config.dockerSocket, target: "/var/run/docker.sock", readOnly: true },
-            ],
-            configs: [
-              {
-                configId: apiConfig.id,
-                configName: apiConfig.name,
-                fileName: "/usr/local/etc/haproxy/haproxy.cfg",
-              },
-            ],
-          },
-          networksAdvanceds: [{ id: apiNet.id }],
-          placement: { constraints: ["node.role==manager"] },
-          resources: { limits: { memoryBytes: 64 * 1024 * 1024 } },
-          restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
-        },
-        endpointSpec: { mode: "dnsrr" },
-        convergeConfig: CONVERGE,
-      },
-      child,
+      { image: config.apiProxyImage, dockerSocket: config.dockerSocket, prefix, labels, provider },
+      { parent: this },
     );
-
-    const cliArgs = traefikArgs(
-      config,
-      args.networkNames[0],
-      `tcp://${apiName}:${API_PORT}`,
-      args.constraintLabels,
-    );
-    const configs: docker.types.input.ServiceTaskSpecContainerSpecConfig[] = [];
-    const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
-    const mounts: docker.types.input.ServiceTaskSpecContainerSpecMount[] = [];
-    const tls = config.tls;
-    if (tls.mode === "file") {
-      const cert = readFileSync(tls.certFile, "utf8");
-      const key = readFileSync(tls.keyFile, "utf8");
-      const certSecret = fileSecret(
-        `${name}-tls-cert`,
-        prefixedName(prefix, `tls_cert_${contentHash(cert)}`, OBJECT_NAME_MAX),
-        cert,
-        labels,
-        child,
-      );
-      const keySecret = fileSecret(
-        `${name}-tls-key`,
-        prefixedName(prefix, `tls_key_${contentHash(key)}`, OBJECT_NAME_MAX),
-        key,
-        labels,
-        child,
-      );
-      const dynamic =
-        "tls:\n  stores:\n    default:\n      defaultCertificate:\n        certFile: /run/secrets/tls.crt\n        keyFile: /run/secrets/tls.key\n";
-      const dyn = new docker.ServiceConfig(
-        `${name}-dynamic`,
-        {
-          name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX),
-          data: Buffer.from(dynamic).toString("base64"),
-          labels: labelArgs,
-        },
-        { ...child, ...CREATE_BEFORE_DELETE },
-      );
-      configs.push({ configId: dyn.id, configName: dyn.name, fileName: "/etc/traefik/dynamic.yml" });
-      secrets.push({ secretId: certSecret.id, secretName: certSecret.name, fileName: "tls.crt" });
-      secrets.push({
-        secretId: keySecret.id,
-        secretName: keySecret.name,
-        fileName: "tls.key",
-        fileMode: 0o400,
-      });
-    }
-    let acmeVolume: docker.Volume | undefined;
-    if (tls.mode === "acme") {
-      acmeVolume = new docker.Volume(
-        `${name}-acme`,
-        { name: `${prefix}_traefik_acme`, labels: labelArgs },
-        child,
-      );
-      mounts.push({ type: "volume", source: acmeVolume.name, target: "/data" });
-    }
-    this.certResolver = tls.mode === "acme" ? ACME_RESOLVER : undefined;
-    this.scheme = tls.mode === "none" ? "http" : "https";
-
+    this.apiProxy = api.service;
+    const tls = tlsMaterial(name, args, child);
+    this.certResolver = config.tls.mode === "acme" ? ACME_RESOLVER : undefined;
+    this.scheme = config.tls.mode === "none" ? "http" : "https";
     this.service = new docker.Service(
       `${name}-service`,
-      {
-        name: `${prefix}_traefik`,
-        labels: labelArgs,
-        mode: { replicated: { replicas: 1 } },
-        taskSpec: {
-          containerSpec: {
-            image: config.image,
-            args: cliArgs,
-            labels: labelArgs,
-            mounts,
-            configs,
-            secrets,
-            healthcheck: {
-              // The healthcheck runs a second traefik, which reads its static configuration from
-              // flags alone: it must be told where the ping entrypoint is.
-              tests: ["CMD", "traefik", "healthcheck", ...PING],
-              interval: "5s",
-              timeout: "3s",
-              retries: 10,
-              startPeriod: "5s",
-            },
-          },
-          networksAdvanceds: [...Object.values(this.networks).map((n) => ({ id: n.id })), { id: apiNet.id }],
-          placement: { constraints: ["node.role==manager", ...config.placement] },
-          resources: taskResources(config.resources),
-          restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
-        },
-        endpointSpec: {
-          mode: "dnsrr",
-          ports: [
-            {
-              targetPort: 80,
-              publishedPort: config.httpPort,
-              publishMode: "host",
-              protocol: "tcp",
-              name: ENTRYPOINTS.web,
-            },
-            {
-              targetPort: 443,
-              publishedPort: config.httpsPort,
-              publishMode: "host",
-              protocol: "tcp",
-              name: ENTRYPOINTS.webSecure,
-            },
-          ],
-        },
-        updateConfig: { order: "stop-first", failureAction: "rollback" },
-        convergeConfig: CONVERGE,
-      },
-      { ...child, dependsOn: [this.apiProxy, ...(acmeVolume ? [acmeVolume] : [])] },
+      serviceArgs(args, Object.values(this.networks), api, tls),
+      { ...child, dependsOn: [this.apiProxy, ...tls.dependsOn] },
     );
     this.registerOutputs({ networks: Object.keys(this.networks), service: this.service.name });
   }
+}
+
+/** The overlay networks Traefik routes on, by name; the first keeps the unnumbered resource name. */
+function routedNetworks(
+  name: string,
+  args: TraefikArgs,
+  opts: pulumi.CustomResourceOptions,
+): Record<string, docker.Network> {
+  if (args.networkNames.length === 0)
+    throw new pulumi.InputPropertiesError({
+      message: `Traefik ${name}: no network to route on`,
+      errors: [{ propertyPath: "networkNames", reason: "is empty" }],
+    });
+  const networks: Record<string, docker.Network> = {};
+  args.networkNames.forEach((n, i) => {
+    networks[n] = new docker.Network(
+      `${name}-network${i === 0 ? "" : `-${i}`}`,
+      { name: n, driver: "overlay", attachable: true, labels: labelList(args.labels) },
+      opts,
+    );
+  });
+  return networks;
+}
+
+/** TLS as the mode asks: the certificate file's secrets with a dynamic config naming them, or ACME's volume. */
+function tlsMaterial(name: string, args: TraefikArgs, opts: pulumi.CustomResourceOptions): TlsMaterial {
+  const { prefix, labels } = args;
+  const tls = args.config.tls;
+  const none: TlsMaterial = { configs: [], secrets: [], mounts: [], dependsOn: [] };
+  if (tls.mode === "acme") {
+    const volume = new docker.Volume(
+      `${name}-acme`,
+      { name: `${prefix}_traefik_acme`, labels: labelList(labels) },
+      opts,
+    );
+    return {
+      ...none,
+      mounts: [{ type: "volume", source: volume.name, target: "/data" }],
+      dependsOn: [volume],
+    };
+  }
+  if (tls.mode !== "file") return none;
+  const cert = readFileSync(tls.certFile, "utf8");
+  const key = readFileSync(tls.keyFile, "utf8");
+  const certSecret = fileSecret(
+    `${name}-tls-cert`,
+    prefixedName(prefix, `tls_cert_${contentHash(cert)}`, OBJECT_NAME_MAX),
+    cert,
+    labels,
+    opts,
+  );
+  const keySecret = fileSecret(
+    `${name}-tls-key`,
+    prefixedName(prefix, `tls_key_${contentHash(key)}`, OBJECT_NAME_MAX),
+    key,
+    labels,
+    opts,
+  );
+  const dynamic =
+    "tls:\n  stores:\n    default:\n      defaultCertificate:\n        certFile: /run/secrets/tls.crt\n        keyFile: /run/secrets/tls.key\n";
+  const dyn = new docker.ServiceConfig(
+    `${name}-dynamic`,
+    {
+      name: prefixedName(prefix, `traefik_dynamic_${contentHash(dynamic)}`, OBJECT_NAME_MAX),
+      data: Buffer.from(dynamic).toString("base64"),
+      labels: labelList(labels),
+    },
+    { ...opts, ...CREATE_BEFORE_DELETE },
+  );
+  return {
+    ...none,
+    configs: [{ configId: dyn.id, configName: dyn.name, fileName: "/etc/traefik/dynamic.yml" }],
+    secrets: [
+      { secretId: certSecret.id, secretName: certSecret.name, fileName: "tls.crt" },
+      { secretId: keySecret.id, secretName: keySecret.name, fileName: "tls.key", fileMode: 0o400 },
+    ],
+  };
+}
+
+/** Traefik's service: on its routed networks and the API proxy's, its entrypoints published in host mode. */
+function serviceArgs(
+  args: TraefikArgs,
+  networks: docker.Network[],
+  api: DockerApiProxy,
+  tls: TlsMaterial,
+): docker.ServiceArgs {
+  const { config } = args;
+  const labels = labelList(args.labels);
+  const port = (targetPort: number, publishedPort: number, entrypoint: string) => ({
+    targetPort,
+    publishedPort,
+    publishMode: "host",
+    protocol: "tcp",
+    name: entrypoint,
+  });
+  return {
+    name: `${args.prefix}_traefik`,
+    labels,
+    mode: { replicated: { replicas: 1 } },
+    taskSpec: {
+      containerSpec: {
+        image: config.image,
+        args: traefikArgs(config, args.networkNames[0], api.endpoint, args.constraintLabels),
+        labels,
+        mounts: tls.mounts,
+        configs: tls.configs,
+        secrets: tls.secrets,
+        healthcheck: {
+          // The healthcheck runs a second traefik, which reads its static configuration from
+          // flags alone: it must be told where the ping entrypoint is.
+          tests: ["CMD", "traefik", "healthcheck", ...PING],
+          interval: "5s",
+          timeout: "3s",
+          retries: 10,
+          startPeriod: "5s",
+        },
+      },
+      networksAdvanceds: [...networks.map((n) => ({ id: n.id })), { id: api.network.id }],
+      placement: { constraints: ["node.role==manager", ...config.placement] },
+      resources: taskResources(config.resources),
+      restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
+    },
+    endpointSpec: {
+      mode: "dnsrr",
+      ports: [port(80, config.httpPort, ENTRYPOINTS.web), port(443, config.httpsPort, ENTRYPOINTS.webSecure)],
+    },
+    updateConfig: { order: "stop-first", failureAction: "rollback" },
+    convergeConfig: CONVERGE,
+  };
 }
 
 /** Traefik's static configuration as command-line arguments (no config file to keep in sync). */
