@@ -20,6 +20,7 @@ import type {
 import { anonymousVolume, runName, type ConfigFile, type PlanContext } from "./plan";
 import { renderTemplates, type RenderItem, type TemplatePart } from "./template";
 import { LOG_ROTATED } from "./rules";
+import { deploySettings, serviceHealthcheck } from "./serviceDeploy";
 import { isTraefikLabel, rewriteTraefik, type TraefikOptions } from "./traefik";
 
 export interface ServiceObjects {
@@ -128,6 +129,9 @@ export function planServices(
   return { services, configs };
 }
 
+type Mount = NonNullable<Service["volumes"]>[number];
+
+/** One service as the run deploys it: each concern planned in turn, its problems and warnings in that order. */
 function planService(
   ctx: PlanContext,
   key: string,
@@ -136,107 +140,14 @@ function planService(
   o: ServiceOptions,
 ): ServiceSpec {
   const where = `services.${key}`;
-  // Environment: Docker's loader already took bare names from the env; a name it could not set stays unset.
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(svc.environment ?? {})) if (v !== null) env[k] = v;
-  if (key === APP_SERVICE)
-    for (const [k, v] of Object.entries(o.appEnv)) if (!(k in (svc.environment ?? {}))) env[k] = v;
-
-  const networks: ServiceSpec["networks"] = [];
-  const refs = svc.networks && Object.keys(svc.networks).length > 0 ? svc.networks : { default: null };
-  for (const [netKey, conf] of Object.entries(refs)) {
-    const net = objects.networks.get(netKey);
-    if (!net) {
-      ctx.problems.push(
-        ctx.at(`${where}.networks.${netKey}`, "refers to a network the recipe does not declare"),
-      );
-      continue;
-    }
-    // On the shared proxy network only the unique service name resolves; a plain alias such as "app"
-    // would be shared with every other run's "app".
-    networks.push(
-      net === "proxy"
-        ? { network: ctx.proxyNetwork, aliases: [] }
-        : { network: net.name, aliases: [key, ...(conf?.aliases ?? [])] },
-    );
-  }
-
-  const mounts: MountSpec[] = [];
-  (svc.volumes ?? []).forEach((m, i) => {
-    if (m.type === "bind") {
-      const r = ctx.files.resolve(m.source ?? "");
-      // The rules refused binds outside the recipe unless allowed; inside, the run's copy is mounted read-only.
-      mounts.push({
-        type: "bind",
-        source: r.ok ? r.path : (m.source ?? ""),
-        target: m.target,
-        readOnly: r.ok ? true : (m.read_only ?? false),
-      });
-    } else if (m.type === "tmpfs") {
-      mounts.push({
-        type: "tmpfs",
-        target: m.target,
-        readOnly: m.read_only ?? false,
-        tmpfsSizeBytes: m.tmpfs?.size ?? bytes(o.limits.maxTmpfs),
-      });
-    } else if (m.type === "volume") {
-      if (!m.source)
-        mounts.push({
-          type: "volume",
-          source: anonymousVolume(ctx, objects.volumes, key, m.target),
-          target: m.target,
-          readOnly: m.read_only ?? false,
-        });
-      else if (!objects.volumes.has(m.source))
-        ctx.problems.push(
-          ctx.at(
-            `${where}.volumes.${i}.source`,
-            `volume "${m.source}" is not declared in the top-level volumes`,
-          ),
-        );
-      else
-        mounts.push({
-          type: "volume",
-          source: m.source,
-          target: m.target,
-          readOnly: m.read_only ?? false,
-          noCopy: m.volume?.nocopy,
-        });
-    }
-  });
-
-  const secrets: FileRefSpec[] = [];
-  (svc.secrets ?? []).forEach((s, i) => {
-    if (!objects.secrets.has(s.source))
-      ctx.problems.push(
-        ctx.at(`${where}.secrets.${i}`, `secret "${s.source}" is not declared in the top-level secrets`),
-      );
-    else secrets.push(fileRef(s));
-  });
-
-  for (const k of Object.keys(svc.labels ?? {}))
-    if (isTraefikLabel(k))
-      ctx.warnings.push(
-        `${where}.labels.${k}: Traefik reads swarm services' deploy.labels, not container labels`,
-      );
-  const name = fitName(runName(ctx.stackName, key, SERVICE_NAME_MAX), SERVICE_NAME_MAX);
-  if (name !== `${ctx.stackName}_${key}`)
-    ctx.warnings.push(
-      `${where}: the service name is shortened to ${name} (Swarm allows ${SERVICE_NAME_MAX} characters); \${STACK_NAME}_${key} does not reach it`,
-    );
-
-  const h = svc.healthcheck;
-  if (h?.start_interval)
-    ctx.warnings.push(
-      `${where}.healthcheck.start_interval: not applied (neither this engine nor the docker provider supports it)`,
-    );
-  const d = svc.deploy ?? {};
-  if (d.endpoint_mode === "vip")
-    ctx.warnings.push(
-      `${where}.deploy.endpoint_mode: vip replaced by dnsrr (virtual IPs do not route on every swarm; DNS round robin does)`,
-    );
-  const lim = d.resources?.limits;
-  const res = d.resources?.reservations;
+  const env = serviceEnv(key, svc.environment, o.appEnv);
+  const networks = serviceNetworks(ctx, key, svc.networks, objects.networks);
+  const mounts = serviceMounts(ctx, key, svc.volumes, objects.volumes, o.limits);
+  const secrets = serviceSecrets(ctx, where, svc.secrets, objects.secrets);
+  warnTraefikContainerLabels(ctx, where, svc.labels);
+  const name = serviceName(ctx, key);
+  const healthcheck = serviceHealthcheck(ctx, where, svc.healthcheck);
+  const deploy = deploySettings(ctx, where, svc.deploy ?? {}, o.limits);
   return {
     key,
     name,
@@ -249,52 +160,197 @@ function planService(
     networks,
     mounts,
     secrets,
-    configs: [],
-    healthcheck:
-      h &&
-      (h.disable
-        ? { test: ["NONE"] }
-        : h.test
-          ? {
-              test: h.test,
-              interval: h.interval,
-              timeout: h.timeout,
-              startPeriod: h.start_period,
-              retries: h.retries,
-            }
-          : undefined),
-    mode: d.mode === "global" ? "global" : { replicas: d.replicas ?? 1 },
-    restartPolicy: d.restart_policy && {
-      condition: d.restart_policy.condition,
-      delay: d.restart_policy.delay,
-      maxAttempts: d.restart_policy.max_attempts,
-      window: d.restart_policy.window,
-    },
-    updateConfig: d.update_config && {
-      parallelism: d.update_config.parallelism,
-      delay: d.update_config.delay,
-      failureAction: d.update_config.failure_action,
-      monitor: d.update_config.monitor,
-      maxFailureRatio: d.update_config.max_failure_ratio?.toString(),
-      order: d.update_config.order,
-    },
-    // The run's defaults where the recipe sets no limit: no task may take the whole host.
-    resources: {
-      limits: {
-        // 0 is "no limit" to Docker: the run's default instead (rules.ts warns).
-        memoryBytes: lim?.memory !== undefined && lim.memory > 0 ? lim.memory : bytes(o.limits.memory),
-        nanoCpus: Math.round((Number(lim?.cpus) > 0 ? Number(lim?.cpus) : o.limits.cpus) * 1e9),
-      },
-      reservations: res && {
-        memoryBytes: res.memory,
-        nanoCpus: res.cpus !== undefined ? Math.round(Number(res.cpus) * 1e9) : undefined,
-      },
-    },
-    placement: {
-      constraints: [],
-      prefs: (d.placement?.preferences ?? []).map((p) => `spread=${p.spread}`),
-      maxReplicas: d.placement?.max_replicas_per_node,
-    },
+    configs: [], // set by planServices once templates are rendered
+    healthcheck,
+    ...deploy,
+    ...taskSettings(svc, o.limits),
+    routers: [], // set by planServices once Traefik's labels are checked
+  };
+}
+
+/**
+ * The service's environment. Docker's loader already took bare names from the env; a name it could
+ * not set (null) stays unset. The service named `app` also gets the app's whole env, as abra exposes
+ * it, where the service does not set the name itself.
+ */
+function serviceEnv(
+  key: string,
+  environment: Service["environment"],
+  appEnv: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(environment ?? {})) if (v !== null) env[k] = v;
+  if (key === APP_SERVICE)
+    for (const [k, v] of Object.entries(appEnv)) if (!(k in (environment ?? {}))) env[k] = v;
+  return env;
+}
+
+/**
+ * The networks the service joins (the stack's `default` when it names none), by their run names.
+ * On a stack network the service is reachable by its key and its aliases; on the shared proxy
+ * network only by its unique service name, since a plain alias such as "app" would be shared with
+ * every other run's "app". A network the recipe does not declare is a problem.
+ */
+function serviceNetworks(
+  ctx: PlanContext,
+  key: string,
+  serviceNets: Service["networks"],
+  declared: ServiceObjects["networks"],
+): ServiceSpec["networks"] {
+  const networks: ServiceSpec["networks"] = [];
+  const refs = serviceNets && Object.keys(serviceNets).length > 0 ? serviceNets : { default: null };
+  for (const [netKey, conf] of Object.entries(refs)) {
+    const net = declared.get(netKey);
+    if (!net) {
+      ctx.problems.push(
+        ctx.at(`services.${key}.networks.${netKey}`, "refers to a network the recipe does not declare"),
+      );
+      continue;
+    }
+    networks.push(
+      net === "proxy"
+        ? { network: ctx.proxyNetwork, aliases: [] }
+        : { network: net.name, aliases: [key, ...(conf?.aliases ?? [])] },
+    );
+  }
+  return networks;
+}
+
+/**
+ * The service's mounts, in the recipe's order: binds, tmpfs and volumes (each planned below); a
+ * mount of any other type is left out (the rules refuse those: not supported on a swarm).
+ */
+function serviceMounts(
+  ctx: PlanContext,
+  key: string,
+  volumes: Service["volumes"],
+  declared: ServiceObjects["volumes"],
+  limits: RunLimits,
+): MountSpec[] {
+  const mounts: MountSpec[] = [];
+  (volumes ?? []).forEach((m, i) => {
+    const mount =
+      m.type === "bind"
+        ? bindMount(ctx, m)
+        : m.type === "tmpfs"
+          ? tmpfsMount(m, limits)
+          : m.type === "volume"
+            ? volumeMount(ctx, key, m, i, declared)
+            : undefined;
+    if (mount) mounts.push(mount);
+  });
+  return mounts;
+}
+
+/**
+ * A bind mount. The rules refused binds outside the recipe unless allowed; a source inside it is
+ * the run's copy of the file, mounted read-only. Any other source is mounted as the recipe says.
+ */
+function bindMount(ctx: PlanContext, m: Mount): MountSpec {
+  const r = ctx.files.resolve(m.source ?? "");
+  return {
+    type: "bind",
+    source: r.ok ? r.path : (m.source ?? ""),
+    target: m.target,
+    readOnly: r.ok ? true : (m.read_only ?? false),
+  };
+}
+
+/** A tmpfs mount, sized as the recipe says or else the run's tmpfs limit (never unbounded memory). */
+function tmpfsMount(m: Mount, limits: RunLimits): MountSpec {
+  return {
+    type: "tmpfs",
+    target: m.target,
+    readOnly: m.read_only ?? false,
+    tmpfsSizeBytes: m.tmpfs?.size ?? bytes(limits.maxTmpfs),
+  };
+}
+
+/**
+ * A volume mount. An anonymous volume becomes a volume of the run's own (one per service and
+ * target); a named one must be declared in the top-level volumes — otherwise a problem, and no mount.
+ */
+function volumeMount(
+  ctx: PlanContext,
+  key: string,
+  m: Mount,
+  i: number,
+  declared: ServiceObjects["volumes"],
+): MountSpec | undefined {
+  if (!m.source)
+    return {
+      type: "volume",
+      source: anonymousVolume(ctx, declared, key, m.target),
+      target: m.target,
+      readOnly: m.read_only ?? false,
+    };
+  if (!declared.has(m.source)) {
+    ctx.problems.push(
+      ctx.at(
+        `services.${key}.volumes.${i}.source`,
+        `volume "${m.source}" is not declared in the top-level volumes`,
+      ),
+    );
+    return undefined;
+  }
+  return {
+    type: "volume",
+    source: m.source,
+    target: m.target,
+    readOnly: m.read_only ?? false,
+    noCopy: m.volume?.nocopy,
+  };
+}
+
+/** The secrets the service mounts; each must be declared in the top-level secrets (a problem otherwise). */
+function serviceSecrets(
+  ctx: PlanContext,
+  where: string,
+  refs: Service["secrets"],
+  declared: ServiceObjects["secrets"],
+): FileRefSpec[] {
+  const secrets: FileRefSpec[] = [];
+  (refs ?? []).forEach((s, i) => {
+    if (!declared.has(s.source))
+      ctx.problems.push(
+        ctx.at(`${where}.secrets.${i}`, `secret "${s.source}" is not declared in the top-level secrets`),
+      );
+    else secrets.push(fileRef(s));
+  });
+  return secrets;
+}
+
+/**
+ * Warns of Traefik labels on the container: Traefik reads a swarm service's deploy.labels, so these
+ * route nothing (they are kept as container labels all the same).
+ */
+function warnTraefikContainerLabels(ctx: PlanContext, where: string, labels: Service["labels"]): void {
+  for (const k of Object.keys(labels ?? {}))
+    if (isTraefikLabel(k))
+      ctx.warnings.push(
+        `${where}.labels.${k}: Traefik reads swarm services' deploy.labels, not container labels`,
+      );
+}
+
+/**
+ * The service's name, `<STACK_NAME>_<key>` as `docker stack deploy` names it, shortened to Swarm's
+ * limit when longer — with a warning, since the recipe's `${STACK_NAME}_<key>` then misses it.
+ */
+function serviceName(ctx: PlanContext, key: string): string {
+  const name = fitName(runName(ctx.stackName, key, SERVICE_NAME_MAX), SERVICE_NAME_MAX);
+  if (name !== `${ctx.stackName}_${key}`)
+    ctx.warnings.push(
+      `services.${key}: the service name is shortened to ${name} (Swarm allows ${SERVICE_NAME_MAX} characters); \${STACK_NAME}_${key} does not reach it`,
+    );
+  return name;
+}
+
+/**
+ * How each task's container runs, as the recipe writes it: stop, user, host names and DNS, init,
+ * read-only root, capabilities; logging within the run's budget. No sysctls: the rules refuse them.
+ */
+function taskSettings(svc: Service, limits: RunLimits) {
+  return {
     stopGracePeriod: svc.stop_grace_period,
     stopSignal: svc.stop_signal,
     user: svc.user,
@@ -307,9 +363,8 @@ function planService(
     capDrop: svc.cap_drop ?? [],
     capAdd: svc.cap_add ?? [],
     sysctls: {},
-    logging: boundedLogging(svc.logging, o.limits),
-    routers: [],
-  };
+    logging: boundedLogging(svc.logging, limits),
+  } satisfies Partial<ServiceSpec>;
 }
 
 /** The labels abra puts on the `app` service (coop-cloud.<stack>.recipe/.version/.chaos). */
