@@ -13,10 +13,23 @@
  *    the operator's allowlist; names get the run's prefix, so no run can shadow or void another's;
  *  - no forwardAuth, no servers by URL, no TLS stores/options/domains, no middleware that reads
  *    files or runs plugins; priorities capped; entrypoints and cert resolvers mapped to the CI's.
+ * This module decodes, walks each service's configuration (rewriteConfig) and encodes; the checks
+ * that need no run context (rule confinement, entrypoints, objects and their bounds) are in
+ * traefikPolicy.ts.
  */
-import { durationNs } from "../units";
 import { callHelper } from "./helpers";
 import type { RouterSpec } from "./model";
+import {
+  checkObject,
+  checkTlsSection,
+  runEntrypoints,
+  whyUnconfined,
+  type ObjectKind,
+  type Refuse,
+  type RuleInfo,
+} from "./traefikPolicy";
+
+export { ALLOWED_MIDDLEWARES, TRAEFIK_BOUNDS } from "./traefikPolicy";
 
 export interface TraefikOptions {
   stackName: string;
@@ -34,74 +47,7 @@ export interface TraefikOptions {
 /** Highest router priority a recipe may set (Traefik's default is the rule's length). */
 export const MAX_PRIORITY = 10_000;
 
-/** Middleware types a recipe may use: none reads files, calls out, or runs code. */
-export const ALLOWED_MIDDLEWARES = new Set([
-  "addPrefix",
-  "basicAuth",
-  "buffering",
-  "chain",
-  "circuitBreaker",
-  "compress",
-  "contentType",
-  "digestAuth",
-  "errors",
-  "grpcWeb",
-  "headers",
-  "inFlightReq",
-  "ipAllowList",
-  "ipWhiteList",
-  "passTLSClientCert",
-  "rateLimit",
-  "redirectRegex",
-  "redirectScheme",
-  "replacePath",
-  "replacePathRegex",
-  "retry",
-  "stripPrefix",
-  "stripPrefixRegex",
-]);
-const TCP_MIDDLEWARES = new Set(["inFlightConn", "ipAllowList", "ipWhiteList"]);
-
-/**
- * What holds or multiplies traffic inside the shared Traefik, found in Traefik's own source
- * (pkg/config/dynamic, v3.6): bounded so that no run can make Traefik hold more than a little per
- * request. `buffering` keeps bodies in memory up to its mem* thresholds and on Traefik's disk up to
- * its max* limits (0 = no limit, so unset ones are set here); `compress` keeps a response in memory
- * until minResponseBodyBytes; `retry` sends a request again `attempts` times; a health check probes
- * the run's servers every `interval`. (`mirroring`, which buffers whole bodies, cannot be declared
- * with labels: Traefik reads it only from files.)
- */
-export const TRAEFIK_BOUNDS = {
-  buffering: {
-    memRequestBodyBytes: 256 * 1024,
-    memResponseBodyBytes: 256 * 1024,
-    maxRequestBodyBytes: 8 * 1024 * 1024,
-    maxResponseBodyBytes: 8 * 1024 * 1024,
-  },
-  compressMinResponseBodyBytes: 256 * 1024,
-  retryAttempts: 5,
-  healthCheckInterval: "1s",
-} as const;
-
-const ENTRYPOINT_ALIASES: Record<string, "web" | "webSecure"> = {
-  web: "web",
-  http: "web",
-  "web-secure": "webSecure",
-  websecure: "webSecure",
-  https: "webSecure",
-};
-
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-interface RuleInfo {
-  rule: string;
-  priority: number;
-  defaultRule?: boolean;
-  catchAll?: boolean;
-  error?: string;
-  hostRegexps?: { arg: string; requiredSuffix: string; matchesEmpty: boolean }[];
-  hostConfinement: { confined: boolean; hosts: string[]; suffixes: string[] };
-}
 
 interface Decoded {
   config: Obj | null;
@@ -161,18 +107,7 @@ export function rewriteTraefik(
     options: { defaultRuleSyntax: o.ruleSyntax },
   }).services;
 
-  // Names the run declares, across all its services (Traefik's namespace is global): lower-cased,
-  // since Traefik merges names case-insensitively.
-  const own = {
-    routers: new Set<string>(),
-    services: new Set<string>(),
-    middlewares: new Set<string>(),
-    serversTransports: new Set<string>(),
-  };
-  for (const d of Object.values(decoded))
-    for (const proto of ["http", "tcp", "udp"])
-      for (const kind of Object.keys(own) as (keyof typeof own)[])
-        for (const n of Object.keys(d.config?.[proto]?.[kind] ?? {})) own[kind].add(n.toLowerCase());
+  const own = ownNames(decoded);
 
   const encodeReq: Record<
     string,
@@ -231,248 +166,248 @@ export function runObjectName(stack: string, name: string): string {
   return name.toLowerCase().startsWith(stack.toLowerCase()) ? name : `${stack}-${name}`;
 }
 
+/** Names the run declares, per kind, lower-cased (Traefik's namespace is global and case-insensitive). */
+type OwnNames = Record<"routers" | ObjectKind, Set<string>>;
+
+/**
+ * The names the run declares, across all its services (Traefik's namespace is global: a reference
+ * may name an object another service of the run declares): lower-cased, since Traefik merges names
+ * case-insensitively.
+ */
+function ownNames(decoded: Record<string, Decoded>): OwnNames {
+  const own: OwnNames = {
+    routers: new Set<string>(),
+    services: new Set<string>(),
+    middlewares: new Set<string>(),
+    serversTransports: new Set<string>(),
+  };
+  for (const d of Object.values(decoded))
+    for (const proto of ["http", "tcp", "udp"])
+      for (const kind of Object.keys(own) as (keyof OwnNames)[])
+        for (const n of Object.keys(d.config?.[proto]?.[kind] ?? {})) own[kind].add(n.toLowerCase());
+  return own;
+}
+
+/** What rewriting one service's configuration needs: the run, its own names, and where to report. */
+interface RewriteContext {
+  i: TraefikInput;
+  o: TraefikOptions;
+  rules: Decoded["rules"];
+  own: OwnNames;
+  /** The operator's allowlist of references outside the run, lower-cased. */
+  allowed: Set<string>;
+  eps: { web: string; webSecure: string };
+  refuse: Refuse;
+  warn: (m: string) => void;
+}
+
+/**
+ * One service's decoded configuration, checked and rewritten for the run, section by section: its
+ * routers (confined to the run's domain), its services, middlewares and transports (traefikPolicy.ts),
+ * no TLS stores or options of its own, and plain-HTTP twins when the CI serves HTTP. The configuration
+ * to encode, and the routers the run exposes.
+ */
 function rewriteConfig(
   d: Decoded,
   i: TraefikInput,
   o: TraefikOptions,
-  own: Record<"routers" | "services" | "middlewares" | "serversTransports", Set<string>>,
-  refuse: (k: string, m: string) => void,
+  own: OwnNames,
+  refuse: Refuse,
   warn: (m: string) => void,
 ): { config: Obj; routers: RouterSpec[] } {
   const config: Obj = JSON.parse(JSON.stringify(d.config));
-  const eps = o.entrypoints ?? { web: "web", webSecure: "web-secure" };
-  const allowed = new Set((o.allowedRefs ?? []).map((r) => r.toLowerCase()));
+  const ctx: RewriteContext = {
+    i,
+    o,
+    rules: d.rules,
+    own,
+    allowed: new Set((o.allowedRefs ?? []).map((r) => r.toLowerCase())),
+    eps: o.entrypoints ?? { web: "web", webSecure: "web-secure" },
+    refuse,
+    warn,
+  };
   const routers: RouterSpec[] = [];
-  const rename = (n: string) => runObjectName(o.stackName, n);
-  /** A reference to an object of `kind`, renamed for the run; undefined (and refused) if it is not the run's. */
-  const ref = (kind: keyof typeof own, value: string, at: string): string | undefined => {
-    const [name, provider] = value.split("@", 2);
-    if (provider === undefined || provider === "swarm" || provider === "docker") {
-      if (own[kind].has(name.toLowerCase())) return rename(name);
-      if (provider === undefined && kind === "services" && name.toLowerCase() === i.name.toLowerCase())
-        return value;
-      refuse(
-        at,
-        `${kind.slice(0, -1)} "${value}" is not one of this recipe's; a run may refer only to its own`,
-      );
-      return undefined;
-    }
-    if (allowed.has(value.toLowerCase())) return value;
-    refuse(
-      at,
-      `"${value}" belongs to Traefik's ${provider} provider, which runs do not share (the operator may allow it)`,
-    );
-    return undefined;
-  };
-  const inDomain = (h: string) => {
-    const host = h.toLowerCase().replace(/\.$/, "");
-    return host === o.domain || host.endsWith(`.${o.domain}`);
-  };
-  const checkRule = (proto: "http" | "tcp", name: string, r: Obj): RuleInfo | undefined => {
-    const info = d.rules[proto]?.[name];
-    const at = `${proto}.routers.${name}.rule`;
-    if (!info) return undefined;
-    if (info.error) {
-      refuse(at, `Traefik refuses the rule: ${info.error}`);
-      return undefined;
-    }
-    if (info.defaultRule) {
-      warn(
-        `services.${i.key}.deploy.labels.${at}: no rule; Traefik's default rule routes only ${info.hostConfinement.hosts.join(", ")}`,
-      );
-      return info;
-    }
-    const c = info.hostConfinement;
-    const outside = [
-      ...c.hosts.filter((h) => !inDomain(h)),
-      ...c.suffixes.filter(
-        (s) => !(s.toLowerCase() === `.${o.domain}` || s.toLowerCase().endsWith(`.${o.domain}`)),
-      ),
-    ];
-    const empty = (info.hostRegexps ?? []).filter((x) => x.matchesEmpty);
-    if (!c.confined || outside.length > 0 || empty.length > 0 || info.catchAll) {
-      const why = !c.confined
-        ? "it can match hosts outside the run's domain (every || branch needs a Host or HostRegexp of the run, with no ! around it)"
-        : outside.length > 0
-          ? `it routes ${outside.join(", ")}, outside the run's domain ${o.domain}`
-          : "a HostRegexp that matches the empty string matches every request";
-      refuse(at, `${r.rule ?? info.rule}: ${why}`);
-      return undefined;
-    }
-    return info;
-  };
-
   for (const proto of ["http", "tcp", "udp"] as const) {
     const section = config[proto] as Obj | undefined;
     if (!section) continue;
-    if (proto === "udp" && Object.keys(section.routers ?? {}).length > 0)
-      refuse("udp.routers", "UDP routers cannot be confined to a run's domain");
-    const newRouters: Obj = {};
-    for (const [name, r] of Object.entries((section.routers ?? {}) as Obj)) {
-      if (proto === "udp") continue;
-      const info = checkRule(proto, name, r);
-      if (!info) continue;
-      if (proto === "tcp" && !r.tls) {
-        refuse(`tcp.routers.${name}`, "a TCP router without TLS has no HostSNI to confine it to the run");
-        continue;
-      }
-      if (r.priority !== undefined && r.priority > MAX_PRIORITY) {
-        warn(
-          `services.${i.key}.deploy.labels.${proto}.routers.${name}.priority: ${r.priority} lowered to ${MAX_PRIORITY}`,
-        );
-        r.priority = MAX_PRIORITY;
-      }
-      const entry = (r.entryPoints as string[] | undefined)?.length
-        ? (r.entryPoints as string[])
-        : ["web", "web-secure"];
-      r.entryPoints = entry.flatMap((e) => {
-        const alias = ENTRYPOINT_ALIASES[e.toLowerCase()];
-        if (!alias)
-          refuse(
-            `${proto}.routers.${name}.entrypoints`,
-            `entrypoint "${e}" does not exist in the CI's Traefik (web, web-secure)`,
-          );
-        return alias ? [eps[alias]] : [];
-      });
-      if (r.service) r.service = ref("services", r.service, `${proto}.routers.${name}.service`);
-      if (r.middlewares)
-        r.middlewares = (r.middlewares as string[])
-          .map((m) => ref("middlewares", m, `${proto}.routers.${name}.middlewares`))
-          .filter(Boolean);
-      if (r.tls) {
-        if (r.tls.domains?.length)
-          refuse(
-            `${proto}.routers.${name}.tls.domains`,
-            "TLS domains are the CI's to set (its certificate is for *.<ci domain>)",
-          );
-        if (r.tls.options) refuse(`${proto}.routers.${name}.tls.options`, "TLS options are the CI's to set");
-        if (r.tls.certResolver) {
-          if (o.certResolver) r.tls.certResolver = o.certResolver;
-          else {
-            delete r.tls.certResolver;
-            warn(
-              `services.${i.key}.deploy.labels.${proto}.routers.${name}.tls.certresolver: no certificate resolver in this CI; the router uses Traefik's certificate`,
-            );
-          }
-        }
-      }
-      newRouters[rename(name)] = r;
-      routers.push({
-        name: rename(name),
-        rule: r.rule ?? info.rule,
-        hosts: [...info.hostConfinement.hosts, ...info.hostConfinement.suffixes.map((s) => `*${s}`)],
-      });
-    }
-    if (section.routers) section.routers = newRouters;
-    for (const kind of ["services", "middlewares", "serversTransports"] as const) {
-      if (!section[kind]) continue;
-      const renamed: Obj = {};
-      for (const [name, v] of Object.entries(section[kind] as Obj)) {
-        checkObject(proto, kind, name, v as Obj, refuse, (k, val, at) => ref(k, val, at));
-        renamed[rename(name)] = v;
-      }
-      section[kind] = renamed;
-    }
+    routers.push(...rewriteRouters(ctx, proto, section));
+    rewriteObjects(ctx, proto, section);
   }
-  if (hasContent(config.tls)) refuse("tls", "TLS stores and options are the CI's to set");
-  if (o.plainHttp && config.http?.routers) addHttpTwins(config.http, eps);
+  checkTlsSection(config.tls, refuse);
+  if (o.plainHttp && config.http?.routers) addHttpTwins(config.http, ctx.eps);
   return { config, routers };
 }
 
-/** Whether a decoded section sets anything (Traefik's JSON has empty sections for what is not set). */
-function hasContent(v: unknown): boolean {
-  if (v === null || v === undefined) return false;
-  if (typeof v !== "object") return true;
-  return Object.values(v as Obj).some(hasContent);
+/** A warning's path: the label `k` of the service being rewritten. */
+function labelAt(ctx: RewriteContext, k: string): string {
+  return `services.${ctx.i.key}.deploy.labels.${k}`;
 }
 
-/** What a service, middleware or transport may be on a shared Traefik. */
-function checkObject(
-  proto: string,
-  kind: "services" | "middlewares" | "serversTransports",
+/**
+ * A reference to an object of `kind`, renamed for the run; undefined (and refused) if it is not the
+ * run's. Without a provider (or @swarm, @docker) it must name one of the run's objects, or the default
+ * service Traefik names after the swarm service; another provider's object is shared by every run, so
+ * only the operator's allowlist lets it through.
+ */
+function refer(ctx: RewriteContext, kind: ObjectKind, value: string, at: string): string | undefined {
+  const [name, provider] = value.split("@", 2);
+  if (provider === undefined || provider === "swarm" || provider === "docker") {
+    if (ctx.own[kind].has(name.toLowerCase())) return runObjectName(ctx.o.stackName, name);
+    if (provider === undefined && kind === "services" && name.toLowerCase() === ctx.i.name.toLowerCase())
+      return value;
+    ctx.refuse(
+      at,
+      `${kind.slice(0, -1)} "${value}" is not one of this recipe's; a run may refer only to its own`,
+    );
+    return undefined;
+  }
+  if (ctx.allowed.has(value.toLowerCase())) return value;
+  ctx.refuse(
+    at,
+    `"${value}" belongs to Traefik's ${provider} provider, which runs do not share (the operator may allow it)`,
+  );
+  return undefined;
+}
+
+/**
+ * One section's routers, kept (renamed for the run) only if they pass: the RouterSpecs of those kept.
+ * UDP routers are refused outright (a datagram names no host to confine them to) and dropped.
+ */
+function rewriteRouters(ctx: RewriteContext, proto: "http" | "tcp" | "udp", section: Obj): RouterSpec[] {
+  const specs: RouterSpec[] = [];
+  if (!section.routers) return specs;
+  if (proto === "udp") {
+    if (Object.keys(section.routers as Obj).length > 0)
+      ctx.refuse("udp.routers", "UDP routers cannot be confined to a run's domain");
+    section.routers = {};
+    return specs;
+  }
+  const kept: Obj = {};
+  for (const [name, r] of Object.entries(section.routers as Obj)) {
+    const spec = rewriteRouter(ctx, proto, name, r);
+    if (!spec) continue;
+    kept[spec.name] = r;
+    specs.push(spec);
+  }
+  section.routers = kept;
+  return specs;
+}
+
+/**
+ * One HTTP or TCP router, rewritten in place for the run; undefined if it is dropped: its rule must
+ * confine it to the run's domain, and a TCP router needs TLS (its HostSNI is what confines it). Its
+ * priority, entrypoints, references and TLS settings are then made the run's.
+ */
+function rewriteRouter(
+  ctx: RewriteContext,
+  proto: "http" | "tcp",
   name: string,
-  v: Obj,
-  refuse: (k: string, m: string) => void,
-  ref: (
-    kind: "services" | "middlewares" | "serversTransports",
-    value: string,
-    at: string,
-  ) => string | undefined,
-): void {
-  const at = `${proto}.${kind}.${name}`;
-  if (kind === "services") {
-    for (const s of v.loadBalancer?.servers ?? [])
-      if (s.url || s.address)
-        refuse(
-          `${at}.loadbalancer.server`,
-          "servers by URL or address could reach anything; a run's service is reached by its port",
-        );
-    if (v.loadBalancer?.serversTransport)
-      v.loadBalancer.serversTransport = ref(
-        "serversTransports",
-        v.loadBalancer.serversTransport,
-        `${at}.loadbalancer.serverstransport`,
-      );
-    const hc = v.loadBalancer?.healthCheck as Obj | undefined;
-    for (const key of ["interval", "unhealthyInterval"])
-      if (
-        typeof hc?.[key] === "string" &&
-        durationNs(hc[key]) < durationNs(TRAEFIK_BOUNDS.healthCheckInterval)
-      )
-        refuse(
-          `${at}.loadbalancer.healthcheck.${key.toLowerCase()}`,
-          `${hc[key]} is under the shared Traefik's floor of ${TRAEFIK_BOUNDS.healthCheckInterval} between probes`,
-        );
-    for (const group of ["weighted", "mirroring", "failover"]) {
-      const g = v[group];
-      if (!g) continue;
-      for (const s of g.services ?? [])
-        if (s.name) s.name = ref("services", s.name, `${at}.${group}.services`);
-      for (const m of g.mirrors ?? []) if (m.name) m.name = ref("services", m.name, `${at}.${group}.mirrors`);
-      if (g.service) g.service = ref("services", g.service, `${at}.${group}.service`);
-      if (g.fallback) g.fallback = ref("services", g.fallback, `${at}.${group}.fallback`);
+  r: Obj,
+): RouterSpec | undefined {
+  const info = checkRule(ctx, proto, name, r);
+  if (!info) return undefined;
+  if (proto === "tcp" && !r.tls) {
+    ctx.refuse(`tcp.routers.${name}`, "a TCP router without TLS has no HostSNI to confine it to the run");
+    return undefined;
+  }
+  capPriority(ctx, proto, name, r);
+  r.entryPoints = runEntrypoints(
+    r.entryPoints as string[] | undefined,
+    ctx.eps,
+    `${proto}.routers.${name}.entrypoints`,
+    ctx.refuse,
+  );
+  referRouterTargets(ctx, proto, name, r);
+  if (r.tls) rewriteRouterTls(ctx, proto, name, r.tls as Obj);
+  return {
+    name: runObjectName(ctx.o.stackName, name),
+    rule: r.rule ?? info.rule,
+    hosts: [...info.hostConfinement.hosts, ...info.hostConfinement.suffixes.map((s) => `*${s}`)],
+  };
+}
+
+/**
+ * The router's rule as Traefik parsed it, if it keeps the router inside the run's domain (the shared
+ * Traefik also routes the warm layer and every other run); undefined (and refused) if Traefik refuses
+ * it or it could match a host outside. Without a rule Traefik's default one applies: only a warning.
+ */
+function checkRule(ctx: RewriteContext, proto: "http" | "tcp", name: string, r: Obj): RuleInfo | undefined {
+  const info = ctx.rules[proto]?.[name];
+  const at = `${proto}.routers.${name}.rule`;
+  if (!info) return undefined;
+  if (info.error) {
+    ctx.refuse(at, `Traefik refuses the rule: ${info.error}`);
+    return undefined;
+  }
+  if (info.defaultRule) {
+    ctx.warn(
+      `${labelAt(ctx, at)}: no rule; Traefik's default rule routes only ${info.hostConfinement.hosts.join(", ")}`,
+    );
+    return info;
+  }
+  const why = whyUnconfined(info, ctx.o.domain);
+  if (why === undefined) return info;
+  ctx.refuse(at, `${r.rule ?? info.rule}: ${why}`);
+  return undefined;
+}
+
+/**
+ * A priority above MAX_PRIORITY is lowered to it, with a warning: no recipe's router outranks
+ * everything else on the shared Traefik.
+ */
+function capPriority(ctx: RewriteContext, proto: "http" | "tcp", name: string, r: Obj): void {
+  if (r.priority !== undefined && r.priority > MAX_PRIORITY) {
+    ctx.warn(
+      `${labelAt(ctx, `${proto}.routers.${name}.priority`)}: ${r.priority} lowered to ${MAX_PRIORITY}`,
+    );
+    r.priority = MAX_PRIORITY;
+  }
+}
+
+/** The router's service and middlewares, resolved as the run's own (refused middlewares are dropped). */
+function referRouterTargets(ctx: RewriteContext, proto: "http" | "tcp", name: string, r: Obj): void {
+  if (r.service) r.service = refer(ctx, "services", r.service, `${proto}.routers.${name}.service`);
+  if (r.middlewares)
+    r.middlewares = (r.middlewares as string[])
+      .map((m) => refer(ctx, "middlewares", m, `${proto}.routers.${name}.middlewares`))
+      .filter(Boolean);
+}
+
+/**
+ * The router's TLS is the CI's: its domains and options are refused (the CI's certificate covers the
+ * run's hosts), and a certificate resolver becomes the CI's, or Traefik's certificate (with a
+ * warning) where the CI has none.
+ */
+function rewriteRouterTls(ctx: RewriteContext, proto: "http" | "tcp", name: string, tls: Obj): void {
+  if (tls.domains?.length)
+    ctx.refuse(
+      `${proto}.routers.${name}.tls.domains`,
+      "TLS domains are the CI's to set (its certificate is for *.<ci domain>)",
+    );
+  if (tls.options) ctx.refuse(`${proto}.routers.${name}.tls.options`, "TLS options are the CI's to set");
+  if (!tls.certResolver) return;
+  if (ctx.o.certResolver) tls.certResolver = ctx.o.certResolver;
+  else {
+    delete tls.certResolver;
+    ctx.warn(
+      `${labelAt(ctx, `${proto}.routers.${name}.tls.certresolver`)}: no certificate resolver in this CI; the router uses Traefik's certificate`,
+    );
+  }
+}
+
+/**
+ * One section's services, middlewares and transports, each checked against the shared Traefik's
+ * policy (checkObject, which also resolves their references) and renamed for the run.
+ */
+function rewriteObjects(ctx: RewriteContext, proto: "http" | "tcp" | "udp", section: Obj): void {
+  for (const kind of ["services", "middlewares", "serversTransports"] as const) {
+    if (!section[kind]) continue;
+    const renamed: Obj = {};
+    for (const [name, v] of Object.entries(section[kind] as Obj)) {
+      checkObject(proto, kind, name, v as Obj, ctx.refuse, (k, val, at) => refer(ctx, k, val, at));
+      renamed[runObjectName(ctx.o.stackName, name)] = v;
     }
-  } else if (kind === "middlewares") {
-    const types = Object.keys(v);
-    const allowed = proto === "tcp" ? TCP_MIDDLEWARES : ALLOWED_MIDDLEWARES;
-    for (const t of types)
-      if (!allowed.has(t))
-        refuse(
-          `${at}.${t.toLowerCase()}`,
-          `middleware type ${t} is not allowed on the shared Traefik (it can call out, read files or run code)`,
-        );
-    if (v.buffering)
-      for (const [key, cap] of Object.entries(TRAEFIK_BOUNDS.buffering)) {
-        const asked = v.buffering[key] as number | undefined;
-        if (asked === undefined || asked <= 0) v.buffering[key] = cap;
-        else if (asked > cap)
-          refuse(
-            `${at}.buffering.${key.toLowerCase()}`,
-            `${asked} bytes are over the shared Traefik's limit of ${cap}: it holds every such body`,
-          );
-      }
-    const minCompressed = v.compress?.minResponseBodyBytes as number | undefined;
-    if (minCompressed !== undefined && minCompressed > TRAEFIK_BOUNDS.compressMinResponseBodyBytes)
-      refuse(
-        `${at}.compress.minresponsebodybytes`,
-        `${minCompressed} bytes are over the shared Traefik's limit of ${TRAEFIK_BOUNDS.compressMinResponseBodyBytes}: it holds a response that long in memory`,
-      );
-    const attempts = v.retry?.attempts as number | undefined;
-    if (attempts !== undefined && attempts > TRAEFIK_BOUNDS.retryAttempts)
-      refuse(
-        `${at}.retry.attempts`,
-        `${attempts} attempts are over the shared Traefik's limit of ${TRAEFIK_BOUNDS.retryAttempts}`,
-      );
-    if (v.basicAuth?.usersFile || v.digestAuth?.usersFile)
-      refuse(`${at}`, "usersFile would be read from the shared Traefik's disk");
-    if (v.chain?.middlewares)
-      v.chain.middlewares = (v.chain.middlewares as string[]).map((m) =>
-        ref("middlewares", m, `${at}.chain.middlewares`),
-      );
-    if (v.errors?.service) v.errors.service = ref("services", v.errors.service, `${at}.errors.service`);
-  } else {
-    for (const f of ["rootCAs", "certificates", "spiffe"])
-      if (v[f]) refuse(`${at}.${f.toLowerCase()}`, `${f} are the CI's to set`);
+    section[kind] = renamed;
   }
 }
 
