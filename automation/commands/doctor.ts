@@ -52,110 +52,170 @@ function npmVersion(projectDir: string, pkg: string): string | undefined {
   }
 }
 
-export async function doctor(env: CcciEnv): Promise<Check[]> {
-  const checks: Check[] = [];
-  const setup = "scripts/env/setup.sh";
+const SETUP = "scripts/env/setup.sh";
 
-  const docker = dockerClient();
+/** What the probes share: the agent's environment, the engine, and the Pulumi CLI found once. */
+interface Probing {
+  env: CcciEnv;
+  docker: ReturnType<typeof dockerClient>;
+  /** The CLI's path ("" when none) and its version (undefined when it does not answer). */
+  pulumi: { path: string; version?: string };
+}
+
+/** One prerequisite (or a family of them), checked. */
+type Probe = (p: Probing) => Promise<Check[]> | Check[];
+
+/** What `cc-ci doctor` checks, in the order it reports. */
+const PROBES: Probe[] = [
+  dockerProbe,
+  nodeProbe,
+  pulumiProbe,
+  languageHostProbe,
+  pluginsProbe,
+  imagesProbe,
+  async (p) => [await backendCheck(p.env, p.pulumi.version !== undefined)],
+];
+
+export async function doctor(env: CcciEnv): Promise<Check[]> {
+  const cli = env.pulumiBin
+    ? path.join(env.pulumiBin, "pulumi")
+    : (run("bash", ["-c", "command -v pulumi"]) ?? "");
+  const probing: Probing = {
+    env,
+    docker: dockerClient(),
+    pulumi: { path: cli, version: cli ? run(cli, ["version"]) : undefined },
+  };
+  const checks: Check[] = [];
+  for (const probe of PROBES) checks.push(...(await probe(probing)));
+  return checks;
+}
+
+/** The engine (its version, its package) and the swarm (this node a manager, every node ready). */
+async function dockerProbe({ docker }: Probing): Promise<Check[]> {
   try {
     const v = await docker.version();
     const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
     const pkg = run("dpkg-query", ["-W", "-f=${Version}", "docker.io"]);
-    checks.push({
+    const engine: Check = {
       name: "docker engine",
       ok: true,
       version: `${v.Version} (API ${v.ApiVersion})`,
       source: pkg ? `Debian package docker.io ${pkg}` : "installed outside Debian's packages",
-    });
-    const state = info.Swarm?.LocalNodeState;
-    const manager = state === "active" && info.Swarm?.ControlAvailable === true;
-    const nodes: NodeReport[] = manager
-      ? (await docker.listNodes()).map((n) => ({
-          hostname: n.Description?.Hostname ?? n.ID ?? "?",
-          role: n.Spec?.Role ?? "?",
-          state: n.Status?.State ?? "?",
-          availability: n.Spec?.Availability ?? "?",
-          address: n.Status?.Addr,
-          leader: n.ManagerStatus?.Leader ?? false,
-        }))
-      : [];
-    const down = nodes.filter((n) => n.state !== "ready");
-    checks.push({
-      name: "swarm",
-      ok: manager && down.length === 0,
-      version: state,
-      source: manager
-        ? `${nodes.length} node(s): ${nodes.map((n) => `${n.hostname} (${n.role}, ${n.state})`).join(", ")}`
-        : undefined,
-      details: { nodes },
-      fix:
-        down.length > 0
-          ? `node(s) ${down.map((n) => n.hostname).join(", ")} not ready: start their engines, or \`docker node rm\` them`
-          : state === "active"
-            ? "this node is not a manager; run cc-ci on a manager"
-            : "scripts/env/docker.sh (docker swarm init --advertise-addr 127.0.0.1)",
-    });
+    };
+    return [
+      engine,
+      await swarmCheck(docker, info.Swarm?.LocalNodeState, info.Swarm?.ControlAvailable === true),
+    ];
   } catch (e) {
-    checks.push({ name: "docker engine", ok: false, fix: `scripts/env/docker.sh (${(e as Error).message})` });
+    return [{ name: "docker engine", ok: false, fix: `scripts/env/docker.sh (${(e as Error).message})` }];
   }
+}
 
+async function swarmCheck(
+  docker: Probing["docker"],
+  state: string | undefined,
+  control: boolean,
+): Promise<Check> {
+  const manager = state === "active" && control;
+  const nodes: NodeReport[] = manager
+    ? (await docker.listNodes()).map((n) => ({
+        hostname: n.Description?.Hostname ?? n.ID ?? "?",
+        role: n.Spec?.Role ?? "?",
+        state: n.Status?.State ?? "?",
+        availability: n.Spec?.Availability ?? "?",
+        address: n.Status?.Addr,
+        leader: n.ManagerStatus?.Leader ?? false,
+      }))
+    : [];
+  const down = nodes.filter((n) => n.state !== "ready");
+  return {
+    name: "swarm",
+    ok: manager && down.length === 0,
+    version: state,
+    source: manager
+      ? `${nodes.length} node(s): ${nodes.map((n) => `${n.hostname} (${n.role}, ${n.state})`).join(", ")}`
+      : undefined,
+    details: { nodes },
+    fix:
+      down.length > 0
+        ? `node(s) ${down.map((n) => n.hostname).join(", ")} not ready: start their engines, or \`docker node rm\` them`
+        : state === "active"
+          ? "this node is not a manager; run cc-ci on a manager"
+          : "scripts/env/docker.sh (docker swarm init --advertise-addr 127.0.0.1)",
+  };
+}
+
+function nodeProbe({ env }: Probing): Check[] {
   const node = process.execPath;
-  checks.push({
-    name: "node",
-    ok: Number(process.versions.node.split(".")[0]) >= 22,
-    version: process.version,
-    source: node.includes(`${path.sep}node_modules${path.sep}`)
-      ? `npm package "node" ${npmVersion(env.projectDir, "node") ?? ""} (${node})`
-      : node,
-    fix: "npm ci (installs Node 24 into node_modules/.bin)",
-  });
+  return [
+    {
+      name: "node",
+      ok: Number(process.versions.node.split(".")[0]) >= 22,
+      version: process.version,
+      source: node.includes(`${path.sep}node_modules${path.sep}`)
+        ? `npm package "node" ${npmVersion(env.projectDir, "node") ?? ""} (${node})`
+        : node,
+      fix: "npm ci (installs Node 24 into node_modules/.bin)",
+    },
+  ];
+}
 
-  const pulumi = env.pulumiBin
-    ? path.join(env.pulumiBin, "pulumi")
-    : (run("bash", ["-c", "command -v pulumi"]) ?? "");
+function pulumiProbe({ env, pulumi }: Probing): Check[] {
   const want = npmVersion(env.projectDir, "@pulumi/pulumi");
-  const pv = pulumi ? run(pulumi, ["version"]) : undefined;
-  checks.push({
-    name: "pulumi CLI",
-    ok: pv !== undefined,
-    version: pv,
-    source: pulumi.includes("/cc-ci/pulumi/")
-      ? `built from the Go module proxy by scripts/env/pulumi.sh (${pulumi})`
-      : pulumi || undefined,
-    fix: `${setup} (or the official installer on hosts that can download); SDK is @pulumi/pulumi ${want}`,
-  });
-  // Beside the CLI (when there is one: a missing CLI is reported above, not thrown).
-  const host =
-    pulumi && existsSync(pulumi)
-      ? path.join(path.dirname(realpathSync(pulumi)), "pulumi-language-nodejs")
-      : "";
-  checks.push({
-    name: "nodejs language host",
-    ok: host !== "" && existsSync(host),
-    source: host.includes("/cc-ci/pulumi/")
-      ? `cc-ci's own host (scripts/env/pulumi-language-nodejs), the official one is not on the Go module proxy`
-      : host || undefined,
-    fix: setup,
-  });
+  return [
+    {
+      name: "pulumi CLI",
+      ok: pulumi.version !== undefined,
+      version: pulumi.version,
+      source: pulumi.path.includes("/cc-ci/pulumi/")
+        ? `built from the Go module proxy by scripts/env/pulumi.sh (${pulumi.path})`
+        : pulumi.path || undefined,
+      fix: `${SETUP} (or the official installer on hosts that can download); SDK is @pulumi/pulumi ${want}`,
+    },
+  ];
+}
 
-  const plugins = pv
-    ? run(pulumi, ["plugin", "ls", "--json"], { ...process.env, PULUMI_HOME: env.sharedPulumiHome })
+/** Beside the CLI (when there is one: a missing CLI is reported by its own probe, not thrown). */
+function languageHostProbe({ pulumi }: Probing): Check[] {
+  const host =
+    pulumi.path && existsSync(pulumi.path)
+      ? path.join(path.dirname(realpathSync(pulumi.path)), "pulumi-language-nodejs")
+      : "";
+  return [
+    {
+      name: "nodejs language host",
+      ok: host !== "" && existsSync(host),
+      source: host.includes("/cc-ci/pulumi/")
+        ? `cc-ci's own host (scripts/env/pulumi-language-nodejs), the official one is not on the Go module proxy`
+        : host || undefined,
+      fix: SETUP,
+    },
+  ];
+}
+
+/** The provider plugins, at the versions the SDKs in node_modules ask for. */
+function pluginsProbe({ env, pulumi }: Probing): Check[] {
+  const plugins = pulumi.version
+    ? run(pulumi.path, ["plugin", "ls", "--json"], { ...process.env, PULUMI_HOME: env.sharedPulumiHome })
     : undefined;
   const installed = plugins ? (JSON.parse(plugins) as { name: string; kind: string; version: string }[]) : [];
-  for (const name of ["docker", "keycloak"]) {
+  return ["docker", "keycloak"].map((name) => {
     const v = npmVersion(env.projectDir, `@pulumi/${name}`);
     const have = installed.filter((p) => p.kind === "resource" && p.name === name).map((p) => p.version);
-    checks.push({
+    return {
       name: `${name} provider plugin`,
       ok: v !== undefined && have.includes(v),
       version: have.join(", ") || undefined,
       source: existsSync(path.join(env.projectDir, "scripts", "env", "providers", name))
         ? "built from the Go module proxy by scripts/env/providers.sh"
         : undefined,
-      fix: `the SDK asks for ${v}: ${setup} (or \`pulumi plugin install resource ${name} ${v}\` where downloads work)`,
-    });
-  }
+      fix: `the SDK asks for ${v}: ${SETUP} (or \`pulumi plugin install resource ${name} ${v}\` where downloads work)`,
+    };
+  });
+}
 
+/** The images the warm layer's settings name, on this engine. */
+async function imagesProbe({ env, docker }: Probing): Promise<Check[]> {
   const settings = readWarmSettings(path.join(env.projectDir, "Pulumi.warm.yaml"));
   const images = [
     settings.traefik.image,
@@ -163,15 +223,12 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
     settings.keycloak.database.image,
     ...(settings.registry.enabled ? [settings.registry.image] : []),
   ];
+  const checks: Check[] = [];
   for (const image of images) {
     try {
       const i = await docker.getImage(image).inspect();
-      checks.push({
-        name: `image ${image}`,
-        ok: true,
-        version: i.Id.slice(7, 19),
-        source: imageSource(i.Config?.Labels?.["cc-ci.context-hash"]),
-      });
+      const source = imageSource(i.Config?.Labels?.["cc-ci.context-hash"]);
+      checks.push({ name: `image ${image}`, ok: true, version: i.Id.slice(7, 19), source });
     } catch {
       checks.push({
         name: `image ${image}`,
@@ -180,7 +237,6 @@ export async function doctor(env: CcciEnv): Promise<Check[]> {
       });
     }
   }
-  checks.push(await backendCheck(env, pv !== undefined));
   return checks;
 }
 
