@@ -2,9 +2,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { audit, auditTable } from "../automation/commands/audit";
 import { checkRecipe, checkText } from "../automation/commands/check";
-import { PROJECT_DIR } from "../automation/adapters/env";
+import { loadEnv, PROJECT_DIR } from "../automation/adapters/env";
 import { doctor, doctorTable } from "../automation/commands/doctor";
-import { loadEnv } from "../automation/adapters/env";
 import { ciRun } from "../automation/commands/run";
 import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/commands/warm";
 import { SSO_REQUESTS } from "../lib/config";
@@ -28,7 +27,11 @@ export function cli(): Command {
   const program = new Command("cc-ci")
     .description("CI infrastructure for Co-op Cloud recipes on Docker Swarm")
     .showHelpAfterError();
+  for (const add of [runCommand, checkCommand, auditCommand, doctorCommand, warmCommands]) add(program);
+  return program;
+}
 
+function runCommand(program: Command): void {
   program
     .command("run")
     .description("run one recipe's CI: up, wait, test, destroy, verify nothing is left")
@@ -72,7 +75,9 @@ export function cli(): Command {
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;
     });
+}
 
+function checkCommand(program: Command): void {
   program
     .command("check")
     .description("load a recipe as a run would and print its plan, or every problem with its file and line")
@@ -95,7 +100,9 @@ export function cli(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${checkText(r)}\n`);
       process.exitCode = r.ok ? 0 : 2;
     });
+}
 
+function auditCommand(program: Command): void {
   program
     .command("audit")
     .description(
@@ -133,7 +140,9 @@ export function cli(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${auditTable(r)}\n`);
       process.exitCode = r.clean ? 0 : 1;
     });
+}
 
+function doctorCommand(program: Command): void {
   program
     .command("doctor")
     .description("list every prerequisite, its version and origin, and how to fix what is missing")
@@ -143,7 +152,9 @@ export function cli(): Command {
       process.stdout.write(o.json ? `${JSON.stringify(checks, null, 2)}\n` : `${doctorTable(checks)}\n`);
       if (checks.some((c) => !c.ok)) process.exitCode = 1;
     });
+}
 
+function warmCommands(program: Command): void {
   const warm = program.command("warm").description("the warm layer (same as `pulumi up -s warm`)");
   warm.option("-s, --stack <name>", "the warm stack", WARM_STACK);
   warm
@@ -184,7 +195,6 @@ export function cli(): Command {
       }
       if (!s.exists || !s.traefik || !s.keycloak || s.problems.length > 0) process.exitCode = 1;
     });
-  return program;
 }
 
 /** Runs the command line (bin/cc-ci). */
