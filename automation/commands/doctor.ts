@@ -186,7 +186,7 @@ function languageHostProbe({ pulumi }: Probing): Check[] {
       name: "nodejs language host",
       ok: host !== "" && existsSync(host),
       source: host.includes("/cc-ci/pulumi/")
-        ? `cc-ci's own host (scripts/env/pulumi-language-nodejs), the official one is not on the Go module proxy`
+        ? `cc-ci's own host (go/pulumi-language-nodejs), the official one is not on the Go module proxy`
         : host || undefined,
       fix: SETUP,
     },
@@ -206,7 +206,7 @@ function pluginsProbe({ env, pulumi }: Probing): Check[] {
       name: `${name} provider plugin`,
       ok: v !== undefined && have.includes(v),
       version: have.join(", ") || undefined,
-      source: existsSync(path.join(env.projectDir, "scripts", "env", "providers", name))
+      source: existsSync(path.join(env.projectDir, "go", "providers", name))
         ? "built from the Go module proxy by scripts/env/providers.sh"
         : undefined,
       fix: `the SDK asks for ${v}: ${SETUP} (or \`pulumi plugin install resource ${name} ${v}\` where downloads work)`,

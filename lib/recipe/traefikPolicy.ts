@@ -1,10 +1,11 @@
 /**
  * Stage 4 (Traefik), continued: the policy traefik.ts's rewriteConfig applies to what Traefik decoded,
  * on the Traefik every run and the warm layer share. A router's rule must keep it inside the run's
- * domain; a recipe sets no TLS stores or options; its services, middlewares and servers transports
- * reach no servers by URL, use no middleware that calls out, reads files or runs code, bring no
- * certificates, and buffer, compress, retry and probe within TRAEFIK_BOUNDS. The references objects
- * make are resolved (or refused) by the `ref` rewriteConfig passes.
+ * domain, and its entrypoints are the CI's; a recipe sets no TLS stores or options; its services,
+ * middlewares and servers transports reach no servers by URL, use no middleware that calls out,
+ * reads files or runs code, bring no certificates, and buffer, compress, retry and probe within
+ * TRAEFIK_BOUNDS. The references objects make are resolved (or refused) by the `ref` rewriteConfig
+ * passes.
  */
 import { durationNs } from "../units";
 

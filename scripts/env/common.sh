@@ -6,6 +6,11 @@ set -euo pipefail
 ENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck disable=SC2034 # for the scripts that source this
 PROJECT_DIR="$(cd "$ENV_DIR/../.." && pwd)"
+# The project's Go: the runtime helpers, the language host and the provider builds (go/go.work).
+# shellcheck disable=SC2034 # for the scripts that source this
+GO_DIR="$PROJECT_DIR/go"
+# Every build uses its own module alone, never a workspace (go/go.work is for editors).
+export GOWORK=off
 # shellcheck source=versions.env
 . "$ENV_DIR/versions.env"
 CC_CI_CACHE="${CC_CI_CACHE:-/var/cache/cc-ci}"
@@ -39,4 +44,50 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# cached_build NAME DEST OK BUILD — the one way anything slow is built into the cache.
+# DEST is a folder keyed by what goes into it (a version, a source hash). It is reused when `OK DEST`
+# succeeds. Otherwise, under a lock beside it (a parallel setup waits, then reuses what the first
+# one built), `BUILD WORK` fills a fresh folder beside DEST; `OK WORK` must accept it; it is renamed
+# into place (the old one moved aside first). An interrupted build leaves only a `.build-NAME.*`
+# folder, removed by the next build, never a half-filled DEST. BUILD runs in a subshell with errexit
+# in force, its output on stderr — so call cached_build as a plain command, never under `if`, `||`
+# or `&&`, where bash switches errexit off for everything inside. CACHED_BUILD_FORCE=1 builds even
+# when DEST is good.
+cached_build() {
+  local name="$1" dest="$2" ok="$3" build="$4" root work old rc=0
+  root="$(dirname "$dest")"
+  if [ "${CACHED_BUILD_FORCE:-0}" != 1 ] && "$ok" "$dest"; then return 0; fi
+  mkdir -p "$root"
+  exec 9>"$root/.$name.lock"
+  if ! flock -n 9; then
+    log "another build of $name holds $root/.$name.lock; waiting"
+    flock 9
+    if [ "${CACHED_BUILD_FORCE:-0}" != 1 ] && "$ok" "$dest"; then
+      exec 9>&-
+      return 0
+    fi
+  fi
+  # Holding the lock, nothing else is building: leftovers are from builds killed before they ended.
+  rm -rf "$root/.build-$name".* "$root/.old-$name".*
+  work="$(mktemp -d "$root/.build-$name.XXXXXX")"
+  chmod 0755 "$work" # mktemp makes it private; the cache is for every user of the machine
+  ("$build" "$work") >&2 &
+  wait $! || rc=$?
+  if [ "$rc" != 0 ] || ! "$ok" "$work"; then
+    rm -rf "$work"
+    exec 9>&-
+    [ "$rc" != 0 ] && die "building $name failed (exit $rc)"
+    die "the freshly built $name does not work"
+  fi
+  if [ -e "$dest" ]; then
+    old="$(mktemp -d "$root/.old-$name.XXXXXX")"
+    mv "$dest" "$old/"
+    mv "$work" "$dest"
+    rm -rf "$old"
+  else
+    mv "$work" "$dest"
+  fi
+  exec 9>&-
 }

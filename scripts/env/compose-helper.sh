@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds ccci-compose (scripts/env/compose-helper: Docker's own compose loader and swarmkit's config
+# Builds ccci-compose (go/compose-helper: Docker's own compose loader and swarmkit's config
 # template renderer behind a JSON protocol) and caches it in
 # $CC_CI_CACHE/helpers/compose-<key>/ccci-compose. Prints the binary's path on stdout.
 #
@@ -11,9 +11,8 @@
 # so any change to the helper or to its pinned modules builds a new binary beside the old one. Modules come
 # through the Go module proxy as `go env` configures it; go.sum pins every one of them.
 #
-# Idempotent: a cached binary that answers `ccci-compose version` is reused. A build happens in a temporary
-# directory beside the cache and is renamed into place only once it works, so an interrupted build never
-# leaves a half-filled cache. A lock serializes parallel runs.
+# Idempotent: a cached binary that answers `ccci-compose version` is reused; a build goes through
+# cached_build (common.sh): locked, beside the cache, renamed into place once it works.
 
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -28,7 +27,7 @@ case "${1:-}" in
 esac
 
 start=$SECONDS
-src="$ENV_DIR/compose-helper"
+src="$GO_DIR/compose-helper"
 cache_root="$CC_CI_CACHE/helpers"
 
 GO="$(command -v go || echo /usr/local/go/bin/go)"
@@ -54,61 +53,30 @@ key="$(source_key "$src")"
 dest="$cache_root/compose-$key"
 bin="$dest/ccci-compose"
 
-bin_ok() { [ -x "$1/ccci-compose" ] && "$1/ccci-compose" version >/dev/null 2>&1; }
+compose_ok() { [ -x "$1/ccci-compose" ] && "$1/ccci-compose" version >/dev/null 2>&1; }
 
-finish() {
-  log "ccci-compose ready: $bin ($((SECONDS - start))s)"
-  printf '%s\n' "$bin"
-  exit 0
+# Builds from a snapshot of the source, so that an edit made during the build cannot end up under
+# the wrong key.
+build_compose() {
+  local work="$1"
+  mkdir -p "$work/src"
+  cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$work/src/"
+  rm -f "$work/src"/*_test.go
+  [ "$(source_key "$work/src")" = "$key" ] || die "$src changed while it was being copied; run again"
+  log "building ccci-compose (key $key; about a minute on 2 cores, plus module downloads on a fresh machine)"
+  cd "$work/src"
+  # -mod=readonly: go.sum must already pin everything; the build never edits the module files.
+  CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags '-s -w' -o "$work/ccci-compose" .
+  log "built: $("$work/ccci-compose" version)"
+  cd /
+  rm -rf "$work/src"
 }
 
-if ! $force && bin_ok "$dest"; then
-  finish
-fi
-if $cached; then
+if $cached && ! compose_ok "$dest"; then
   log "ccci-compose for this source is not built: run scripts/env/setup.sh (or $0)"
   exit 3
 fi
-
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.compose.lock"
-if ! flock -n 9; then
-  log "another build of ccci-compose holds $cache_root/.compose.lock; waiting"
-  flock 9
-  if ! $force && bin_ok "$dest"; then
-    finish
-  fi
-fi
-
-# Holding the lock, nothing else is building: leftovers are from runs killed before their cleanup ran.
-rm -rf "$cache_root"/.build-compose.* "$cache_root"/.old-compose.*
-work="$(mktemp -d "$cache_root/.build-compose.XXXXXX")"
-chmod 0755 "$work" # mktemp makes it private; the cache is for every user of the machine
-trap 'rm -rf "$work"' EXIT
-
-# Build from a snapshot of the source, so that an edit made during the build cannot end up under the
-# wrong key.
-mkdir -p "$work/src"
-cp "$src"/go.mod "$src"/go.sum "$src"/*.go "$work/src/"
-rm -f "$work/src"/*_test.go
-[ "$(source_key "$work/src")" = "$key" ] || die "$src changed while it was being copied; run again"
-
-log "building ccci-compose (key $key; about a minute on 2 cores, plus module downloads on a fresh machine)"
-cd "$work/src" || die "cannot enter $work/src"
-# -mod=readonly: go.sum must already pin everything; the build never edits the module files.
-CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags '-s -w' -o "$work/ccci-compose" .
-bin_ok "$work" || die "the freshly built ccci-compose does not run"
-log "built: $("$work/ccci-compose" version)"
-cd /
-rm -rf "$work/src"
-
-if [ -e "$dest" ]; then
-  old="$(mktemp -d "$cache_root/.old-compose.XXXXXX")"
-  mv "$dest" "$old/"
-  mv "$work" "$dest"
-  rm -rf "$old"
-else
-  mv "$work" "$dest"
-fi
-trap - EXIT
-finish
+if $force; then export CACHED_BUILD_FORCE=1; fi
+cached_build compose "$dest" compose_ok build_compose
+log "ccci-compose ready: $bin ($((SECONDS - start))s)"
+printf '%s\n' "$bin"

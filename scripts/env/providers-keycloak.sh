@@ -10,8 +10,8 @@
 # is missing compared with the real pulumi-keycloak 6.13.0. Upstream is patched (patches/) so that
 # a login without access to the server's version works on Keycloak 26.4+.
 #
-# Sourced by providers.sh, which defines GO, CLEANUP, plugin_path, plugin_ok, bridge_build,
-# stage_plugin, log and die, then
+# Sourced by providers.sh, which defines GO, plugin_dir, plugin_ok, bridge_build, collect_plugin,
+# cached_build, log and die, then
 # calls build_keycloak and installs the plugin: run providers.sh.
 # Idempotent: a cached binary of the right version built from the same sources is reused.
 
@@ -24,25 +24,38 @@ KEYCLOAK_UPSTREAM_SUM="h1:xVdKItlI/NYul2S5D+HYyqtFmpHQ0Zk3gsgocmylXwM="
 # Hash of the plugin's sources, stored next to the cached binary: a change to the mapping or the
 # compatibility patches (providers/keycloak/) then rebuilds even though the version is the same.
 keycloak_source_hash() {
-  (cd "$ENV_DIR/providers/keycloak" &&
+  (cd "$GO_DIR/providers/keycloak" &&
     find . -path ./upstream -prune -o -type f ! -name schema.json ! -name bridge-metadata.json \
       -print0 | LC_ALL=C sort -z |
     xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
+keycloak_ok() {
+  plugin_ok "$1/pulumi-resource-keycloak" "$KEYCLOAK_PROVIDER_VERSION" &&
+    [ "$(cat "$1/source.sha256" 2>/dev/null)" = "$(keycloak_source_hash)" ]
+}
+
 build_keycloak() {
-  local ver="$KEYCLOAK_PROVIDER_VERSION" dest work src hash
-  dest="$(plugin_path keycloak "$ver")"
-  hash="$(keycloak_source_hash)"
-  if plugin_ok "$dest" "$ver" && [ "$(cat "$(dirname "$dest")/source.sha256" 2>/dev/null)" = "$hash" ]; then
-    log "keycloak provider v$ver: cached at $dest"
+  local dir
+  dir="$(plugin_dir keycloak "$KEYCLOAK_PROVIDER_VERSION")"
+  if keycloak_ok "$dir"; then
+    log "keycloak provider v$KEYCLOAK_PROVIDER_VERSION: cached at $dir"
     return
   fi
-  log "keycloak provider v$ver: building (about 8-10 min on 2 cores with a cold Go build cache)"
+  log "keycloak provider v$KEYCLOAK_PROVIDER_VERSION: building (about 8-10 min on 2 cores with a cold Go build cache)"
+  cached_build keycloak "$dir" keycloak_ok build_keycloak_into
+  log "keycloak provider v$KEYCLOAK_PROVIDER_VERSION: built in $dir ($(du -sh "$dir" | cut -f1))"
+}
+
+# Builds the keycloak plugin into OUT (cached_build's fresh folder) from a scratch copy of its module
+# and the patched upstream source.
+build_keycloak_into() {
+  local out="$1" ver="$KEYCLOAK_PROVIDER_VERSION" work src
   work="$(mktemp -d "${TMPDIR:-/tmp}/cc-ci-keycloak-provider.XXXXXX")"
-  CLEANUP+=("$work")
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
   src="$work/src"
-  cp -r "$ENV_DIR/providers/keycloak" "$src"
+  cp -r "$GO_DIR/providers/keycloak" "$src"
 
   # Upstream source: go.mod replaces the upstream module with ./upstream, a patched copy of the
   # version go.mod requires. The checksum database has no entry for that pseudo-version (404), so
@@ -67,5 +80,6 @@ build_keycloak() {
   # tfgen reads upstream's docs (upstream/docs); "could not find docs" warnings for a dozen
   # resources are expected.
   bridge_build keycloak "$ver" "$src" "$work"
-  stage_plugin keycloak "$ver" "$work" "$dest" "$hash"
+  collect_plugin keycloak "$work" "$out"
+  keycloak_source_hash >"$out/source.sha256"
 }

@@ -34,33 +34,38 @@ GO="$(command -v go || true)"
 # Never let go fetch another toolchain: the proxy may refuse it, and the pinned one suffices.
 export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 
-# Scratch space for builds and staging; removed however the script ends.
-CLEANUP=()
-trap 'rm -rf "${CLEANUP[@]}"' EXIT
-
-# Prints the cached plugin path for a provider name and version.
-plugin_path() { printf '%s/providers/%s/v%s/pulumi-resource-%s' "$CC_CI_CACHE" "$1" "$2" "$1"; }
+# The plugin's folder in the cache (its binary, the schema it embeds) and its binary, by name and version.
+plugin_dir() { printf '%s/providers/%s/v%s' "$CC_CI_CACHE" "$1" "$2"; }
+plugin_path() { printf '%s/pulumi-resource-%s' "$(plugin_dir "$1" "$2")" "$1"; }
 
 # A cached binary counts only if it runs and reports the version the SDK will ask for.
 plugin_ok() { [ -x "$1" ] && [ "$("$1" -version 2>/dev/null)" = "$2" ]; }
 
+docker_ok() { plugin_ok "$1/pulumi-resource-docker" "$DOCKER_PROVIDER_VERSION"; }
+
 build_docker() {
-  local ver="$DOCKER_PROVIDER_VERSION" dest work src
-  dest="$(plugin_path docker "$ver")"
-  if plugin_ok "$dest" "$ver"; then
-    log "docker provider v$ver: cached at $dest"
+  local dir
+  dir="$(plugin_dir docker "$DOCKER_PROVIDER_VERSION")"
+  if docker_ok "$dir"; then
+    log "docker provider v$DOCKER_PROVIDER_VERSION: cached at $dir"
     return
   fi
-  log "docker provider v$ver: building (takes 10-25 min on 2 cores the first time)"
-  work="$(mktemp -d "${TMPDIR:-/tmp}/cc-ci-docker-provider.XXXXXX")"
-  CLEANUP+=("$work")
-  src="$work/src"
-  cp -r "$ENV_DIR/providers/docker" "$src"
+  log "docker provider v$DOCKER_PROVIDER_VERSION: building (takes 10-25 min on 2 cores the first time)"
+  cached_build docker "$dir" docker_ok build_docker_into
+  log "docker provider v$DOCKER_PROVIDER_VERSION: built in $dir ($(du -sh "$dir" | cut -f1))"
+}
 
+# Builds the docker plugin into OUT (cached_build's fresh folder), from a scratch copy of its module.
+build_docker_into() {
+  local out="$1" work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/cc-ci-docker-provider.XXXXXX")"
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
+  cp -r "$GO_DIR/providers/docker" "$work/src"
   # no_compose leaves out upstream's docker_compose resource (framework-based, not part of
   # @pulumi/docker) and the large docker/compose dependency tree with it.
-  bridge_build docker "$ver" "$src" "$work" -tags no_compose
-  stage_plugin docker "$ver" "$work" "$dest"
+  bridge_build docker "$DOCKER_PROVIDER_VERSION" "$work/src" "$work" -tags no_compose
+  collect_plugin docker "$work" "$out"
 }
 
 # Builds a bridged plugin from the module prepared in $src: tfgen generates the schema, which the
@@ -90,22 +95,13 @@ bridge_build() {
   plugin_ok "$work/pulumi-resource-$name" "$ver" || die "built $name plugin does not report v$ver"
 }
 
-# Moves a built plugin (with its schema, and the hash of its sources when given) into the cache.
-# Staged inside the destination's parent so the final rename is atomic (same filesystem): a
-# concurrent or interrupted run never sees a half-written plugin directory.
-#   stage_plugin NAME VERSION WORK DEST [SOURCE_HASH]
-stage_plugin() {
-  local name="$1" ver="$2" work="$3" dest="$4" hash="${5:-}" stage
-  mkdir -p "$(dirname "$(dirname "$dest")")"
-  stage="$(mktemp -d "$(dirname "$(dirname "$dest")")/.v$ver.XXXXXX")"
-  CLEANUP+=("$stage")
-  cp "$work/pulumi-resource-$name" "$stage/"
-  cp "$work/gen/schema.json" "$stage/schema.json" # kept for inspection and SDK comparisons
-  [ -z "$hash" ] || printf '%s\n' "$hash" >"$stage/source.sha256"
-  chmod 755 "$stage" "$stage/pulumi-resource-$name"
-  rm -rf "$(dirname "$dest")"
-  mv -T "$stage" "$(dirname "$dest")"
-  log "$name provider v$ver: built $dest ($(du -h "$dest" | cut -f1))"
+# Puts a built plugin and its schema (kept for inspection and SDK comparisons) into OUT.
+#   collect_plugin NAME WORK OUT
+collect_plugin() {
+  local name="$1" work="$2" out="$3"
+  cp "$work/pulumi-resource-$name" "$out/"
+  cp "$work/gen/schema.json" "$out/schema.json"
+  chmod 755 "$out/pulumi-resource-$name"
 }
 
 # Finds the Pulumi CLI: PATH first, then the cached build from pulumi.sh.

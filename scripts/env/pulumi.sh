@@ -10,11 +10,11 @@
 # Why build: Pulumi's release binaries come from get.pulumi.com / GitHub, which this environment cannot
 # reach; the Go module proxy can, and it serves github.com/pulumi/pulumi/{pkg,sdk}/v3 at release tags.
 # Pulumi's own Node.js language host is a separate Go module with no tags, and the proxy refuses every
-# version of it, so the host is built from scripts/env/pulumi-language-nodejs (see the comment there).
+# version of it, so the host is built from go/pulumi-language-nodejs (see the comment there).
 #
 # Idempotent: a cache whose `pulumi version` matches and whose host was built from the current source is
-# reused. A build happens in a temporary directory beside the cache and is renamed into place only once
-# it works, so an interrupted build never leaves a half-filled cache. A lock serializes parallel runs.
+# reused; a build goes through cached_build (common.sh): locked, beside the cache, renamed into place
+# once it works.
 
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -31,7 +31,7 @@ version="v$PULUMI_VERSION"
 cache_root="$CC_CI_CACHE/pulumi"
 dest="$cache_root/$version"
 bin="$dest/bin"
-host_src="$ENV_DIR/pulumi-language-nodejs/main.go"
+host_src="$GO_DIR/pulumi-language-nodejs/main.go"
 # The host is rebuilt when its source changes, so the cache records which source it came from.
 host_stamp="$dest/language-host.sha256"
 version_pkg=github.com/pulumi/pulumi/sdk/v3/go/common/version
@@ -69,29 +69,18 @@ if ! $force && [ "$official_dir" != "$bin" ] && cli_ok "$official_dir" && [ -x "
   finish
 fi
 
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.lock"
-if ! flock -n 9; then
-  log "another build of Pulumi holds $cache_root/.lock; waiting"
-  flock 9
-  # It may have just built what we need.
-  if ! $force && cli_ok "$bin" && host_ok "$bin" "$host_stamp"; then
-    finish
-  fi
-fi
+# shellcheck disable=SC2317 # run by cached_build
+pulumi_ok() { cli_ok "$1/bin" && host_ok "$1/bin" "$1/language-host.sha256"; }
 
-# Holding the lock, nothing else is building: leftovers are from runs killed before their cleanup ran.
-rm -rf "$cache_root"/.build.* "$cache_root"/.old.*
-work="$(mktemp -d "$cache_root/.build.XXXXXX")"
-chmod 0755 "$work" # mktemp makes it private; the cache is for every user of the machine
-trap 'rm -rf "$work"' EXIT
-
-# `go install pkg@version` refuses modules with replace directives, and pkg/v3 has one, so build from a
-# throwaway module that requires pkg/v3 and sdk/v3 and repeats pkg/v3's non-local replace. The host
-# lives in the same module so that both binaries use exactly the same sdk/v3 and gRPC.
-mkdir -p "$work/src/pulumi-language-nodejs" "$work/bin"
-cp "$host_src" "$work/src/pulumi-language-nodejs/main.go"
-cat >"$work/src/go.mod" <<EOF
+# shellcheck disable=SC2317 # run by cached_build (below), after the early exits above
+build_pulumi() {
+  local work="$1"
+  # `go install pkg@version` refuses modules with replace directives, and pkg/v3 has one, so build from a
+  # throwaway module that requires pkg/v3 and sdk/v3 and repeats pkg/v3's non-local replace. The host
+  # lives in the same module so that both binaries use exactly the same sdk/v3 and gRPC.
+  mkdir -p "$work/src/pulumi-language-nodejs" "$work/bin"
+  cp "$host_src" "$work/src/pulumi-language-nodejs/main.go"
+  cat >"$work/src/go.mod" <<EOF
 module cc-ci.local/pulumi-build
 
 go 1.26
@@ -107,50 +96,42 @@ replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-202
 tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 EOF
 
-cd "$work/src"
-log "resolving Go modules for Pulumi $version"
-"$GO" mod tidy
-# Tidy must not have moved the pins (it would if a dependency required a newer pulumi).
-for mod in pkg sdk; do
-  got="$("$GO" list -m -f '{{.Version}}' "github.com/pulumi/pulumi/$mod/v3")"
-  [ "$got" = "$version" ] || die "github.com/pulumi/pulumi/$mod/v3 resolved to $got, not $version"
-done
+  cd "$work/src"
+  log "resolving Go modules for Pulumi $version"
+  "$GO" mod tidy
+  # Tidy must not have moved the pins (it would if a dependency required a newer pulumi).
+  for mod in pkg sdk; do
+    got="$("$GO" list -m -f '{{.Version}}' "github.com/pulumi/pulumi/$mod/v3")"
+    [ "$got" = "$version" ] || die "github.com/pulumi/pulumi/$mod/v3 resolved to $got, not $version"
+  done
 
-# Static binaries (no cgo) so that they do not depend on the machine's libc; -trimpath and -s -w keep
-# build paths and debug tables out. The version must be stamped: without it `pulumi version` reports a
-# dev version and the Automation API refuses the CLI.
-export CGO_ENABLED=0
-if ! $force && cli_ok "$bin"; then
-  # Only the host's source changed: keep the CLI rather than spend the long build on it again.
-  log "reusing pulumi $version from $bin"
-  cp "$bin/pulumi" "$work/bin/pulumi"
-else
-  log "building pulumi $version (a long build: 10-25 minutes on 2 busy cores)"
-  "$GO" build -trimpath -ldflags "-s -w -X $version_pkg.Version=$version" \
-    -o "$work/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-fi
-log "building pulumi-language-nodejs"
-"$GO" build -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
-  -o "$work/bin/pulumi-language-nodejs" ./pulumi-language-nodejs
+  # Static binaries (no cgo) so that they do not depend on the machine's libc; -trimpath and -s -w keep
+  # build paths and debug tables out. The version must be stamped: without it `pulumi version` reports a
+  # dev version and the Automation API refuses the CLI.
+  export CGO_ENABLED=0
+  if ! $force && cli_ok "$bin"; then
+    # Only the host's source changed: keep the CLI rather than spend the long build on it again.
+    log "reusing pulumi $version from $bin"
+    cp "$bin/pulumi" "$work/bin/pulumi"
+  else
+    log "building pulumi $version (a long build: 10-25 minutes on 2 busy cores)"
+    "$GO" build -trimpath -ldflags "-s -w -X $version_pkg.Version=$version" \
+      -o "$work/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  fi
+  log "building pulumi-language-nodejs"
+  "$GO" build -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+    -o "$work/bin/pulumi-language-nodejs" ./pulumi-language-nodejs
 
-# The dynamic-provider shim (used by pulumi.dynamic.Resource) ships in sdk/v3; the CLI looks for it next
-# to itself.
-sdk_dir="$("$GO" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
-install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$work/bin/"
+  # The dynamic-provider shim (used by pulumi.dynamic.Resource) ships in sdk/v3; the CLI looks for it next
+  # to itself.
+  sdk_dir="$("$GO" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+  install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$work/bin/"
 
-cli_ok "$work/bin" || die "the freshly built pulumi does not report $version"
-printf '%s\n' "$host_sum" >"$work/language-host.sha256"
-cd /
-rm -rf "$work/src"
+  printf '%s\n' "$host_sum" >"$work/language-host.sha256"
+  cd /
+  rm -rf "$work/src"
+}
 
-# Swap the new build in. The cache is keyed by version, so nothing else uses the old directory.
-if [ -e "$dest" ]; then
-  old="$(mktemp -d "$cache_root/.old.XXXXXX")"
-  mv "$dest" "$old/"
-  mv "$work" "$dest"
-  rm -rf "$old"
-else
-  mv "$work" "$dest"
-fi
-trap - EXIT
+if $force; then export CACHED_BUILD_FORCE=1; fi
+cached_build pulumi "$dest" pulumi_ok build_pulumi
 finish

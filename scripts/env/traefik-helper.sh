@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds ccci-traefik (scripts/env/traefik-helper/, see its README) against Traefik v$TRAEFIK_VERSION
+# Builds ccci-traefik (go/traefik-helper/, see its README) against Traefik v$TRAEFIK_VERSION
 # and caches it in $CC_CI_CACHE/helpers/traefik-<hash>/ccci-traefik; prints that path on stdout.
 #
 #   TRAEFIK_HELPER="$(scripts/env/traefik-helper.sh)"
@@ -17,13 +17,13 @@
 # module versions, same GOFLAGS/CGO_ENABLED/-trimpath: the two builds share Go's build cache, so
 # whichever runs second compiles little more than its own main package.
 #
-# Idempotent: an existing binary for the hash is reused. A build happens in a temporary directory
-# beside the cache and is renamed into place only once it works; a lock serializes parallel runs.
+# Idempotent: an existing binary for the hash is reused; a build goes through cached_build
+# (common.sh): locked, beside the cache, renamed into place once it works.
 
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-SRC_DIR="$ENV_DIR/traefik-helper"
+SRC_DIR="$GO_DIR/traefik-helper"
 TRAEFIK_MOD=github.com/traefik/traefik/v3
 GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 # GOTOOLCHAIN=local: fail clearly rather than try to download another toolchain. GOFLAGS: the
@@ -100,53 +100,33 @@ main() {
     *) die "usage: $0 [--cached | --test [go test flags...]]" ;;
   esac
 
-  local started=$SECONDS hash root dest bin work
-  hash="$(source_hash)"
-  root="$CC_CI_CACHE/helpers"
-  dest="$root/traefik-$hash"
-  bin="$dest/ccci-traefik"
-  if [ -x "$bin" ]; then
-    printf '%s\n' "$bin"
-    return
-  fi
-  # --cached: print the path only if built; never build (callers in a Pulumi program or a test).
-  if [ "${1:-}" = --cached ]; then
+  local started=$SECONDS
+  HASH="$(source_hash)"
+  local dest="$CC_CI_CACHE/helpers/traefik-$HASH"
+  if [ "${1:-}" = --cached ] && ! traefik_ok "$dest"; then
+    # --cached: print the path only if built; never build (callers in a Pulumi program or a test).
     log "ccci-traefik for this source is not built: run scripts/env/setup.sh (or $0)"
     exit 3
   fi
-
-  mkdir -p "$root"
-  exec 9>"$root/.traefik.lock"
-  if ! flock -n 9; then
-    log "another build of ccci-traefik holds $root/.traefik.lock; waiting"
-    flock 9
+  if ! traefik_ok "$dest"; then
+    log "building ccci-traefik against traefik v$TRAEFIK_VERSION (minutes on 2 cores unless Traefik's packages are in Go's build cache)"
+    cached_build traefik "$dest" traefik_ok build_traefik
+    log "ccci-traefik built in $((SECONDS - started))s: $dest/ccci-traefik"
   fi
-  # It may have just built what we need.
-  if [ -x "$bin" ]; then
-    printf '%s\n' "$bin"
-    return
-  fi
-  # Holding the lock, nothing else is building: leftovers are from runs killed before cleanup.
-  rm -rf "$root"/.build-traefik.*
-  work="$(mktemp -d "$root/.build-traefik.XXXXXX")"
-  chmod 0755 "$work" # mktemp makes it private; the cache is for every user of the machine
-  # shellcheck disable=SC2064 # expand now: $work is local
-  trap "rm -rf '$work'" EXIT
+  printf '%s\n' "$dest/ccci-traefik"
+}
 
-  log "building ccci-traefik against traefik v$TRAEFIK_VERSION (minutes on 2 cores unless Traefik's packages are in Go's build cache)"
+traefik_ok() { [ -x "$1/ccci-traefik" ] && "$1/ccci-traefik" version >/dev/null 2>&1; }
+
+build_traefik() {
+  local work="$1"
   make_wrapper "$work/src"
-  (
-    cd "$work/src"
-    "$GO" build -trimpath -o "$work/ccci-traefik" -ldflags "-s -w \
-      -X $TRAEFIK_MOD/pkg/version.Version=$TRAEFIK_VERSION \
-      -X main.sourceHash=$hash" .
-  ) >&2 || die "building ccci-traefik failed"
-  "$work/ccci-traefik" version >/dev/null || die "the freshly built ccci-traefik does not run"
-  rm -rf "$work/src" "$dest" # $dest without a binary: a leftover, and we hold the lock
-  mv "$work" "$dest"
-  trap - EXIT
-  log "ccci-traefik built in $((SECONDS - started))s: $bin"
-  printf '%s\n' "$bin"
+  cd "$work/src"
+  "$GO" build -trimpath -o "$work/ccci-traefik" -ldflags "-s -w \
+    -X $TRAEFIK_MOD/pkg/version.Version=$TRAEFIK_VERSION \
+    -X main.sourceHash=$HASH" .
+  cd /
+  rm -rf "$work/src"
 }
 
 main "$@"

@@ -2,7 +2,7 @@
  * `cc-ci check` (and a run's validation, which is the same load) reads no file of a recipe except
  * through the recipe's resolver (lib/recipe/files.ts): every read of a path inside the recipe, of
  * every bundled and fixture recipe, is walked and its caller checked. (The compose helper reads
- * `env_file`s itself, after its own guard of the same rules: scripts/env/compose-helper/envfiles.go.)
+ * `env_file`s itself, after its own guard of the same rules: go/compose-helper/envfiles.go.)
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself (not a namespace copy), so its functions can be wrapped where modules call them.
 import fs = require("node:fs");
