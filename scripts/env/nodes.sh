@@ -57,15 +57,28 @@ swarm_on_bridge() {
 # answers there) and the rest of the world as the host's do.
 DNS_DIR="${CC_CI_DNS_DIR:-/var/lib/cc-ci/dns}"
 DNS_IP="${CC_CI_DNS_IP:-169.254.53.53}"
+# Whether the pid file PIDFILE names a dnsmasq that lives — in the namespace NETNS when given. A pid
+# file outlives its process (nodes.sh --remove, a reboot, a crash), and with pid_max at 32768 its
+# number soon belongs to something else: `kill -0` alone takes that process for the resolver, which
+# is then never started, and the worker's containers resolve nothing (the likely cause of a CI run
+# where one worker's probe of the CI domain failed at once while the other's passed).
+dnsmasq_running() {
+  local pidfile="$1" netns="${2:-}" pid
+  pid="$(cat "$pidfile" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dnsmasq ] || return 1
+  [ -z "$netns" ] || [ "$(as_root ip netns identify "$pid" 2>/dev/null)" = "$netns" ]
+}
+
 nodes_dns() {
   local conf="$DATA/dnsmasq.conf" pid="$DATA/dnsmasq.pid"
   [ -f "$DNS_DIR/dnsmasq.conf" ] || die "no $DNS_DIR/dnsmasq.conf: run scripts/env/dns.sh first"
   mkdir -p "$DATA"
   sed -e "s#^listen-address=.*#listen-address=$HOST_IP#" -e "s#^pid-file=.*#pid-file=$pid#" \
     -e "s#^log-facility=.*#log-facility=$DATA/dnsmasq.log#" "$DNS_DIR/dnsmasq.conf" >"$conf.new"
-  if ! cmp -s "$conf.new" "$conf" || ! { [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; }; then
+  if ! cmp -s "$conf.new" "$conf" || ! dnsmasq_running "$pid"; then
     mv "$conf.new" "$conf"
-    if [ -f "$pid" ]; then as_root kill "$(cat "$pid")" 2>/dev/null || true; fi
+    if dnsmasq_running "$pid"; then as_root kill "$(cat "$pid")" 2>/dev/null || true; fi
     sleep 0.3
     as_root dnsmasq --conf-file="$conf"
   else
@@ -82,12 +95,13 @@ worker_dns() {
   local conf="$DATA/$n.dnsmasq.conf" pid="$RUN/$n.dnsmasq.pid"
   grep -v -e '^server=' -e '^pid-file=' -e '^log-facility=' "$DNS_DIR/dnsmasq.conf" >"$conf.new"
   printf 'server=%s\npid-file=%s\nlog-facility=%s\n' "$HOST_IP" "$pid" "$DATA/$n.dnsmasq.log" >>"$conf.new"
-  if cmp -s "$conf.new" "$conf" && [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
+  if cmp -s "$conf.new" "$conf" && dnsmasq_running "$pid" "ccci-$n"; then
     rm -f "$conf.new"
     return 0
   fi
   mv "$conf.new" "$conf"
-  if [ -f "$pid" ]; then as_root kill "$(cat "$pid")" 2>/dev/null || true; sleep 0.3; fi
+  if dnsmasq_running "$pid" "ccci-$n"; then as_root kill "$(cat "$pid")" 2>/dev/null || true; sleep 0.3; fi
+  as_root rm -f "$pid"
   as_root nsenter --net="/var/run/netns/ccci-$n" dnsmasq --conf-file="$conf"
 }
 
@@ -191,7 +205,8 @@ case "${1:-}" in
       id="$(dk "$n" info --format '{{.Swarm.NodeID}}' 2>/dev/null || true)"
       dk "$n" swarm leave --force >/dev/null 2>&1 || true
       engine_stop "$n"
-      if [ -f "$RUN/$n.dnsmasq.pid" ]; then as_root kill "$(cat "$RUN/$n.dnsmasq.pid")" 2>/dev/null || true; fi
+      if dnsmasq_running "$RUN/$n.dnsmasq.pid" "ccci-$n"; then as_root kill "$(cat "$RUN/$n.dnsmasq.pid")" 2>/dev/null || true; fi
+      as_root rm -f "$RUN/$n.dnsmasq.pid"
       if [ -n "$id" ]; then docker node rm --force "$id" >/dev/null 2>&1 || true; fi
       as_root ip netns del "ccci-$n" 2>/dev/null || true
       as_root ip link del "$n-h" 2>/dev/null || true
@@ -203,8 +218,8 @@ case "${1:-}" in
         docker node rm --force "$id" >/dev/null 2>&1 || true
       fi
     done
-    if [ -f "$DATA/dnsmasq.pid" ]; then as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true; fi
-    rm -f "$DATA/dnsmasq.pid"
+    if dnsmasq_running "$DATA/dnsmasq.pid"; then as_root kill "$(cat "$DATA/dnsmasq.pid")" 2>/dev/null || true; fi
+    as_root rm -f "$DATA/dnsmasq.pid"
     # The bridge stays: the swarm advertises on it.
     ;;
   *) sed -n '2,19p' "$0"; exit 2 ;;
