@@ -3,7 +3,7 @@
  * invocation on this host, each figure as median and range over repetitions. Adds an entry (date,
  * machine, commit) at the top of bench/RESULTS.md, earlier entries kept below it.
  *
- *   npm run bench -- [--reps N] [--quick] [--only sso,run,concurrent,cpu,memory,audit,reap] [--json FILE]
+ *   npm run bench -- [--reps N] [--quick] [--only sso,deps,run,quick,concurrent,cpu,memory,audit,reap] [--json FILE]
  *
  * Needs the environment (scripts/env/setup.sh) and the warm layer (bin/cc-ci warm up). It is a
  * script that prints figures, not a timed test: the machine is shared and noisy, so ratios are
@@ -16,6 +16,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { audit } from "../automation/commands/audit";
 import { cpuSplit } from "./cpu";
+import { depsReadiness } from "./deps";
 import { requireOk, secs, stats, WEB_HEALTHCHECK } from "./figures";
 import { dockerClient, runObjects } from "../automation/adapters/docker";
 import { loadEnv } from "../automation/adapters/env";
@@ -28,7 +29,7 @@ import { realmRepresentation } from "../lib/adoptedRealm";
 import { newRunHex, RUN_ATTRIBUTE, runNames } from "../lib/naming";
 import { homeName, readWarm, withWorkspace } from "../automation/adapters/pulumi";
 
-const PARTS = ["sso", "run", "concurrent", "cpu", "memory", "audit", "reap"] as const;
+const PARTS = ["sso", "deps", "run", "quick", "concurrent", "cpu", "memory", "audit", "reap"] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opts } = parseArgs({
@@ -244,6 +245,29 @@ async function oneServiceRun(warm: WarmView): Promise<void> {
   say(`ratio run/floor (medians): ${ratio.toFixed(1)}× — target ≤ 2×: ${ratio <= 2 ? "met" : "**missed**"}`);
 }
 
+/** `cc-ci run --quick` of the SSO example, end to end (start to nothing left), phase by phase. */
+async function quickRun(): Promise<void> {
+  say("\n### `cc-ci run --quick` of examples/sso (the warm layer only), end to end");
+  const reports: RunReport[] = [];
+  for (let i = 0; i < REPS; i++)
+    reports.push(
+      requireOk(
+        await ciRun(
+          { recipeDir: path.join(root, "examples", "sso"), quick: true, handleSignals: false, log: quiet },
+          env,
+        ),
+      ),
+    );
+  const names = [...new Set(reports.flatMap((r) => r.phases.map((p) => p.name)))];
+  say("| phase | time |\n| --- | --- |");
+  for (const n of names)
+    say(`| ${n} | ${stats(reports.map((r) => r.phases.find((p) => p.name === n)?.durationMs ?? 0)).text} |`);
+  const total = stats(reports.map((r) => r.durationMs));
+  say(`| **total** | ${total.text} |`);
+  Object.assign(figures, { "quick.sso.median_s": secs(total.med), "quick.sso.met": total.med < 10_000 });
+  say(`target < 10 s: ${total.med < 10_000 ? "met" : "**missed**"}`);
+}
+
 async function concurrency(): Promise<void> {
   say("\n### Concurrent runs (examples/sso on the warm layer): wall time");
   const wall: Record<number, number[]> = { 1: [], 2: [], 4: [] };
@@ -447,7 +471,9 @@ async function main(): Promise<void> {
   );
   const warm = await warmView();
   if (wants("sso")) await ssoReadiness(warm);
+  if (wants("deps")) await depsReadiness(REPS, env, docker, say, figures);
   if (wants("run")) await oneServiceRun(warm);
+  if (wants("quick")) await quickRun();
   if (wants("concurrent")) await concurrency();
   if (wants("cpu")) await cpu();
   if (wants("memory")) await memory();

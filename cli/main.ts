@@ -1,10 +1,14 @@
 /** The cc-ci command line: run, warm, audit, doctor. */
+import { DEPS_REQUESTS } from "../lib/deps/plan";
+import * as path from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { audit, auditTable } from "../automation/commands/audit";
 import { checkRecipe, checkText } from "../automation/commands/check";
 import { loadEnv, PROJECT_DIR } from "../automation/adapters/env";
 import { doctor, doctorTable } from "../automation/commands/doctor";
-import { ciRun } from "../automation/commands/run";
+import { ciRun, type RunArgs } from "../automation/commands/run";
+import { runAllVariants } from "../automation/commands/variants";
+import { listRuns, runsTable, writeRunsIndex } from "../automation/commands/runs";
 import { warmDestroy, warmPreview, warmStatus, warmUp } from "../automation/commands/warm";
 import { SSO_REQUESTS } from "../lib/config";
 import { WARM_STACK } from "../lib/naming";
@@ -27,7 +31,8 @@ export function cli(): Command {
   const program = new Command("cc-ci")
     .description("CI infrastructure for Co-op Cloud recipes on Docker Swarm")
     .showHelpAfterError();
-  for (const add of [runCommand, checkCommand, auditCommand, doctorCommand, warmCommands]) add(program);
+  for (const add of [runCommand, runsCommand, checkCommand, auditCommand, doctorCommand, warmCommands])
+    add(program);
   return program;
 }
 
@@ -44,11 +49,41 @@ function runCommand(program: Command): void {
         .choices([...SSO_REQUESTS])
         .default("auto"),
     )
+    .addOption(
+      new Option("--deps <mode>", "the recipe's dependencies: warm, cold, or auto (warm where served)")
+        .choices([...DEPS_REQUESTS])
+        .default("auto"),
+    )
     .option("--keep-on-failure", "leave the stack up when setup or the tests fail", false)
     .option("--recipe <name>", "recipe name (default: the folder's name)")
+    .addOption(
+      new Option("--variant <name>", "test one variant of the recipe (.cc-ci/variants/<name>.env)").conflicts(
+        "allVariants",
+      ),
+    )
+    .option("--all-variants", "test the recipe as it comes and every variant it offers, each a run", false)
+    .option("--parallel <n>", "with --all-variants: runs at once", positiveInt, 2)
+    .addOption(
+      new Option(
+        "--quick",
+        "the fast path: SSO and dependencies warm only (no cold fallback), CI_QUICK=1 for the tests",
+      ).conflicts(["allVariants", "upgradeFrom"]),
+    )
+    .option(
+      "--upgrade-from <ref>",
+      "test the upgrade from this ref of the recipe's repository (auto: its previous release tag) to the one under test",
+    )
     .option("--warm-stack <name>", "the warm stack", WARM_STACK)
     .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
     .option("--report <file>", "where to write the JSON report")
+    .option(
+      "--artifacts <dir>",
+      "where to collect the run's logs, task history and test output (default: $CC_CI_HOME/runs/<run id>/artifacts)",
+    )
+    .option(
+      "--junit <file>",
+      "write the run as JUnit XML (a test case per phase, and per TAP line of the test)",
+    )
     .option("--deploy-timeout <seconds>", "time the services get to become healthy during up", positiveInt)
     .option("--test-timeout <seconds>", "time the tests get before their sandbox is killed", positiveInt)
     .option(
@@ -57,24 +92,44 @@ function runCommand(program: Command): void {
     )
     .option("--json", "print the report as JSON on stdout", false)
     .action(async (recipeDir: string, testCommand: string[], o) => {
-      const report = await ciRun({
+      const args: RunArgs = {
         recipeDir,
         testCommand,
         pr: o.pr,
         ref: o.ref,
         sso: o.sso,
+        deps: o.deps,
         keepOnFailure: o.keepOnFailure,
         recipe: o.recipe,
         warmStack: o.warmStack,
         defaultsFile: o.defaults,
         reportFile: o.report,
+        artifactsDir: o.artifacts,
+        junitFile: o.junit,
         deployTimeout: o.deployTimeout,
         testTimeout: o.testTimeout,
         oidcClientSecret: o.oidcClientSecret,
-      });
+        variant: o.variant,
+        upgradeFrom: o.upgradeFrom,
+        quick: o.quick,
+      };
+      if (o.allVariants) return allVariants(args, o);
+      const report = await ciRun(args);
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       process.exitCode = report.exitCode;
     });
+}
+
+/** `cc-ci run --all-variants`: each run's outcome on stderr, the reports with --json. */
+async function allVariants(args: RunArgs, o: { parallel: number; json: boolean }): Promise<void> {
+  const r = await runAllVariants(args, o.parallel);
+  for (const p of r.problems) process.stderr.write(`cc-ci run: ${p}\n`);
+  for (const x of r.reports)
+    process.stderr.write(
+      `cc-ci run: ${x.variant ? `variant ${x.variant}` : "as it comes"}: ${x.outcome.toUpperCase()}, exit ${x.exitCode} (${x.runId})\n`,
+    );
+  if (o.json) process.stdout.write(`${JSON.stringify(r.reports, null, 2)}\n`);
+  process.exitCode = r.exitCode;
 }
 
 function checkCommand(program: Command): void {
@@ -89,6 +144,7 @@ function checkCommand(program: Command): void {
       "run defaults: images, env, policy, limits (YAML)",
       process.env.CC_CI_RUN_DEFAULTS,
     )
+    .option("--variant <name>", "check one variant only (default: the recipe and every variant it offers)")
     .option("--json", "print the result as JSON", false)
     .action((dir: string, o) => {
       const r = checkRecipe(dir, {
@@ -96,6 +152,7 @@ function checkCommand(program: Command): void {
         recipe: o.recipe,
         env: o.env,
         defaultsFile: o.defaults,
+        variant: o.variant,
       });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${checkText(r)}\n`);
       process.exitCode = r.ok ? 0 : 2;
@@ -139,6 +196,21 @@ function auditCommand(program: Command): void {
       });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${auditTable(r)}\n`);
       process.exitCode = r.clean ? 0 : 1;
+    });
+}
+
+function runsCommand(program: Command): void {
+  program
+    .command("runs")
+    .description("the recent runs of this home: outcome, duration, recipe, PR and ref, and their pages")
+    .option("--limit <n>", "how many, newest first", positiveInt, 20)
+    .option("--json", "print JSON", false)
+    .option("--html", "also write an index page linking every run's page (runs/index.html)", false)
+    .action((o) => {
+      const dir = path.join(loadEnv().home, "runs");
+      const runs = listRuns(dir, o.limit);
+      process.stdout.write(o.json ? `${JSON.stringify(runs, null, 2)}\n` : `${runsTable(runs)}\n`);
+      if (o.html) process.stderr.write(`index: ${writeRunsIndex(runs, dir)}\n`);
     });
 }
 

@@ -13,6 +13,12 @@ import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { RecipeApp } from "./recipeApp";
 import { RunRealm } from "./runRealm";
+import { RunPostgres } from "./runPostgres";
+import { RunS3 } from "./runS3";
+import { RunSmtp } from "./runSmtp";
+import { depsNetwork, type ServedPlan } from "../lib/deps/plan";
+import { depVar, kindFields, type DepKind } from "../lib/deps/kinds";
+import { labelList } from "./util";
 import { Traefik } from "./traefik";
 
 export interface CiRunArgs {
@@ -41,6 +47,10 @@ export interface CiRunOutputs {
     keycloakUrl: string;
   };
   testUser?: { username: string; password: pulumi.Output<string> };
+  /** Each dependency's mode and values (secret ones secret), by its name. */
+  deps: Record<string, { kind: string; mode: string; values: Record<string, pulumi.Input<string>> }>;
+  /** Every secret value the run holds (the recipe's, its realm's, its dependencies'): masked in its artifacts. */
+  masks: pulumi.Output<string[]>;
   warnings: string[];
 }
 
@@ -72,6 +82,9 @@ export class CiRun extends pulumi.ComponentResource {
   public readonly traefik?: Traefik;
   public readonly keycloak?: Keycloak;
   public readonly realm?: RunRealm;
+  /** The run's dependencies other than OIDC, by name. */
+  public readonly served: Record<string, RunPostgres | RunS3 | RunSmtp> = {};
+  private readonly servedKinds: Record<string, DepKind> = {};
   public readonly app: RecipeApp;
   public readonly outputs: CiRunOutputs;
 
@@ -154,6 +167,8 @@ export class CiRun extends pulumi.ComponentResource {
       deps.push(this.realm);
     }
 
+    const depsNet = this.declareDeps(name, args, runSecrets, deps);
+
     this.app = new RecipeApp(
       `${name}-app`,
       {
@@ -165,11 +180,20 @@ export class CiRun extends pulumi.ComponentResource {
         deployTimeout: deployTimeoutOf(config, model),
         waitForServices: config.waitForServices,
         placement: config.placement,
+        extraNetworkIds: depsNet ? [depsNet.id] : [],
       },
       { parent: this, dependsOn: [...deps] },
     );
 
-    this.outputs = {
+    this.outputs = this.runOutputs(args, kcUrl);
+    this.registerOutputs(this.outputs);
+  }
+
+  /** What the stack exports for `cc-ci run` and the tests (see CiRunOutputs). */
+  private runOutputs(args: CiRunArgs, kcUrl: string | undefined): CiRunOutputs {
+    const { plan, model } = args;
+    const sso = plan.sso;
+    return {
       runId: plan.names.runId,
       recipe: plan.recipe,
       stackName: plan.names.stackName,
@@ -199,8 +223,85 @@ export class CiRun extends pulumi.ComponentResource {
             testUser: { username: this.realm.username, password: this.realm.password },
           }
         : {}),
+      deps: Object.fromEntries(
+        plan.deps.map((d) => [
+          d.name,
+          {
+            kind: d.kind,
+            mode: d.kind === "oidc" ? plan.sso.mode : d.mode,
+            values: d.kind === "oidc" ? {} : this.served[d.name].values,
+          },
+        ]),
+      ),
+      masks: this.masks(),
       warnings: [...plan.notes, ...model.warnings],
     };
-    this.registerOutputs(this.outputs);
+  }
+
+  /** The run's secret values, as one secret output (never shown; what artifacts are masked with). */
+  private masks(): pulumi.Output<string[]> {
+    const values: pulumi.Input<string>[] = [...Object.values(this.app.secretValues)];
+    if (this.realm) values.push(this.realm.clientSecret, this.realm.password);
+    for (const [dep, r] of Object.entries(this.served)) {
+      const kind = this.servedKinds[dep];
+      for (const [field, v] of Object.entries(r.values)) if (kindFields(kind)[field]?.secret) values.push(v);
+    }
+    // Too short to mask without hiding ordinary words.
+    return pulumi.secret(pulumi.all(values).apply((v) => [...new Set(v.filter((x) => x.length >= 6))]));
+  }
+
+  /**
+   * The run's dependencies other than OIDC, on a network of the run's own that every service of the
+   * recipe joins; their values go where the recipe's env and secrets name them.
+   */
+  private declareDeps(
+    name: string,
+    args: CiRunArgs,
+    runSecrets: Record<string, pulumi.Input<string>>,
+    deps: pulumi.Resource[],
+  ): docker.Network | undefined {
+    const { plan, config, provider } = args;
+    const served = plan.deps.filter((d): d is ServedPlan => d.kind !== "oidc");
+    if (served.length === 0) return undefined;
+    const net = new docker.Network(
+      `${name}-deps`,
+      {
+        name: depsNetwork(plan.names),
+        driver: "overlay",
+        // The sandbox joins it too (the tests may read what the app wrote); nothing on it goes out.
+        attachable: true,
+        internal: true,
+        labels: labelList(plan.labels),
+      },
+      { parent: this, provider },
+    );
+    const common = {
+      prefix: plan.names.stackName,
+      networkId: net.id,
+      labels: plan.labels,
+      provider,
+      wait: config.waitForServices,
+    };
+    for (const d of served) {
+      const r =
+        d.kind === "postgres"
+          ? new RunPostgres(
+              `${name}-dep-${d.name}`,
+              { ...common, dep: d, runId: plan.names.runId, owner: config.owner, config: config.postgres },
+              { parent: this },
+            )
+          : d.kind === "s3"
+            ? new RunS3(`${name}-dep-${d.name}`, { ...common, dep: d, config: config.s3 }, { parent: this })
+            : new RunSmtp(
+                `${name}-dep-${d.name}`,
+                { ...common, dep: d, config: config.smtp },
+                { parent: this },
+              );
+      this.served[d.name] = r;
+      this.servedKinds[d.name] = d.kind;
+      for (const [field, value] of Object.entries(r.values)) runSecrets[depVar(d, field)] = value;
+      deps.push(r);
+    }
+    return net;
   }
 }

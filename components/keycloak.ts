@@ -11,7 +11,8 @@ import type { KeycloakConfig } from "../lib/config";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { prefixedName, NETWORK_NAME_MAX, SERVICE_NAME_MAX } from "../lib/naming";
 import { publicUrl } from "../lib/units";
-import { CONVERGE, haproxyConfig, restartPolicy, labelList, taskResources } from "./util";
+import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
+import { adminGateway } from "./adminGateway";
 import { dockerSecret, KeycloakDatabase } from "./keycloakDatabase";
 
 export interface KeycloakArgs {
@@ -100,6 +101,7 @@ export class Keycloak extends pulumi.ComponentResource {
         ? undefined
         : adminGateway(`${name}-admin-gateway`, {
             prefix,
+            key: "keycloak",
             image: config.gatewayImage,
             port: config.adminPort,
             target: `${serviceName}:8080`,
@@ -299,53 +301,4 @@ export function keycloakRouterLabels(
       ? { [`traefik.http.routers.${router}-secure.tls.certresolver`]: proxy.certResolver }
       : {}),
   };
-}
-
-/**
- * The admin gateway: a plain container (swarm cannot bind a port to one address) that forwards
- * 127.0.0.1:<port> to Keycloak's HTTP port. Its published port comes from a bridge of its own with
- * inter-container traffic off, so no container on the host — neither a run's nor a neighbour on that
- * bridge — can reach it; only the CI host's own processes can.
- */
-function adminGateway(
-  name: string,
-  a: {
-    prefix: string;
-    image: string;
-    port: number;
-    target: string;
-    networkName: pulumi.Input<string>;
-    labels: Record<string, string>;
-    opts: pulumi.CustomResourceOptions;
-  },
-): docker.Container {
-  const bridge = new docker.Network(
-    `${name}-bridge`,
-    {
-      name: prefixedName(a.prefix, "keycloak_gw", NETWORK_NAME_MAX),
-      driver: "bridge",
-      options: { "com.docker.network.bridge.enable_icc": "false" },
-      labels: labelList(a.labels),
-    },
-    a.opts,
-  );
-  return new docker.Container(
-    name,
-    {
-      name: prefixedName(a.prefix, "keycloak_gw", SERVICE_NAME_MAX),
-      image: a.image,
-      command: ["-f", "/usr/local/etc/haproxy/haproxy.cfg"],
-      envs: ["LISTEN_PORT=8080", `TARGET=${a.target}`],
-      uploads: [{ file: "/usr/local/etc/haproxy/haproxy.cfg", content: haproxyConfig("tcp-forward.cfg") }],
-      ports: [{ internal: 8080, external: a.port, ip: "127.0.0.1", protocol: "tcp" }],
-      // The bridge first (the published port comes from it), then Keycloak's admin network.
-      networksAdvanced: [{ name: bridge.name }, { name: a.networkName }],
-      restart: "unless-stopped",
-      labels: labelList(a.labels),
-      memory: 64,
-      // Docker gives a memory limit twice as much swap unless told; said here, so a refresh reads back what is declared.
-      memorySwap: 64,
-    },
-    a.opts,
-  );
 }

@@ -26,6 +26,8 @@ export interface RecipeAppArgs {
   deployTimeout?: number;
   /** The operator's placement constraints on every service (run defaults' `placement`). */
   placement?: string[];
+  /** Networks every service joins besides its own (the run's deps network), by id. */
+  extraNetworkIds?: pulumi.Input<string>[];
 }
 
 export class RecipeApp extends pulumi.ComponentResource {
@@ -75,7 +77,9 @@ export class RecipeApp extends pulumi.ComponentResource {
       secrets.set(
         s.key,
         new docker.Secret(
-          `${name}-secret-${s.key}`,
+          // Named by the Docker name too: a bumped version is another secret beside the old one, as
+          // abra makes it (an in-place replacement would delete one a service still uses).
+          `${name}-secret-${s.key}-${s.name}`,
           {
             name: s.name,
             data: pulumi.secret(value.apply((v) => Buffer.from(v).toString("base64"))),
@@ -90,7 +94,8 @@ export class RecipeApp extends pulumi.ComponentResource {
       configs.set(
         c.key,
         new docker.ServiceConfig(
-          `${name}-config-${c.key}`,
+          // By the Docker name too, as secrets: a version bump adds a config and drops the old after.
+          `${name}-config-${c.key}-${c.name}`,
           { name: c.name, data: configData(c, this.secretValues, args.runSecrets), labels: labelArgs },
           child,
         ),
@@ -128,6 +133,7 @@ export class RecipeApp extends pulumi.ComponentResource {
           wait: args.waitForServices ?? true,
           timeout: args.deployTimeout ?? 600,
           networkIds,
+          extraNetworkIds: args.extraNetworkIds ?? [],
         }),
         { ...child, dependsOn: deps },
       );
@@ -143,7 +149,8 @@ export class RecipeApp extends pulumi.ComponentResource {
     switch (s.source.kind) {
       case "generate":
         return new GeneratedSecret(
-          `${name}-value-${s.key}`,
+          // A bumped version generates a new value; an unchanged one keeps it (abra's rule).
+          `${name}-value-${s.key}-${s.name}`,
           { length: s.source.length, charset: s.source.alphabet, words: s.source.passphrase },
           { parent: this },
         ).value;
@@ -191,6 +198,8 @@ interface Refs {
   runSecrets: Record<string, pulumi.Input<string>>;
   /** Network name → id: the provider reads ids back, so names would show as drift. */
   networkIds: Map<string, pulumi.Input<string>>;
+  /** Networks the service joins without an alias (the run's deps network). */
+  extraNetworkIds?: pulumi.Input<string>[];
   wait: boolean;
   timeout: number;
 }
@@ -261,10 +270,13 @@ export function serviceArgs(svc: ServiceSpec, refs: Refs): docker.ServiceArgs {
         capAdds: svc.capAdd.length > 0 ? svc.capAdd : undefined,
         sysctl: Object.keys(svc.sysctls).length > 0 ? svc.sysctls : undefined,
       },
-      networksAdvanceds: svc.networks.map((n) => ({
-        id: refs.networkIds.get(n.network) ?? n.network,
-        ...(n.aliases.length > 0 ? { aliases: n.aliases } : {}),
-      })),
+      networksAdvanceds: [
+        ...svc.networks.map((n) => ({
+          id: refs.networkIds.get(n.network) ?? n.network,
+          ...(n.aliases.length > 0 ? { aliases: n.aliases } : {}),
+        })),
+        ...(refs.extraNetworkIds ?? []).map((id) => ({ id })),
+      ],
       placement: {
         constraints: [...svc.placement.constraints, ...(refs.placement ?? [])],
         prefs: svc.placement.prefs,

@@ -10,6 +10,8 @@ import { LABELS, NETWORK_NAME_MAX, prefixedName, warmPrefix, WARM_STACK } from "
 import { Keycloak } from "./keycloak";
 import { ImageRegistry, type RegistryOutputs } from "./registry";
 import { ENTRYPOINTS, Traefik } from "./traefik";
+import { WarmPostgres } from "./warmPostgres";
+import { WarmS3 } from "./warmS3";
 
 /** The names of the warm proxy's slot networks: `<base>_0` … `<base>_<n-1>`. */
 export function slotNetworks(base: string, n: number): string[] {
@@ -29,11 +31,17 @@ export class WarmLayer extends pulumi.ComponentResource {
   public readonly keycloak?: Keycloak;
   /** Absent unless registry.enabled. */
   public readonly registry?: ImageRegistry;
+  /** Absent unless postgres.enabled. */
+  public readonly postgres?: WarmPostgres;
+  /** Absent unless s3.enabled. */
+  public readonly s3?: WarmS3;
   /** What run stacks read; see WarmOutputs. The Keycloak part (with the provisioning secret) is secret. */
   public readonly outputs: {
     contractVersion: WarmOutputs["contractVersion"];
     proxy: WarmOutputs["proxy"];
     keycloak?: pulumi.Output<NonNullable<WarmOutputs["keycloak"]>>;
+    /** The warm dependencies (secret: provisioning passwords). */
+    deps?: pulumi.Output<NonNullable<WarmOutputs["deps"]>>;
     /** Not part of the run contract: for `cc-ci warm up` (seeding) and audits (its disk budget). */
     registry?: pulumi.Output<RegistryOutputs>;
   };
@@ -69,9 +77,18 @@ export class WarmLayer extends pulumi.ComponentResource {
         { parent: this },
       );
     const registry = this.registry ? { registry: this.registry.outputs } : {};
+    if (config.postgres.enabled)
+      this.postgres = new WarmPostgres(
+        `${name}-postgres`,
+        { config: config.postgres, prefix, labels, provider },
+        { parent: this },
+      );
+    if (config.s3.enabled)
+      this.s3 = new WarmS3(`${name}-s3`, { config: config.s3, prefix, labels, provider }, { parent: this });
+    const deps = this.depsOutputs();
     if (!config.keycloak.enabled) {
       // A warm Traefik alone: runs that want SSO bring a cold Keycloak.
-      this.outputs = { contractVersion: CONTRACT_VERSION, proxy, ...registry };
+      this.outputs = { contractVersion: CONTRACT_VERSION, proxy, ...registry, ...deps };
       this.registerOutputs({ outputs: this.outputs });
       return;
     }
@@ -98,6 +115,7 @@ export class WarmLayer extends pulumi.ComponentResource {
       contractVersion: CONTRACT_VERSION,
       proxy,
       ...registry,
+      ...deps,
       keycloak: pulumi
         .all([keycloak.provisioningClientId, keycloak.provisioningClientSecret, keycloak.service.name])
         .apply(([clientId, clientSecret, service]) => ({
@@ -109,5 +127,18 @@ export class WarmLayer extends pulumi.ComponentResource {
         })),
     };
     this.registerOutputs({ outputs: this.outputs });
+  }
+
+  /** The warm dependencies' part of the outputs (secret: provisioning credentials); none without any. */
+  private depsOutputs(): { deps?: pulumi.Output<NonNullable<WarmOutputs["deps"]>> } {
+    if (!this.postgres && !this.s3) return {};
+    return {
+      deps: pulumi.secret(
+        pulumi.all([this.postgres?.contract, this.s3?.contract]).apply(([postgres, s3]) => ({
+          ...(postgres ? { postgres } : {}),
+          ...(s3 ? { s3 } : {}),
+        })),
+      ),
+    };
   }
 }

@@ -4,6 +4,7 @@
  * default together in the schema (Pulumi.warm.yaml documents the same; a unit test compares them);
  * unknown keys are errors, so a typo in Pulumi.warm.yaml never silently falls back to a default.
  */
+import { VARIANT_NAME } from "./recipe/variants";
 import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
@@ -13,8 +14,16 @@ import { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
 
 export { byteSize } from "./configTypes";
 export { RecipePolicy, RunLimits, SandboxSettings } from "./runSettings";
-import { KeycloakContract, ProxyContract } from "./contract";
-import { KeycloakConfig, RegistryConfig, TraefikConfig } from "./warmParts";
+import { KeycloakContract, PostgresContract, ProxyContract, S3Contract } from "./contract";
+import { DEPS_REQUESTS } from "./deps/plan";
+import {
+  KeycloakConfig,
+  PostgresConfig,
+  RegistryConfig,
+  S3Config,
+  SmtpConfig,
+  TraefikConfig,
+} from "./warmParts";
 import { hostname } from "./configTypes";
 
 export * from "./warmParts";
@@ -56,6 +65,9 @@ export const WarmConfig = z.strictObject({
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),
   registry: RegistryConfig.prefault({}),
+  postgres: PostgresConfig.prefault({}),
+  s3: S3Config.prefault({}),
+  smtp: SmtpConfig.prefault({}).describe("What runs' mail catchers run (never warm: each run has its own)."),
 });
 export type WarmConfig = z.output<typeof WarmConfig>;
 
@@ -146,6 +158,17 @@ export const RunConfig = z.strictObject({
     ),
   recipe: z.string().min(1).optional().describe("Recipe name. Default: the folder's name."),
   pr: z.number().int().positive().optional().describe("Pull request number, recorded as a label."),
+  quick: z
+    .boolean()
+    .optional()
+    .describe("The fast path (cc-ci run --quick): warm dependencies only; the tests see CI_QUICK=1."),
+  variant: z
+    .string()
+    .regex(VARIANT_NAME, { message: "must name a variant: lower-case letters, digits, _ and -, 32 at most" })
+    .optional()
+    .describe(
+      "The recipe's variant under test (.cc-ci/variants/<name>.env over .env.sample). Default: none.",
+    ),
   ref: z
     .union([z.string(), z.number()])
     .transform(String)
@@ -165,6 +188,23 @@ export const RunConfig = z.strictObject({
       "The warm proxy's slot network leased for this run (set by cc-ci run); one of warmProxy.networks.",
     ),
   warmKeycloak: RunWarmKeycloak.optional(),
+  deps: z
+    .enum(DEPS_REQUESTS)
+    .default("auto")
+    .describe(
+      "Where the recipe's dependencies (.cc-ci/deps.yml) come from: auto (warm where the warm layer serves the kind, else cold), warm, or cold. Default: auto.",
+    ),
+  warmPostgres: PostgresContract.optional().describe(
+    "The warm PostgreSQL (from the warm outputs; secret), set by cc-ci run when a dependency uses it.",
+  ),
+  postgres: PostgresConfig.prefault({}).describe(
+    "Only for a cold PostgreSQL dependency (inside the run stack).",
+  ),
+  warmS3: S3Contract.optional().describe(
+    "The warm S3 server (from the warm outputs; secret), set by cc-ci run when a dependency uses it.",
+  ),
+  s3: S3Config.prefault({}).describe("Only for a cold S3 dependency (inside the run stack)."),
+  smtp: SmtpConfig.prefault({}).describe("Only for an smtp dependency (always inside the run stack)."),
   domain: hostname
     .default("ci.test")
     .describe("Only without warmProxy: the CI domain of the run's own Traefik. Default: ci.test."),
@@ -180,7 +220,7 @@ export const StackConfig = z.discriminatedUnion("role", [WarmConfig, RunConfig])
 export type StackConfig = z.output<typeof StackConfig>;
 
 /** Top-level run config keys that carry secrets: stored as Pulumi secrets. */
-export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak"]);
+export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak", "warmPostgres", "warmS3"]);
 
 /**
  * The operator's run defaults (`--defaults FILE`): the run settings above, with the same rules and
@@ -195,8 +235,36 @@ export const RunDefaults = z.strictObject({
     .positive()
     .default(300)
     .describe("Seconds the app gets to answer through Traefik after `up`. Default: 300."),
+  converge: z
+    .strictObject({
+      stableSeconds: z
+        .number()
+        .min(0)
+        .max(300)
+        .default(5)
+        .describe(
+          "Seconds each task must have been running (and healthy) before its service counts as converged, as `docker stack deploy --detach=false` verifies that tasks are stable. Default: 5.",
+        ),
+      crashLimit: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(3)
+        .describe(
+          "Times a service's tasks may end (exit, fail, be rejected) before the run fails at once with the last exit code and log lines, instead of waiting out the deploy timeout. Default: 3.",
+        ),
+    })
+    .prefault({})
+    .describe("How the converge phase judges the recipe's services."),
 });
 export type RunDefaults = z.output<typeof RunDefaults>;
+
+/** The part of the run defaults a run stack's config carries (what the agent itself uses stays out). */
+export function runSettingsOf(defaults: RunDefaults) {
+  const { readyTimeout: _ready, sandbox: _sandbox, converge: _converge, ...settings } = defaults;
+  return settings;
+}
 
 /** One config entry as Pulumi's Automation API takes it (structurally its ConfigValue). */
 export interface ConfigEntry {

@@ -49,10 +49,47 @@ export const KeycloakContract = z.object({
 });
 export type KeycloakContract = z.output<typeof KeycloakContract>;
 
+/** The warm PostgreSQL (`postgres` dependencies): how the CI host provisions a run's unit on it. */
+export const PostgresContract = z.object({
+  /** Where the CI host reaches it: the gateway on 127.0.0.1. */
+  adminHost: z.string().min(1),
+  adminPort: z.number().int().min(1).max(65535),
+  /** The provisioning role: it may create databases and hand them to a run's role, nothing else. */
+  provisioning: z.object({ user: z.string().min(1), password: z.string().min(1) }),
+  /** The overlay network a run's gateway joins to reach it (no recipe service joins it). */
+  network: z.string().min(1),
+  /** Docker service name (the gateway forwards to it). */
+  service: z.string().min(1),
+  /** The image's major version, for `cc-ci check`. */
+  image: z.string().min(1),
+  /** The HAProxy image of a run's gateway. */
+  gatewayImage: z.string().min(1),
+});
+export type PostgresContract = z.output<typeof PostgresContract>;
+
+/** The warm S3 server (`s3` dependencies): how the CI host makes a run's account and buckets on it. */
+export const S3Contract = z.object({
+  /** The root account's admin API and S3 API, each through a gateway on 127.0.0.1. */
+  admin: z.object({ endpoint: z.url(), access: z.string().min(1), secret: z.string().min(1) }),
+  apiEndpoint: z.url(),
+  region: z.string().min(1),
+  /** The overlay network a run's gateway joins to reach it (no recipe service joins it). */
+  network: z.string().min(1),
+  /** Docker service name (the gateway forwards to its S3 port). */
+  service: z.string().min(1),
+  gatewayImage: z.string().min(1),
+});
+export type S3Contract = z.output<typeof S3Contract>;
+
+/** The warm instances of dependency kinds (lib/deps); each optional. */
+export const DepsContract = z.object({ postgres: PostgresContract.optional(), s3: S3Contract.optional() });
+export type DepsContract = z.output<typeof DepsContract>;
+
 export const WarmOutputs = z.object({
   contractVersion: z.literal(CONTRACT_VERSION),
   proxy: ProxyContract,
   keycloak: KeycloakContract.optional(),
+  deps: DepsContract.optional(),
 });
 export type WarmOutputs = z.output<typeof WarmOutputs>;
 
@@ -70,7 +107,7 @@ export interface RegistryOutputs {
 }
 
 export type ContractRead =
-  | { ok: true; proxy: ProxyContract; keycloak?: KeycloakContract; problems: Problem[] }
+  | { ok: true; proxy: ProxyContract; keycloak?: KeycloakContract; deps?: DepsContract; problems: Problem[] }
   | { ok: false; problems: Problem[] };
 
 /**
@@ -98,11 +135,20 @@ export function readWarmOutputs(outputs: Record<string, unknown> | undefined): C
   }
   const proxy = ProxyContract.safeParse(outputs.proxy);
   if (!proxy.success) return { ok: false, problems: zodProblems(proxy.error, "proxy") };
+  // A broken part is left out with its problems: the rest of the layer stays usable.
+  const problems: Problem[] = [];
+  let deps: DepsContract | undefined;
+  if (outputs.deps !== undefined) {
+    const d = DepsContract.safeParse(outputs.deps);
+    if (d.success) deps = d.data;
+    else problems.push(...zodProblems(d.error, "deps"));
+  }
+  const base = { ok: true as const, proxy: proxy.data, ...(deps ? { deps } : {}) };
   // A warm Traefik alone (keycloak.enabled: false) is a layer as meant, not a broken one: runs on it
   // bring their own Keycloak, and audits find nothing wrong with it.
-  if (outputs.keycloak === undefined) return { ok: true, proxy: proxy.data, problems: [] };
+  if (outputs.keycloak === undefined) return { ...base, problems };
   const keycloak = KeycloakContract.safeParse(outputs.keycloak);
   if (!keycloak.success)
-    return { ok: true, proxy: proxy.data, problems: zodProblems(keycloak.error, "keycloak") };
-  return { ok: true, proxy: proxy.data, keycloak: keycloak.data, problems: [] };
+    return { ...base, problems: [...problems, ...zodProblems(keycloak.error, "keycloak")] };
+  return { ...base, keycloak: keycloak.data, problems };
 }

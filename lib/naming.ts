@@ -26,12 +26,19 @@ export const LABELS = {
   layer: "cc-ci.layer",
   pr: "cc-ci.pr",
   ref: "cc-ci.ref",
+  /** The recipe's variant a run tests. */
+  variant: "cc-ci.variant",
   /**
    * The state backend the run belongs to (a digest of its URL): audits of another backend (another
    * CI home, the test suite's) on the same swarm and Keycloak leave the run alone. Also a realm
    * attribute.
    */
   owner: "cc-ci.owner",
+  /**
+   * On a warm layer's admin gateways (plain containers, not swarm tasks): what `warm up` and setup
+   * start again after a Docker restart (components/adminGateway.ts says why Docker does not).
+   */
+  gateway: "cc-ci.gateway",
   /** `docker stack ls/ps` group objects by this label; set it so operators' usual tools work. */
   stackNamespace: "com.docker.stack.namespace",
 } as const;

@@ -4,6 +4,7 @@
  * one place where the SSO mode is resolved; `cc-ci run` calls it with what its warm check found, the
  * program with what cc-ci handed over in the stack's config.
  */
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import type { RunConfig } from "./config";
 import type { ContractRead, KeycloakContract, ProxyContract } from "./contract";
@@ -12,6 +13,9 @@ import { LABELS, runNames, type RunNames } from "./naming";
 import { placeholder } from "./placeholders";
 import { publicUrl } from "./units";
 import type { LoadOptions } from "./recipe/load";
+import { RecipeFiles } from "./recipe/files";
+import { readDeps } from "./deps/spec";
+import { depRunVars, planDeps, type DepPlan, type WarmDeps } from "./deps/plan";
 
 export interface ProxyPlan {
   /** True when the run brings its own Traefik (no usable warm stack). */
@@ -37,11 +41,17 @@ export type SsoMode = SsoPlan["mode"];
 export interface RunPlan {
   names: RunNames;
   recipe: string;
+  /** The recipe's variant under test (its tests see it as CI_VARIANT). */
+  variant?: string;
+  /** The fast path (--quick): the tests see CI_QUICK=1 and may skip their slow part. */
+  quick?: boolean;
   /** The run's domain, <run id>.<ci domain>. */
   domain: string;
   appUrl: string;
   proxy: ProxyPlan;
   sso: SsoPlan;
+  /** The recipe's declared dependencies (.cc-ci/deps.yml), each warm or cold. */
+  deps: DepPlan[];
   labels: Record<string, string>;
   /** Why the plan is not what was asked for (e.g. a cold fallback), for the run's log. */
   notes: string[];
@@ -55,14 +65,21 @@ export interface WarmView {
   keycloakHealthy: boolean;
   /** Why it cannot, when cc-ci found out. */
   keycloakProblem?: string;
+  /** The warm dependencies usable by runs (and why one is not). */
+  deps?: WarmDeps;
 }
 
 /** The warm layer as a run stack's config describes it (what cc-ci handed over). */
 export function warmViewOfConfig(config: RunConfig): WarmView {
-  if (!config.warmProxy) return { keycloakHealthy: false };
+  const deps: WarmDeps = {
+    ...(config.warmPostgres ? { postgres: config.warmPostgres } : {}),
+    ...(config.warmS3 ? { s3: config.warmS3 } : {}),
+  };
+  if (!config.warmProxy) return { keycloakHealthy: false, deps };
   return {
     read: { ok: true, proxy: config.warmProxy, keycloak: config.warmKeycloak, problems: [] },
     keycloakHealthy: config.warmKeycloak !== undefined,
+    deps,
   };
 }
 
@@ -153,6 +170,17 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
       }
       break;
   }
+  // A broken deps file is the loader's to report, with the recipe's other problems.
+  const declared = existsSync(config.recipeDir) ? readDeps(new RecipeFiles(config.recipeDir)) : { deps: [] };
+  const deps = planDeps(
+    declared.deps,
+    config.deps,
+    warm.deps ?? {},
+    names,
+    sso.mode === "off",
+    notes,
+    config.owner,
+  );
   const labels: Record<string, string> = {
     [LABELS.run]: names.runId,
     [LABELS.recipe]: recipe,
@@ -160,15 +188,19 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
     [LABELS.stackNamespace]: names.stackName,
     ...(config.pr !== undefined ? { [LABELS.pr]: String(config.pr) } : {}),
     ...(config.ref !== undefined ? { [LABELS.ref]: config.ref } : {}),
+    ...(config.variant !== undefined ? { [LABELS.variant]: config.variant } : {}),
     ...(config.owner !== undefined ? { [LABELS.owner]: config.owner } : {}),
   };
   return {
     names,
     recipe,
+    ...(config.variant !== undefined ? { variant: config.variant } : {}),
+    ...(config.quick ? { quick: true } : {}),
     domain,
     appUrl: publicUrl(proxy.scheme, domain, proxy.httpPort, proxy.httpsPort),
     proxy,
     sso,
+    deps,
     labels,
     notes,
   };
@@ -199,6 +231,8 @@ export function runVars(plan: RunPlan, testUser: string): Record<string, string>
     CI_STACK_NAME: plan.names.stackName,
     CI_DOMAIN: plan.domain,
     CI_APP_URL: plan.appUrl,
+    ...(plan.variant !== undefined ? { CI_VARIANT: plan.variant } : {}),
+    ...(plan.quick ? { CI_QUICK: "1" } : {}),
   };
   const kc = keycloakUrl(plan);
   if (kc) {
@@ -213,7 +247,7 @@ export function runVars(plan: RunPlan, testUser: string): Record<string, string>
     });
     for (const v of RUN_SECRET_VARS) vars[v] = placeholder(v);
   }
-  return vars;
+  return { ...vars, ...depRunVars(plan.deps) };
 }
 
 /** How the recipe is loaded for this run (the program and `cc-ci run` must load it alike). */
@@ -221,6 +255,7 @@ export function recipeOptions(plan: RunPlan, config: RunConfig): LoadOptions {
   return {
     dir: config.recipeDir,
     recipe: plan.recipe,
+    variant: config.variant,
     stackName: plan.names.stackName,
     domain: plan.domain,
     proxyNetwork: plan.proxy.network,

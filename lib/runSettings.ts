@@ -53,6 +53,12 @@ export const RunLimits = z.strictObject({
     .string()
     .default("60s")
     .describe("Longest stop_grace_period a service may ask for. Default: 60s."),
+  overMaximum: z
+    .enum(["clamp", "refuse"])
+    .default("clamp")
+    .describe(
+      "What a value over maxReplicas, maxMemory, maxCpus, maxTmpfs or maxStopGracePeriod gets: `clamp` lowers it to the maximum with a warning (abra deploys the recipe, so a run does too), `refuse` makes it a problem. Default: clamp.",
+    ),
   loggingDrivers: z
     .array(z.string().min(1))
     .default(["json-file", "local", "none"])

@@ -173,6 +173,90 @@ export const KeycloakConfig = z.strictObject({
 });
 export type KeycloakConfig = z.output<typeof KeycloakConfig>;
 
+/** The warm PostgreSQL runs get a database of their own on (`postgres` dependencies; lib/deps). */
+export const PostgresConfig = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Warm layer only: serve `postgres` dependencies warm (each run gets a database and a role on it); false: runs that need one deploy their own. Default: false.",
+    ),
+  image: z
+    .string()
+    .min(1)
+    .default("postgres:15")
+    .describe("PostgreSQL image (the official image's POSTGRES_* conventions). Default: postgres:15."),
+  adminPort: port
+    .default(15432)
+    .describe(
+      "Host port for provisioning from the CI host, bound to 127.0.0.1 only (through a gateway container no container can reach). Default: 15432.",
+    ),
+  gatewayImage: z
+    .string()
+    .min(1)
+    .default("haproxy:2.6")
+    .describe("HAProxy image of that gateway and of the runs' gateways to it. Default: haproxy:2.6."),
+  resources: Resources.prefault({ memoryLimit: "512m" }).describe(
+    "Per-task limits. Default: memoryLimit 512m.",
+  ),
+  placement: Placement,
+});
+export type PostgresConfig = z.output<typeof PostgresConfig>;
+
+/** The warm S3 server runs get buckets and an account of their own on (`s3` dependencies; lib/deps). */
+export const S3Config = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Warm layer only: serve `s3` dependencies warm (each run gets its buckets and an account that may use only them); false: runs that need one deploy their own. Default: false.",
+    ),
+  image: z
+    .string()
+    .min(1)
+    .default("versity/versitygw:v1.8.0")
+    .describe("The Versity S3 Gateway's image. Default: versity/versitygw:v1.8.0."),
+  adminPort: port
+    .default(17071)
+    .describe("Host port of its admin API for the CI host, bound to 127.0.0.1 only. Default: 17071."),
+  apiPort: port
+    .default(17070)
+    .describe("Host port of its S3 API for the CI host (emptying buckets), 127.0.0.1 only. Default: 17070."),
+  gatewayImage: z
+    .string()
+    .min(1)
+    .default("haproxy:2.6")
+    .describe("HAProxy image of those gateways and of the runs' gateways to it. Default: haproxy:2.6."),
+  resources: Resources.prefault({ memoryLimit: "512m" }).describe(
+    "Per-task limits. Default: memoryLimit 512m.",
+  ),
+  placement: Placement,
+});
+export type S3Config = z.output<typeof S3Config>;
+
+/**
+ * The mail catcher a run with an `smtp` dependency gets (lib/deps): always the run's own, inside its
+ * stack (Mailpit lets whoever reaches its API read every message, so one is never shared).
+ */
+export const SmtpConfig = z.strictObject({
+  image: z
+    .string()
+    .min(1)
+    .default("axllent/mailpit:v1.33.1")
+    .describe("Mailpit's image. Default: axllent/mailpit:v1.33.1."),
+  maxMessages: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(500)
+    .describe("Messages it keeps; older ones go first (Mailpit's --max). Default: 500."),
+  resources: Resources.prefault({ memoryLimit: "128m" }).describe(
+    "Per-task limits. Default: memoryLimit 128m.",
+  ),
+});
+export type SmtpConfig = z.output<typeof SmtpConfig>;
+
 /** Private IPv4 ranges (RFC 1918, shared address space, link-local): where an open registry may listen. */
 function privateV4(a: string): boolean {
   const [x, y] = a.split(".").map(Number);

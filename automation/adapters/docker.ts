@@ -330,6 +330,75 @@ export async function networkUsers(
   return [...new Set(names)];
 }
 
+/**
+ * A warm layer's admin gateways that are not running. They are plain containers Docker does not
+ * restart (components/adminGateway.ts says why), so a Docker restart leaves them stopped.
+ */
+export async function stoppedGateways(
+  docker: Docker,
+  prefix: string,
+): Promise<{ id: string; name: string }[]> {
+  const all = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.gateway}=true`, `${LABELS.stackNamespace}=${prefix}`] },
+  });
+  return all
+    .filter((c) => c.State !== "running")
+    .map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? c.Id).replace(/^\//, "") }));
+}
+
+/**
+ * Starts a warm layer's stopped admin gateways (the swarm is up by now, so their networks are
+ * there). Returns the names started; a gateway that will not start is named with Docker's reason.
+ */
+export async function startGateways(docker: Docker, prefix: string): Promise<string[]> {
+  const stopped = await stoppedGateways(docker, prefix);
+  const failed: string[] = [];
+  for (const g of stopped) {
+    await docker
+      .getContainer(g.id)
+      .start()
+      .catch((e: Error & { statusCode?: number }) => {
+        // 304: started meanwhile (by another `warm up`).
+        if (e.statusCode !== 304) failed.push(`${g.name}: ${e.message.split("\n")[0]}`);
+      });
+  }
+  if (failed.length > 0) throw new Error(`could not start the warm layer's gateways: ${failed.join("; ")}`);
+  return stopped.map((g) => g.name);
+}
+
+/**
+ * What holds a swarm network a removal was refused for, when Docker names a task no service or
+ * container has: a stale attachment Docker left when a container failed to start on that network
+ * (moby/moby#31068), which nothing but a restart of dockerd releases. Undefined otherwise.
+ */
+export async function staleAttachment(docker: Docker, message: string): Promise<string | undefined> {
+  const m = /network (\w+) is in use by task (\w+)/.exec(message);
+  if (!m) return undefined;
+  const [, network, task] = m;
+  const info = (await docker
+    .getTask(task)
+    .inspect()
+    .catch((e: { statusCode?: number }) => {
+      if (e.statusCode === 404) return null;
+      throw e;
+    })) as { ServiceID?: string; Spec?: { NetworkAttachmentSpec?: { ContainerID?: string } } } | null;
+  if (info !== null) {
+    // Listed: stale only when it is a container's attachment and that container is gone.
+    const container = info.Spec?.NetworkAttachmentSpec?.ContainerID;
+    if (info.ServiceID || !container) return undefined;
+    const exists = await docker
+      .getContainer(container)
+      .inspect()
+      .then(
+        () => true,
+        (e: { statusCode?: number }) => e.statusCode !== 404,
+      );
+    if (exists) return undefined;
+  }
+  return `network ${network} is held by task ${task}, which no service or container has: a stale swarm attachment Docker leaves when a container fails to start on the network (moby/moby#31068); restarting dockerd releases it`;
+}
+
 /** The address containers reach the host at (docker_gwbridge's gateway): where Traefik's host ports answer them. */
 export async function hostAddressForContainers(docker: Docker): Promise<string> {
   try {

@@ -77,7 +77,15 @@ export class KeycloakAdmin {
 
   /** Realms this identity can see (the provisioning client sees only the realms it created). */
   async realms(brief = false): Promise<RealmSummary[]> {
-    const res = await this.call("GET", `/realms?briefRepresentation=${brief}`);
+    let res = await this.call("GET", `/realms?briefRepresentation=${brief}`);
+    // A listing while other runs rename or delete realms can fail with a 400 or 5xx that the next
+    // read does not (seen: 400 "Cannot parse the JSON" among six concurrent renames): a read, so
+    // it is asked again, twice at most, a moment apart.
+    for (let again = 0; again < 2 && (res.status === 400 || res.status >= 500); again++) {
+      await res.text().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 250 * (again + 1)));
+      res = await this.call("GET", `/realms?briefRepresentation=${brief}`);
+    }
     // Keycloak answers 403, not an empty list, to an identity that may view no realm at all (the
     // provisioning client before it created any, or after all its realms are gone).
     if (res.status === 403) return [];

@@ -4,13 +4,18 @@
  * or every problem with its file and line. Needs no Docker, no stack and no Keycloak, so a recipe's
  * maintainer can run it on every push.
  */
+import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { RunConfig, readRunDefaults, readWarmSettings } from "../../lib/config";
+import { RecipeFiles } from "../../lib/recipe/files";
+import { listVariants } from "../../lib/recipe/variants";
+import { RunConfig, readRunDefaults, readWarmSettings, runSettingsOf } from "../../lib/config";
 import { ValidationError, formatProblem, type Problem } from "../../lib/errors";
 import { runNames } from "../../lib/naming";
 import type { RecipeModel } from "../../lib/recipe/model";
 import { loadRecipe } from "../../lib/recipe/load";
-import { planRun, recipeOptions, type RunPlan } from "../../lib/runPlan";
+import { planRun, recipeOptions, runVars, type RunPlan } from "../../lib/runPlan";
+import { depVar, kindFields } from "../../lib/deps/kinds";
+import { S3_REGION } from "../../lib/deps/s3";
 import { publicUrl } from "../../lib/units";
 
 export interface CheckOptions {
@@ -20,11 +25,18 @@ export interface CheckOptions {
   /** Operator overrides of .env values (`--env KEY=VALUE`). */
   env?: Record<string, string>;
   defaultsFile?: string;
+  /** One variant (.cc-ci/variants/<name>.env) only; without it, the recipe and every variant it offers. */
+  variant?: string;
 }
 
 export interface CheckResult {
+  /** True when the recipe and every variant checked would deploy. */
   ok: boolean;
   recipe: string;
+  /** The variant this result is of; none: the recipe as it comes. */
+  variant?: string;
+  /** Without --variant: each variant the recipe offers, checked the same way. */
+  variants?: CheckResult[];
   runId?: string;
   appUrl?: string;
   plan?: ReturnType<typeof describePlan>;
@@ -32,7 +44,22 @@ export interface CheckResult {
   warnings: string[];
 }
 
+/** The recipe as it comes and, unless one is asked for, every variant it offers. */
 export function checkRecipe(dir: string, o: CheckOptions): CheckResult {
+  if (o.variant !== undefined || !existsSync(dir)) return checkOne(dir, o);
+  const first = checkOne(dir, o);
+  const listed = listVariants(new RecipeFiles(path.resolve(dir)));
+  const variants = listed.names.map((variant) => checkOne(dir, { ...o, variant }));
+  const ok = first.ok && listed.problems.length === 0 && variants.every((v) => v.ok);
+  return {
+    ...first,
+    ok,
+    problems: [...first.problems, ...listed.problems],
+    ...(variants.length > 0 ? { variants } : {}),
+  };
+}
+
+function checkOne(dir: string, o: CheckOptions): CheckResult {
   const recipeDir = path.resolve(dir);
   const recipe = o.recipe ?? path.basename(recipeDir);
   let names;
@@ -43,7 +70,7 @@ export function checkRecipe(dir: string, o: CheckOptions): CheckResult {
   }
   const settings = readWarmSettings(path.join(o.projectDir, "Pulumi.warm.yaml"));
   const defaults = readRunDefaults(o.defaultsFile);
-  const { readyTimeout: _r, sandbox: _s, ...runDefaults } = defaults;
+  const runDefaults = runSettingsOf(defaults);
   const kcHost = `${settings.keycloak.hostname}.${settings.domain}`;
   const scheme = settings.traefik.tls.mode === "none" ? "http" : "https";
   // The warm layer as a run would find it: its proxy on a slot, its Keycloak (no call is made).
@@ -69,19 +96,44 @@ export function checkRecipe(dir: string, o: CheckOptions): CheckResult {
       runId: names.runId,
       recipeDir,
       recipe,
+      variant: o.variant,
       warmProxy: proxy,
       proxyNetwork: proxy.networks[0],
       ...runDefaults,
       env: { ...runDefaults.env, ...(o.env ?? {}) },
     });
+    // The warm dependencies Pulumi.warm.yaml serves, as a run would find them (no call is made).
+    const postgres = settings.postgres.enabled
+      ? {
+          adminHost: "127.0.0.1",
+          adminPort: settings.postgres.adminPort,
+          provisioning: { user: "check", password: "check" },
+          network: "postgres",
+          service: "postgres",
+          image: settings.postgres.image,
+          gatewayImage: settings.postgres.gatewayImage,
+        }
+      : undefined;
+    const s3 = settings.s3.enabled
+      ? {
+          admin: { endpoint: "http://127.0.0.1:1", access: "check", secret: "check" },
+          apiEndpoint: "http://127.0.0.1:1",
+          region: S3_REGION,
+          network: "s3",
+          service: "s3",
+          gatewayImage: settings.s3.gatewayImage,
+        }
+      : undefined;
     const plan = planRun(config, {
       read: { ok: true, proxy, keycloak, problems: [] },
       keycloakHealthy: true,
+      deps: { ...(postgres ? { postgres } : {}), ...(s3 ? { s3 } : {}) },
     });
     const model = loadRecipe(recipeOptions(plan, config));
     return {
       ok: true,
       recipe,
+      ...(o.variant !== undefined ? { variant: o.variant } : {}),
       runId: names.runId,
       appUrl: plan.appUrl,
       plan: describePlan(plan, model),
@@ -93,6 +145,7 @@ export function checkRecipe(dir: string, o: CheckOptions): CheckResult {
     return {
       ok: false,
       recipe,
+      ...(o.variant !== undefined ? { variant: o.variant } : {}),
       runId: names.runId,
       problems: e.problems.map((p: Problem) => formatProblem(p)),
       warnings: e.warnings,
@@ -105,9 +158,23 @@ function mask(text: string): string {
   return text.replace(/@@cc-ci-secret:([A-Z0-9_]+)@@/g, "<secret:$1>");
 }
 
+/** Each dependency: its kind, where it comes from, and the values the recipe gets (secrets masked). */
+function describeDeps(plan: RunPlan, m: RecipeModel) {
+  const vars = runVars(plan, "ci-user");
+  return m.ci.deps.map((d) => {
+    const p = plan.deps.find((x) => x.name === d.name);
+    const mode = d.kind === "oidc" ? `${plan.sso.mode} Keycloak` : p && p.kind !== "oidc" ? p.mode : "?";
+    const values = Object.fromEntries(
+      Object.keys(kindFields(d.kind)).map((f) => [f, mask(vars[depVar(d, f)] ?? "")]),
+    );
+    return { name: d.name, kind: d.kind, mode, values, env: d.env, secrets: d.secrets };
+  });
+}
+
 export function describePlan(plan: RunPlan, m: RecipeModel) {
   return {
     domain: plan.domain,
+    deps: describeDeps(plan, m),
     network: plan.proxy.network,
     composeFiles: m.composeFiles,
     services: m.services.map((s) => ({
@@ -148,14 +215,19 @@ export function describePlan(plan: RunPlan, m: RecipeModel) {
 }
 
 export function checkText(r: CheckResult): string {
+  return [checkOneText(r), ...(r.variants ?? []).map(checkOneText)].join("\n");
+}
+
+function checkOneText(r: CheckResult): string {
   const out: string[] = [];
-  if (!r.ok) {
-    out.push(`recipe ${r.recipe}: would NOT deploy — ${r.problems.length} problem(s):`);
+  const what = `recipe ${r.recipe}${r.variant !== undefined ? `, variant ${r.variant}` : ""}`;
+  if (r.problems.length > 0 || !r.plan) {
+    out.push(`${what}: would NOT deploy — ${r.problems.length} problem(s):`);
     for (const p of r.problems) out.push(`  ✗ ${p}`);
   } else {
     const p = r.plan as NonNullable<CheckResult["plan"]>;
     out.push(
-      `recipe ${r.recipe}: would deploy as run ${r.runId} at ${r.appUrl} (compose: ${p.composeFiles.join(", ")})`,
+      `${what}: would deploy as run ${r.runId} at ${r.appUrl} (compose: ${p.composeFiles.join(", ")})`,
     );
     for (const s of p.services) {
       out.push(`  service ${s.name}: ${s.image}, ${s.mode}, networks ${s.networks.join(", ")}`);
@@ -166,6 +238,12 @@ export function checkText(r: CheckResult): string {
         ...s.configs.map((y) => `config ${y}`),
       ])
         out.push(`    ${x}`);
+    }
+    for (const d of p.deps) {
+      out.push(`  dependency ${d.name}: ${d.kind}, ${d.mode}`);
+      for (const [k, v] of Object.entries(d.values)) out.push(`    ${k} = ${v}`);
+      for (const [k, f] of Object.entries(d.env)) out.push(`    env ${k} ← ${f}`);
+      for (const [k, f] of Object.entries(d.secrets)) out.push(`    secret ${k} ← ${f}`);
     }
     for (const n of p.networks) out.push(`  network ${n}`);
     for (const v of p.volumes) out.push(`  volume ${v}`);

@@ -222,9 +222,13 @@ async function imagesProbe({ env, docker }: Probing): Promise<Check[]> {
     settings.keycloak.image,
     settings.keycloak.database.image,
     ...(settings.registry.enabled ? [settings.registry.image] : []),
+    // The warm dependencies' servers, and what a cold one in a run would run.
+    settings.postgres.image,
+    settings.s3.image,
+    settings.smtp.image,
   ];
   const checks: Check[] = [];
-  for (const image of images) {
+  for (const image of [...new Set(images)]) {
     try {
       const i = await docker.getImage(image).inspect();
       const source = imageSource(i.Config?.Labels?.["cc-ci.context-hash"]);

@@ -6,7 +6,15 @@ import { encodeConfig, readStackFile, readWarmSettings } from "../../lib/config"
 import { formatProblem } from "../../lib/errors";
 import { LABELS, warmPrefix, WARM_STACK } from "../../lib/naming";
 import { audit } from "./audit";
-import { dockerClient, labelledObjects, networkUsers, removeObjects, untilGone } from "../adapters/docker";
+import {
+  dockerClient,
+  labelledObjects,
+  networkUsers,
+  removeObjects,
+  staleAttachment,
+  startGateways,
+  untilGone,
+} from "../adapters/docker";
 import { loadEnv, type CcciEnv } from "../adapters/env";
 import { proxyAnswers } from "../adapters/http";
 import { provisioningAdmin, provisioningProblem } from "../adapters/keycloak";
@@ -58,6 +66,10 @@ export async function warmUp(
       readWarmSettings(file, overrides); // every problem of the merged settings, before any change
       await s.setAllConfig(encodeConfig({ ...readStackFile(file), ...overrides }));
     }
+    // A Docker restart leaves the admin gateways stopped (Docker does not start them: see
+    // components/adminGateway.ts); started before the refresh, which would otherwise find them gone.
+    const started = await startGateways(dockerClient(), warmPrefix(name));
+    if (started.length > 0) onOutput(`started the layer's stopped gateways: ${started.join(", ")}\n`);
     // Refreshed first, so that `warm up` also repairs what changed behind Pulumi's back.
     try {
       await s.up({ onOutput, color: "never", refresh: true });
@@ -159,7 +171,12 @@ export async function warmDestroy(
         (await layer()).filter((o) => o.kind === "service"),
       );
       await s.refresh({ onOutput, color: "never" });
-      await s.destroy({ onOutput, color: "never" });
+      await s.destroy({ onOutput, color: "never" }).catch(async (again: Error) => {
+        // A network no removal can free: say what holds it and what releases it.
+        const stale = await staleAttachment(docker, again.message);
+        if (stale) throw new Error(`the warm layer "${name}" cannot be destroyed: ${stale}`);
+        throw again;
+      });
     }
     // The swarm finishes what Pulumi deleted a moment later (tasks stop, networks go): what is still
     // there after that is what the state did not record.

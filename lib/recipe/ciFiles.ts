@@ -5,11 +5,13 @@
  *   .cc-ci/image   the image the tests run in: one image reference, nothing else
  *   .cc-ci/test    the default test command: a regular file inside the recipe
  *   .cc-ci/env     the recipe's values for CI runs (read by stage 1, envfile.ts)
+ *   .cc-ci/deps.yml what the recipe needs besides itself (lib/deps/spec.ts)
  *
  * A problem never quotes what such a file holds (a symlink to a host file must not leak it).
  */
 import type { Problem } from "../errors";
 import type { RecipeFiles } from "./files";
+import { readDeps, type DepSpec } from "../deps/spec";
 import { callHelper } from "./helpers";
 
 export const CI_IMAGE_FILE = ".cc-ci/image";
@@ -25,11 +27,14 @@ export interface RecipeCi {
   image?: string;
   /** The recipe-relative path of its default test, if it has one. */
   test?: string;
+  /** The dependencies it declares (.cc-ci/deps.yml); none without the file. */
+  deps: DepSpec[];
 }
 
 export function readCiFiles(files: RecipeFiles): { ci: RecipeCi; problems: Problem[] } {
-  const ci: RecipeCi = {};
-  const problems: Problem[] = [];
+  const declared = readDeps(files);
+  const ci: RecipeCi = { deps: declared.deps };
+  const problems: Problem[] = [...declared.problems];
   const problem = (file: string, message: string) => problems.push({ path: "", file, message });
   if (files.present(CI_IMAGE_FILE)) {
     const r = files.read(CI_IMAGE_FILE, MAX_CI_IMAGE_BYTES);

@@ -25,7 +25,16 @@ export interface EnvFile {
   warnings: string[];
 }
 
-const NAME_CHAR = /[A-Za-z0-9_.-]/;
+/**
+ * A character godotenv (abra's env-file parser) takes in a variable's name: `_`, `.`, or a letter or
+ * a number — judged, as its loop does, byte by byte of the UTF-8 (each byte read as the code point of
+ * that value: `é` is 0xC3 0xA9, `Ã` a letter and `©` not, so refused). No `-`.
+ */
+function nameChar(ch: string): boolean {
+  return [...Buffer.from(ch, "utf8")].every(
+    (b) => b === 0x5f || b === 0x2e || /[\p{L}\p{N}]/u.test(String.fromCharCode(b)),
+  );
+}
 
 /**
  * @param text the file's content
@@ -52,7 +61,7 @@ export function parseEnvFile(
     // The name runs to the first `=` or `:` (godotenv also takes YAML-style `KEY: value`).
     let j = 0;
     while (j < rest.length && rest[j] !== "=" && rest[j] !== ":") {
-      if (!NAME_CHAR.test(rest[j]) && !/[ \t]/.test(rest[j])) break;
+      if (!nameChar(rest[j]) && !/[ \t]/.test(rest[j])) break;
       j++;
     }
     if (j >= rest.length || (rest[j] !== "=" && rest[j] !== ":")) {

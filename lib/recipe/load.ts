@@ -2,8 +2,8 @@
  * The recipe loader: a Co-op Cloud recipe folder in, a RecipeModel out — or a ValidationError that
  * lists every problem with its file and line. It runs in stages, each in its own module:
  *
- *   1. env       .env.sample and abra.sh, as abra reads them, with the run's values     (envfile.ts)
- *      ci        .cc-ci/image and .cc-ci/test (.cc-ci/env is read with the env)         (ciFiles.ts)
+ *   1. ci        .cc-ci/image, .cc-ci/test, .cc-ci/deps.yml (.cc-ci/env with the env)   (ciFiles.ts)
+ *      env       .env.sample and abra.sh, as abra reads them, with the run's values     (envfile.ts)
  *   2. compose   the files COMPOSE_FILE names, loaded by Docker's own loader           (compose.ts)
  *   3. rules     the shared host's policy and limits, as named rules                   (rules.ts)
  *   4. plan      the run's networks, volumes, secrets, configs and services            (plan.ts, service.ts)
@@ -12,12 +12,15 @@
  * Every file is read through one resolver (files.ts). Synchronous: a broken recipe fails before any
  * resource is declared. Problems of every stage that can run are reported together.
  */
+import { VARIANTS_DIR, VARIANT_NAME, variantFile } from "./variants";
 import type { RecipePolicy, RunLimits } from "../config";
 import { RunLimits as RunLimitsSchema } from "../config";
 import { ValidationError, type Problem } from "../errors";
 import { at, loadCompose } from "./compose";
 import { parseAbraSh, parseEnvFile, type EnvHints } from "./envfile";
 import { readCiFiles } from "./ciFiles";
+import { DEPS_FILE, type DepSpec } from "../deps/spec";
+import { depVar } from "../deps/kinds";
 import { RecipeFiles } from "./files";
 import type { RecipeModel } from "./model";
 import { planNetworks, planSecrets, planVolumes, readConfigs, type PlanContext } from "./plan";
@@ -56,6 +59,8 @@ export interface LoadOptions {
   limits?: RunLimits;
   /** Labels every Docker object of the run carries. */
   labels: Record<string, string>;
+  /** The variant under test (`.cc-ci/variants/<name>.env` over .env.sample); none: the recipe as it comes. */
+  variant?: string;
   /** Recipe secret (compose key) whose content is this run variable instead of a generated value. */
   secretFromVar?: Record<string, string>;
 }
@@ -67,6 +72,7 @@ export const CI_ENV_FILE = ".cc-ci/env";
 export function recipeEnv(
   files: RecipeFiles,
   opts: LoadOptions,
+  deps: DepSpec[] = [],
 ): {
   env: Record<string, string>;
   /** What abra would expose to `app`: the app's env file (and abra.sh, the operator's values), not the run's CI_* extras. */
@@ -98,7 +104,28 @@ export function recipeEnv(
       env = parsed.values;
       hints = parsed.hints;
     }
-  } else warnings.push(".env.sample is missing; using compose.yml and the run's values only");
+  } else
+    problems.push({
+      path: "",
+      file: ".env.sample",
+      message:
+        "is missing: abra cannot create an app of this recipe (`abra app new` copies .env.sample into the app's env file)",
+    });
+  // The variant under test: the operator's app env file, an overlay over .env.sample (abra.sh still over it).
+  if (opts.variant !== undefined) {
+    const file = variantFile(opts.variant);
+    const r = VARIANT_NAME.test(opts.variant)
+      ? files.read(file, 256 * 1024)
+      : { ok: false as const, message: `${JSON.stringify(opts.variant.slice(0, 64))} is not a variant name` };
+    if (!r.ok) problems.push({ path: "", file: VARIANTS_DIR, message: r.message });
+    else {
+      const parsed = parseEnvFile(r.text, forced, env);
+      for (const k of parsedKeys(r.text)) fileKeys.add(k);
+      for (const p of parsed.problems) problems.push({ path: "", file, line: p.line, message: p.message });
+      env = parsed.values;
+      hints = { ...hints, ...parsed.hints };
+    }
+  }
   if (files.present("abra.sh")) {
     const r = files.read("abra.sh", 256 * 1024);
     if (!r.ok) problems.push({ path: "", file: "abra.sh", message: r.message });
@@ -131,6 +158,7 @@ export function recipeEnv(
       env = parsed.values;
     }
   }
+  depEnv(deps, opts, env, fileKeys, problems);
   if (env.EXTRA_DOMAINS && !("EXTRA_DOMAINS" in (opts.runVars ?? {}))) {
     const sample = files.exists(".env.sample") ? sampleDomain(files) : undefined;
     const mapped = mapExtraDomains(env.EXTRA_DOMAINS, sample, opts.domain);
@@ -189,6 +217,20 @@ export function mapExtraDomains(
   return { value: mapped, hosts, invalid };
 }
 
+/**
+ * The recipe as abra names it in the `coop-cloud.<stack>.recipe` label: the env file's RECIPE, else
+ * its TYPE, without a `:<version>` pin; when it sets neither (abra refuses such an app), the folder's
+ * name, with a warning.
+ */
+function abraRecipe(env: Record<string, string>, folder: string, warnings: string[]): string {
+  const named = env.RECIPE || env.TYPE;
+  if (named) return named.split(":")[0];
+  warnings.push(
+    `.env.sample sets neither RECIPE nor TYPE (abra needs one to deploy the app); the recipe is labelled ${folder}`,
+  );
+  return folder;
+}
+
 export function loadRecipe(opts: LoadOptions): RecipeModel {
   const dir = path.resolve(opts.dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
@@ -198,13 +240,12 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
   const files = new RecipeFiles(dir);
   const limits = opts.limits ?? RunLimitsSchema.parse({});
 
-  // 1. env
-  const e = recipeEnv(files, opts);
-  const problems = [...e.problems];
+  // 1. ci files, then env
+  const ci = readCiFiles(files);
+  const e = recipeEnv(files, opts, ci.ci.deps);
+  const problems = [...ci.problems, ...e.problems];
   const warnings = [...e.warnings];
   const composeFile = e.env.COMPOSE_FILE ?? "compose.yml";
-  const ci = readCiFiles(files);
-  problems.push(...ci.problems);
 
   // 2. compose, by Docker's loader
   const c = loadCompose(files, composeFile, e.env);
@@ -234,7 +275,7 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
     proxyNetwork: opts.proxyNetwork,
     env: e.env,
     hints: e.hints,
-    secretFromVar: opts.secretFromVar,
+    secretFromVar: { ...depSecrets(ci.ci.deps), ...opts.secretFromVar },
     problems,
     warnings,
     at: place,
@@ -250,7 +291,7 @@ export function loadRecipe(opts: LoadOptions): RecipeModel {
       limits,
       labels: opts.labels,
       images: opts.images ?? {},
-      recipe,
+      recipe: abraRecipe(e.env, recipe, warnings),
       appEnv: e.appEnv,
       traefik: {
         stackName: opts.stackName,
@@ -305,6 +346,37 @@ function deployTimeoutLabel(
 ): number | undefined {
   const v = labels?.[`coop-cloud.${stackName}.timeout`];
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v) : undefined;
+}
+
+/** The recipe's deps.yml maps its dependencies' values into its env, as .cc-ci/env lines would. */
+function depEnv(
+  deps: DepSpec[],
+  opts: LoadOptions,
+  env: Record<string, string>,
+  fileKeys: Set<string>,
+  problems: Problem[],
+): void {
+  for (const dep of deps)
+    for (const [k, field] of Object.entries(dep.env)) {
+      fileKeys.add(k);
+      if (opts.env && k in opts.env) continue;
+      const v = opts.runVars?.[depVar(dep, field)];
+      if (v !== undefined) env[k] = v;
+      else
+        problems.push({
+          path: `${dep.name}.env.${k}`,
+          file: DEPS_FILE,
+          message: `this run has no value for it: no ${dep.kind} dependency ${dep.name} was provided`,
+        });
+    }
+}
+
+/** The recipe secrets deps.yml fills with a dependency's value: compose key → run variable. */
+function depSecrets(deps: DepSpec[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const dep of deps)
+    for (const [key, field] of Object.entries(dep.secrets)) out[key] = depVar(dep, field);
+  return out;
 }
 
 /** The names an env file sets. */

@@ -107,6 +107,14 @@ export function planSecrets(ctx: PlanContext): Map<string, SecretSpec> {
     const where = `secrets.${key}`;
     const hint = ctx.hints[secretVersionVar(key)] ?? {};
     const name = runName(ctx.stackName, sec.name ?? key, OBJECT_NAME_MAX);
+    // abra refuses such a recipe ("missing version for secret?"): its name ends where the version was.
+    if (sec.name?.endsWith("_"))
+      ctx.problems.push(
+        ctx.at(
+          `${where}.name`,
+          `${sec.name} ends with "_": the secret's version is not set (set ${secretVersionVar(key)} in .env.sample; abra refuses the app: "missing version for secret?")`,
+        ),
+      );
     const fromVar = ctx.secretFromVar?.[key];
     if (fromVar) {
       out.set(key, { key, name, source: { kind: "run", variable: fromVar } });

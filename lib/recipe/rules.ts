@@ -5,7 +5,7 @@
  * The Traefik labels have rules of their own (traefik.ts), checked on what Traefik decodes.
  */
 import type { RecipePolicy, RunLimits } from "../config";
-import type { Problem } from "../errors";
+import { formatProblem, type Problem } from "../errors";
 import { bytes, durationNs } from "../units";
 import type { ComposeConfig, Service } from "./composeConfig";
 import type { RecipeFiles } from "./files";
@@ -33,6 +33,26 @@ export interface Rule {
 
 const refused = (what: string, switchName: string) =>
   `${what} is refused on a shared CI host (allow with policy.${switchName})`;
+
+/**
+ * A value over one of the run's maxima: lowered to it by `lower` with a warning at its file and line
+ * (limits.overMaximum `clamp`: abra deploys the recipe, so the run does, within the host's bounds),
+ * or a problem (`refuse`).
+ */
+function overMaximum(
+  ctx: RuleContext,
+  out: Findings,
+  path: string,
+  message: string,
+  lower: () => void,
+): void {
+  if (ctx.limits.overMaximum === "refuse") {
+    out.problems.push(ctx.at(path, message));
+    return;
+  }
+  lower();
+  out.warnings.push(`${formatProblem(ctx.at(path, message))}; lowered to it (limits.overMaximum: clamp)`);
+}
 
 function eachService(ctx: RuleContext, fn: (key: string, svc: Service, where: string) => void): void {
   for (const [key, svc] of Object.entries(ctx.config.services)) fn(key, svc, `services.${key}`);
@@ -126,12 +146,14 @@ export const RULES: Rule[] = [
               );
           } else if (m.type === "tmpfs") {
             const max = bytes(ctx.limits.maxTmpfs);
-            if ((m.tmpfs?.size ?? 0) > max)
-              out.problems.push(
-                ctx.at(
-                  `${here}.tmpfs.size`,
-                  `a tmpfs of ${m.tmpfs?.size} bytes is over the run's limit of ${max} (limits.maxTmpfs)`,
-                ),
+            const tmpfs = m.tmpfs;
+            if (tmpfs && (tmpfs.size ?? 0) > max)
+              overMaximum(
+                ctx,
+                out,
+                `${here}.tmpfs.size`,
+                `a tmpfs of ${tmpfs.size} bytes is over the run's limit of ${max} (limits.maxTmpfs)`,
+                () => (tmpfs.size = max),
               );
           } else if (m.type !== "volume") {
             out.problems.push(ctx.at(`${here}.type`, `mount type "${m.type}" is not supported on a swarm`));
@@ -189,11 +211,12 @@ export const RULES: Rule[] = [
         const d = svc.deploy ?? {};
         if (d.mode === "global") out.warnings.push(`${where}.deploy.mode: global runs one task per node`);
         if ((d.replicas ?? 1) > l.maxReplicas)
-          out.problems.push(
-            ctx.at(
-              `${where}.deploy.replicas`,
-              `${d.replicas} replicas are over the run's limit of ${l.maxReplicas} (limits.maxReplicas)`,
-            ),
+          overMaximum(
+            ctx,
+            out,
+            `${where}.deploy.replicas`,
+            `${d.replicas} replicas are over the run's limit of ${l.maxReplicas} (limits.maxReplicas)`,
+            () => (d.replicas = l.maxReplicas),
           );
         const h = svc.healthcheck;
         for (const key of ["interval", "start_interval"] as const) {
@@ -218,29 +241,32 @@ export const RULES: Rule[] = [
               `${where}.deploy.resources.limits.memory: ${r.memory} would be no limit at all; the run's default of ${l.memory} applies`,
             );
           if (r?.memory !== undefined && r.memory > maxMem)
-            out.problems.push(
-              ctx.at(
-                `${where}.deploy.resources.${kind}.memory`,
-                `${r.memory} bytes are over the run's limit of ${maxMem} (limits.maxMemory)`,
-              ),
+            overMaximum(
+              ctx,
+              out,
+              `${where}.deploy.resources.${kind}.memory`,
+              `${r.memory} bytes are over the run's limit of ${maxMem} (limits.maxMemory)`,
+              () => (r.memory = maxMem),
             );
           if (r?.cpus !== undefined && Number(r.cpus) > l.maxCpus)
-            out.problems.push(
-              ctx.at(
-                `${where}.deploy.resources.${kind}.cpus`,
-                `${r.cpus} CPUs are over the run's limit of ${l.maxCpus} (limits.maxCpus)`,
-              ),
+            overMaximum(
+              ctx,
+              out,
+              `${where}.deploy.resources.${kind}.cpus`,
+              `${r.cpus} CPUs are over the run's limit of ${l.maxCpus} (limits.maxCpus)`,
+              () => (r.cpus = String(l.maxCpus)),
             );
         }
         if (
           svc.stop_grace_period !== undefined &&
           durationNs(svc.stop_grace_period) > durationNs(l.maxStopGracePeriod)
         )
-          out.problems.push(
-            ctx.at(
-              `${where}.stop_grace_period`,
-              `${svc.stop_grace_period} is over the run's limit of ${l.maxStopGracePeriod} (limits.maxStopGracePeriod)`,
-            ),
+          overMaximum(
+            ctx,
+            out,
+            `${where}.stop_grace_period`,
+            `${svc.stop_grace_period} is over the run's limit of ${l.maxStopGracePeriod} (limits.maxStopGracePeriod)`,
+            () => (svc.stop_grace_period = l.maxStopGracePeriod),
           );
         const driver = svc.logging?.driver;
         if (svc.logging?.options && driver !== undefined && !LOG_ROTATED.has(driver) && driver !== "none")

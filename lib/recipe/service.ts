@@ -5,7 +5,7 @@
  * resource defaults, restart and update policies — named `<STACK_NAME>_<service>`.
  */
 import type { RunLimits } from "../config";
-import { contentHash, fitName, OBJECT_NAME_MAX, SERVICE_NAME_MAX } from "../naming";
+import { fitName, OBJECT_NAME_MAX, SERVICE_NAME_MAX } from "../naming";
 import { BYTE_SIZE, bytes } from "../units";
 import type { Service } from "./composeConfig";
 import type {
@@ -102,6 +102,11 @@ export function planServices(
   }
   const rendered = renderTemplates(items);
   const configs: ConfigSpec[] = [];
+  // How many services mount each template: one keeps the config's own name.
+  const users = new Map<string, Set<string>>();
+  for (const { svc, refs } of pending)
+    for (const { file } of refs)
+      if (file.template) users.set(file.key, (users.get(file.key) ?? new Set()).add(svc.key));
   for (const { svc, refs } of pending) {
     for (const { ref, file } of refs) {
       let parts: TemplatePart[] = [file.content];
@@ -115,15 +120,30 @@ export function planServices(
           );
           continue;
         }
-        // Docker renders per task with the service's environment: one template, one content per service.
+        // Docker renders per task with the service's environment: one template, one content per
+        // service. Mounted by one service, the config keeps the recipe's name; by several, each
+        // service's rendering is `<name>_<service>`.
         parts = r.parts;
         key = `${file.key}.${svc.key}`;
-        name = `${file.name}_${svc.key}`;
+        if ((users.get(file.key)?.size ?? 0) > 1) name = `${file.name}_${svc.key}`;
       }
-      const finalName = fitName(`${name}_${contentHash(JSON.stringify(parts))}`, OBJECT_NAME_MAX);
-      if (!configs.some((x) => x.key === key))
+      // The recipe's own name (`${STACK_NAME}_<name>_${VERSION}`), as abra deploys it: a content
+      // changed without its version bumped fails an upgrade here as it does on a server.
+      const finalName = fitName(name, OBJECT_NAME_MAX);
+      const same = configs.find((x) => x.key === key || x.name === finalName);
+      if (same && same.key !== key && JSON.stringify(same.parts) !== JSON.stringify(parts)) {
+        // Docker keeps one config of a name and refuses to change its content.
+        ctx.problems.push(
+          ctx.at(
+            `configs.${file.key}`,
+            `is named ${finalName}, as is config ${same.key.split(".")[0]}, with other content: Docker cannot hold both`,
+          ),
+        );
+        continue;
+      }
+      if (!same)
         configs.push({ key, name: finalName, parts, sensitive: parts.some((p) => typeof p !== "string") });
-      svc.configs.push({ ...ref, key });
+      svc.configs.push({ ...ref, key: same?.key ?? key });
     }
   }
   return { services, configs };

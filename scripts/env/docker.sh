@@ -18,6 +18,10 @@
 #   - ports published in host mode work; the ingress routing mesh does not;
 #   - on overlay networks service VIPs do not route: use `endpoint_mode: dnsrr` (DNS
 #     round-robin) or task IPs.
+#   - a plain container on a swarm network that Docker restarts by itself at its start fails
+#     ("network … not found": the swarm does not serve its networks yet) and leaves a stale
+#     attachment that blocks the network's removal until dockerd restarts again; the warm
+#     layers' admin gateways are therefore not restarted by Docker, and started here instead.
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -93,9 +97,24 @@ init_swarm() {
   esac
 }
 
+# The warm layers' admin gateways a Docker restart left stopped (components/adminGateway.ts), now
+# that the swarm serves their networks. `cc-ci warm up` does the same for its own layer.
+start_gateways() {
+  local ids id
+  ids="$(docker ps -aq --filter label=cc-ci.gateway=true --filter status=exited --filter status=created)"
+  for id in $ids; do
+    if docker start "$id" >/dev/null 2>&1; then
+      log "started the warm layer's gateway $(docker inspect --format '{{.Name}}' "$id" | tr -d /)"
+    else
+      log "warning: could not start the warm layer's gateway $id; \`cc-ci warm up\` repairs it"
+    fi
+  done
+}
+
 install_engine
 # Before the daemon: a swarm advertised on the bridge needs its address when the daemon starts.
 nodes_bridge_up
 start_daemon
 init_swarm
+start_gateways
 log "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})') ready; swarm manager $(docker info --format '{{.Swarm.NodeID}}')"

@@ -19,9 +19,12 @@
 #   cc-ci/haproxy:$DEBIAN_SUITE       haproxy (Debian's haproxy, official image's layout) with a
 #                                     read-only Docker API config for Traefik and a TCP forwarder
 #   cc-ci/registry:2.8                registry:2 (Debian's docker-registry, official image's layout)
+#   cc-ci/versitygw:$VERSITYGW_VERSION  versity/versitygw (the S3 server, built from the Go module)
+#   cc-ci/mailpit:$MAILPIT_VERSION      axllent/mailpit (the mail catcher, built from the Go module)
 #
 #   scripts/env/images.sh [NAME...]   NAME is one of: debian keycloak postgres traefik whoami
-#                                     nginx sandbox oauth2-proxy haproxy registry
+#                                     nginx sandbox oauth2-proxy haproxy registry versitygw
+#                                     mailpit
 #
 # Needs a running Docker engine (scripts/env/docker.sh). Idempotent: an image is skipped when its
 # tag exists and was built from the same build context (images/<name>/, the versions and the
@@ -444,6 +447,39 @@ build_oauth2_proxy() {
   rm -rf "$ctx"
 }
 
+# ---- cc-ci/versitygw and cc-ci/mailpit ---------------------------------------------------------
+# One binary compiled from its Go module (with the version ldflags of its own release build) on
+# cc-ci/debian, its images/<name>/ folder beside it.
+
+build_go_binary_image() {
+  local name="$1" version="$2" mod="$3" pkg="$4" ldflags="$5"
+  local tag="cc-ci/$name:$version" hash
+  hash="$(context_hash "$IMAGES_DIR/$name" "$version" "$BASE_HASH")"
+  image_current "$tag" "$hash" && { log "$tag is up to date"; return; }
+  local dir="$CC_CI_CACHE/$name/v$version"
+  go_build_module "$mod" "v$version" "$pkg" "$dir/$name" "$ldflags"
+  local ctx="$dir/context"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cp -r "$IMAGES_DIR/$name/." "$ctx/"
+  cp "$dir/$name" "$ctx/$name"
+  build_debian
+  build_image "$tag" "$hash" "$ctx"
+  rm -rf "$ctx"
+}
+
+# The Versity S3 Gateway, with the version ldflags of its Makefile.
+build_versitygw() {
+  local mod=github.com/versity/versitygw
+  build_go_binary_image versitygw "$VERSITYGW_VERSION" "$mod" "$mod/cmd/versitygw" \
+    "-X main.Version=v$VERSITYGW_VERSION"
+}
+
+# Mailpit, with the version ldflag of its release build.
+build_mailpit() {
+  local mod=github.com/axllent/mailpit
+  build_go_binary_image mailpit "$MAILPIT_VERSION" "$mod" "$mod" "-X $mod/config.Version=v$MAILPIT_VERSION"
+}
+
 # ---- cc-ci/haproxy ---------------------------------------------------------------------------
 
 build_haproxy() {
@@ -473,7 +509,7 @@ build_registry() {
 # while a long build runs then cannot make the running copy execute half-edited lines.
 main() {
   docker info >/dev/null 2>&1 || die "the Docker engine does not answer; run scripts/env/docker.sh first"
-  local all=(debian keycloak postgres traefik whoami nginx sandbox oauth2-proxy haproxy registry) name
+  local all=(debian keycloak postgres traefik whoami nginx sandbox oauth2-proxy haproxy registry versitygw mailpit) name
   [ "$#" -gt 0 ] || set -- "${all[@]}"
   for name in "$@"; do
     case " ${all[*]} " in *" $name "*) ;; *) die "unknown image '$name' (one of: ${all[*]})" ;; esac

@@ -205,12 +205,14 @@ describeE2E("cleanup audit", () => {
       stale: r.stacks.filter((s) => s.stale),
       residue: r.residue,
       drift: r.warm.drift,
+      deps: r.warm.deps,
     }).toEqual({
       clean: true,
       errors: [],
       stale: [],
-      residue: { docker: [], realms: [], processes: [] },
+      residue: { docker: [], realms: [], units: [], processes: [] },
       drift: false,
+      deps: { postgres: true, s3: true },
     });
     expect(await warmStatus(WARM, env)).toMatchObject({ exists: true, traefik: true, keycloak: true });
   });

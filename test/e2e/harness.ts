@@ -39,10 +39,24 @@ export const WARM_SETTINGS = {
     database: { image: "cc-ci/postgres:15" },
     realmPool: 3,
   },
+  // Runs' postgres dependencies (.cc-ci/deps.yml) get a unit on it; its admin port is the suite's own.
+  postgres: {
+    enabled: true,
+    image: "cc-ci/postgres:15",
+    gatewayImage: "cc-ci/haproxy:bookworm",
+    adminPort: 18432,
+  },
+  s3: {
+    enabled: true,
+    image: "cc-ci/versitygw:1.8.0",
+    gatewayImage: "cc-ci/haproxy:bookworm",
+    adminPort: 18471,
+    apiPort: 18470,
+  },
 };
 
 /**
- * A warm layer of a suite's own: a Traefik alone (runs bring their own Keycloak or none) on its own
+ * A warm layer of a suite's own: a Traefik alone (runs bring their own Keycloak, dependencies, or none) on its own
  * ports, proxy network and domain (`<name>.e2e.ci.test`).
  */
 export function traefikOnlyLayer(name: string, slots: number, httpPort: number) {
@@ -52,6 +66,9 @@ export function traefikOnlyLayer(name: string, slots: number, httpPort: number) 
     slots,
     traefik: { ...WARM_SETTINGS.traefik, httpPort, httpsPort: httpPort + 363 },
     keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: httpPort + 100 },
+    // Not the operator's warm PostgreSQL (Pulumi.warm.yaml's), nor its admin port: none.
+    postgres: { ...WARM_SETTINGS.postgres, enabled: false },
+    s3: { ...WARM_SETTINGS.s3, enabled: false },
   };
 }
 

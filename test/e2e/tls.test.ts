@@ -74,6 +74,8 @@ describeE2E("TLS from a certificate file", () => {
       tls: { mode: "file", certFile: c.cert, keyFile: c.key },
     },
     keycloak: { ...WARM_SETTINGS.keycloak, enabled: false, adminPort: 18182 },
+    postgres: { ...WARM_SETTINGS.postgres, enabled: false },
+    s3: { ...WARM_SETTINGS.s3, enabled: false },
   });
 
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { RecipePolicy } from "../../lib/config";
@@ -7,6 +7,14 @@ import { ValidationError, formatProblem } from "../../lib/errors";
 import { runNames } from "../../lib/naming";
 
 export const FIXTURES = path.join(__dirname, "..", "fixtures", "recipes");
+
+/** The bundled example recipes: the folders of examples/ holding a compose.yml (examples/ci holds pipelines). */
+export function exampleRecipes(): string[] {
+  const root = path.join(__dirname, "..", "..", "examples");
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(root, d.name, "compose.yml")))
+    .map((d) => path.join(root, d.name));
+}
 
 export function fixture(name: string): string {
   return path.join(FIXTURES, name);
@@ -41,10 +49,14 @@ export function problemsOf(dir: string, over: Partial<LoadOptions> = {}): string
   throw new Error(`recipe ${dir} loaded without error`);
 }
 
-/** A recipe written to a temporary folder, for cases too small to keep as fixtures. */
-export function tempRecipe(files: Record<string, string>): string {
+/**
+ * A recipe written to a temporary folder, for cases too small to keep as fixtures; with an empty
+ * `.env.sample` unless `files` gives one (`null` leaves it out), as every recipe abra deploys has one.
+ */
+export function tempRecipe(files: Record<string, string | null>): string {
   const dir = mkdtempSync(path.join(tmpdir(), "cc-ci-recipe-"));
-  for (const [name, content] of Object.entries(files)) {
+  for (const [name, content] of Object.entries({ ".env.sample": "", ...files })) {
+    if (content === null) continue;
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);
   }

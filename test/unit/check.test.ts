@@ -2,12 +2,10 @@
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { checkRecipe, checkText } from "../../automation/commands/check";
-import { FIXTURES } from "../helpers/recipes";
+import { FIXTURES, exampleRecipes } from "../helpers/recipes";
 
 const ROOT = path.join(__dirname, "..", "..");
-const examples = readdirSync(path.join(ROOT, "examples"), { withFileTypes: true })
-  .filter((d) => d.isDirectory())
-  .map((d) => path.join(ROOT, "examples", d.name));
+const examples = exampleRecipes();
 const fixtures = readdirSync(FIXTURES).map((d) => path.join(FIXTURES, d));
 const check = (dir: string) => checkRecipe(dir, { projectDir: ROOT });
 

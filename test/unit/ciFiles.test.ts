@@ -34,7 +34,7 @@ describe(".cc-ci/image", () => {
       ).ci.image,
     ).toBe("registry.example:5000/team/tests:1.2@sha256:" + "a".repeat(64));
     expect(load(recipeWith({ ".cc-ci/image": "\n" })).ci.image).toBeUndefined();
-    expect(load(recipeWith({})).ci).toEqual({});
+    expect(load(recipeWith({})).ci).toEqual({ deps: [] });
   });
 
   test.each([

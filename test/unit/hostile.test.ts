@@ -245,19 +245,65 @@ describe("Traefik cannot be made to hold or multiply what a run sends", () => {
   });
 });
 
-const refusedServices: [string, string, RegExp][] = [
-  ["500 replicas", "    deploy:\n      replicas: 500\n", /500 replicas are over the run's limit of 3/],
+/** Values over the run's maxima: lowered to them by default (as abra deploys them), refused on demand. */
+const overMaxima: [string, string, RegExp, (m: ReturnType<typeof load>) => unknown, unknown][] = [
+  [
+    "500 replicas",
+    "    deploy:\n      replicas: 500\n",
+    /500 replicas are over the run's limit of 3/,
+    (m) => m.services[0].mode,
+    { replicas: 3 },
+  ],
   [
     "a 64-CPU reservation",
     "    deploy:\n      resources:\n        reservations:\n          cpus: '64'\n",
     /64 CPUs are over/,
+    (m) => m.services[0].resources?.reservations?.nanoCpus,
+    2e9,
   ],
   [
     "a 64 GiB memory limit",
     "    deploy:\n      resources:\n        limits:\n          memory: 64g\n",
     /bytes are over the run's limit/,
+    (m) => m.services[0].resources?.limits?.memoryBytes,
+    2 * 1024 ** 3,
   ],
-  ["a 240 h grace period", "    stop_grace_period: 240h\n", /240h0m0s is over the run's limit of 60s/],
+  [
+    "a 240 h grace period",
+    "    stop_grace_period: 240h\n",
+    /240h0m0s is over the run's limit of 60s/,
+    (m) => m.services[0].stopGracePeriod,
+    "60s",
+  ],
+  [
+    "a huge tmpfs",
+    "    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n          size: 68719476736\n",
+    /over the run's limit/,
+    (m) => m.services[0].mounts.find((x) => x.target === "/t")?.tmpfsSizeBytes,
+    256 * 1024 ** 2,
+  ],
+];
+
+describe("values over the run's maxima", () => {
+  test.each(overMaxima)(
+    "%s: lowered to the maximum with a warning at its line",
+    (_, yaml, why, get, lowered) => {
+      const m = load("web", { dir: withService(yaml) });
+      expect(get(m)).toEqual(lowered);
+      expect(m.warnings.join("\n")).toMatch(why);
+      expect(m.warnings.find((w) => why.test(w))).toMatch(
+        /^compose\.yml:\d+: services\.app\..*; lowered to it \(limits\.overMaximum: clamp\)$/,
+      );
+    },
+  );
+
+  test.each(overMaxima)("%s: refused under limits.overMaximum refuse", (_, yaml, why) => {
+    const limits = RunLimits.parse({ overMaximum: "refuse" });
+    expect(problemsOf("web", { dir: withService(yaml), limits }).join("\n")).toMatch(why);
+  });
+});
+
+const refusedServices: [string, string, RegExp][] = [
   [
     "logs sent to a syslog server",
     "    logging:\n      driver: syslog\n      options:\n        syslog-address: tcp://192.0.2.9:514\n",
@@ -273,11 +319,6 @@ const refusedServices: [string, string, RegExp][] = [
     "placement on a manager",
     "    deploy:\n      placement:\n        constraints: [node.role==manager]\n",
     /placement constraints are the CI's/,
-  ],
-  [
-    "a huge tmpfs",
-    "    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n          size: 68719476736\n",
-    /over the run's limit/,
   ],
   ["the Docker socket's folder", "    volumes:\n      - /var/run:/host-run\n", /Docker socket/],
   ["a host device", "    devices: ['/dev/sda:/dev/sda']\n", /devices/],

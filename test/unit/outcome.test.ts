@@ -45,6 +45,12 @@ describe("run outcome", () => {
       EXIT.teardown,
     ],
     ["a realm left", { residue: { docker: [], realm: "r-abc123" } }, "teardown-failed", EXIT.teardown],
+    [
+      "a unit on a warm dependency left",
+      { residue: { docker: [], units: ["postgres ccci_note_abc123_db"] } },
+      "teardown-failed",
+      EXIT.teardown,
+    ],
     ["the stack left", { residue: { docker: [], stack: true } }, "teardown-failed", EXIT.teardown],
     [
       "residue beats a failed test",

@@ -9,9 +9,10 @@ import fs = require("node:fs");
 import * as path from "node:path";
 import { checkRecipe } from "../../automation/commands/check";
 import { PROJECT_DIR } from "../../lib/projectDir";
+import { exampleRecipes } from "../helpers/recipes";
 
 const recipes = [
-  ...fs.readdirSync(path.join(PROJECT_DIR, "examples")).map((r) => path.join(PROJECT_DIR, "examples", r)),
+  ...exampleRecipes(),
   ...fs
     .readdirSync(path.join(PROJECT_DIR, "test", "fixtures", "recipes"))
     .map((r) => path.join(PROJECT_DIR, "test", "fixtures", "recipes", r)),

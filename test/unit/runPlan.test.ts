@@ -168,6 +168,16 @@ describe("testEnv", () => {
     expect(env.CI_APP_URL).toBe("http://sso-abc123.ci.example.org:8080");
   });
 
+  test("a variant and the fast path are told to the recipe and its tests (CI_VARIANT, CI_QUICK), and labelled", () => {
+    const view = { read: ok(), keycloakHealthy: true };
+    const plain = runVars(planRun(config(), view), "ci-user");
+    expect([plain.CI_VARIANT, plain.CI_QUICK]).toEqual([undefined, undefined]);
+    const plan = planRun(config({ variant: "smtp", quick: true }), view);
+    const vars = testEnv(outputs({}), plan);
+    expect([vars.CI_VARIANT, vars.CI_QUICK]).toEqual(["smtp", "1"]);
+    expect(plan.labels["cc-ci.variant"]).toBe("smtp");
+  });
+
   test("the recipe sees the secret values as placeholders, filled in at deploy", () => {
     const vars = runVars(planRun(config(), { read: ok(), keycloakHealthy: true }), "ci-user");
     expect(vars.CI_OIDC_CLIENT_SECRET).toMatch(/^@@cc-ci-secret:CI_OIDC_CLIENT_SECRET@@$/);

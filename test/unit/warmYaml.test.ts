@@ -58,8 +58,8 @@ function yamlKeys(text: string, known: ReadonlySet<string>): YamlKey[] {
   lines.forEach((raw, i) => {
     if (/^config:\s*$/.test(raw)) return void (inConfig = true);
     if (!inConfig) return;
-    const set = /^(\s+)(?:cc-ci:)?([A-Za-z]+):/.exec(raw);
-    const commented = /^(\s+)#\s?([A-Za-z]+): \S/.exec(raw);
+    const set = /^(\s+)(?:cc-ci:)?([A-Za-z][A-Za-z0-9]*):/.exec(raw);
+    const commented = /^(\s+)#\s?([A-Za-z][A-Za-z0-9]*): \S/.exec(raw);
     const m = set ?? commented;
     if (m) {
       const indent = m[1].length;

@@ -44,6 +44,7 @@ import {
   withWorkspace,
 } from "../../adapters/pulumi";
 import { isResidue, judgeStack, liveRunIds, type AuditLimits, type LockInfo } from "./judge";
+import { auditDeps, type DepsAudit, type UnitResidue } from "./deps";
 import { backendFacts, type BackendFacts } from "./locks";
 import { diskUse, pruneImages, type DiskReport } from "./disk";
 import { registryUse, type RegistryUse } from "../../adapters/registry";
@@ -96,6 +97,8 @@ export interface AuditReport {
   residue: {
     docker: (DockerObject & { ageMs?: number; removed?: boolean })[];
     realms: RealmResidue[];
+    /** Units on warm dependencies (databases, …) of runs no live stack owns. */
+    units: UnitResidue[];
     /** Plugin processes of killed runs on this host. */
     processes: OrphanProcess[];
   };
@@ -103,6 +106,10 @@ export interface AuditReport {
     exists: boolean;
     traefik?: boolean;
     keycloak?: boolean;
+    /** Whether each warm dependency answers its provisioning role, by kind. */
+    deps?: DepsAudit["answers"];
+    /** What live runs' units hold on them, in bytes, by kind. */
+    depsBytes?: DepsAudit["liveBytes"];
     drift?: boolean | "skipped" | "error";
     /** Pooled realms ready for runs (not residue). */
     realmPool?: number;
@@ -172,7 +179,7 @@ async function auditWith(
       dockerResidue = dockerResidue.map((o) => ({ ...o, removed: !still.has(o.id) }));
     }
 
-    const { warm, realms } = await auditWarm(ws, opts, stacks, leases, errors, log, limits().owner);
+    const { warm, realms, units } = await auditWarm(ws, opts, stacks, leases, errors, log, limits);
     // A stale stack does not protect its processes: orphans exist only once their CLI is dead.
     const processes = orphanedPlugins(
       listProcesses(),
@@ -215,15 +222,20 @@ async function auditWith(
     const residueLeft =
       dockerResidue.some((o) => !o.removed) ||
       realms.some((r) => !r.removed) ||
+      units.some((u) => !u.removed) ||
       processes.some((p) => !p.killed);
     const warmBad =
       warm.exists &&
-      (warm.traefik === false || warm.keycloak === false || warm.drift === true || warm.problems.length > 0);
+      (warm.traefik === false ||
+        warm.keycloak === false ||
+        Object.values(warm.deps ?? {}).includes(false) ||
+        warm.drift === true ||
+        warm.problems.length > 0);
     return {
       at: new Date(started).toISOString(),
       durationMs: Date.now() - started,
       stacks,
-      residue: { docker: dockerResidue, realms, processes },
+      residue: { docker: dockerResidue, realms, units, processes },
       warm,
       disk,
       errors,
@@ -394,15 +406,21 @@ async function auditWarm(
   leases: LeaseStore,
   errors: string[],
   log: (l: string) => void,
-  owner: string | undefined,
-): Promise<{ warm: AuditReport["warm"]; realms: RealmResidue[] }> {
+  limits: () => AuditLimits,
+): Promise<{ warm: AuditReport["warm"]; realms: RealmResidue[]; units: UnitResidue[] }> {
+  const owner = limits().owner;
   const name = opts.warmStack ?? WARM_STACK;
   const w = await readWarm(ws, name);
   const warm: AuditReport["warm"] = { exists: w.exists, problems: w.read?.problems.map(formatProblem) ?? [] };
   const realms: RealmResidue[] = [];
+  let units: UnitResidue[] = [];
   const read = w.read;
   if (read?.ok) {
     warm.traefik = await proxyAnswers(read.proxy);
+    const live = liveRunIds(stacks, await leases.list(), Date.now());
+    const d = await auditDeps(read.deps, live, limits(), opts.reap === true, log, errors);
+    if (read.deps) Object.assign(warm, { deps: d.answers, depsBytes: d.liveBytes });
+    units = d.units;
     if (read.keycloak) {
       warm.keycloak = await keycloakAnswers(read.keycloak.adminUrl);
       if (warm.keycloak) {
@@ -452,7 +470,7 @@ async function auditWarm(
       errors.push(`warm drift check: ${d.error}`);
     } else warm.drift = d.drift;
   } else warm.drift = "skipped";
-  return { warm, realms };
+  return { warm, realms, units };
 }
 
 /** Stack settings files and Pulumi homes of runs that are gone (only with --reap: an audit reports, it does not touch). */

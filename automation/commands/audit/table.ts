@@ -22,6 +22,13 @@ export function auditTable(r: AuditReport): string {
   lines.push(`residue in Keycloak (no live stack): ${r.residue.realms.length}`);
   for (const x of r.residue.realms)
     lines.push(`  realm ${x.realm}${x.runId ? ` run ${x.runId}` : ""}${x.removed ? " → removed" : ""}`);
+  if (r.residue.units.length > 0 || r.warm.deps) {
+    lines.push(`residue on warm dependencies (no live stack): ${r.residue.units.length}`);
+    for (const u of r.residue.units)
+      lines.push(
+        `  ${u.kind} unit ${u.unit}${u.runId ? ` run ${u.runId}` : ""} ${humanBytes(u.bytes)}${u.removed ? " → removed" : ""}`,
+      );
+  }
   if (r.residue.processes.length > 0) {
     lines.push(`plugin processes of killed runs on this host: ${r.residue.processes.length}`);
     for (const p of r.residue.processes)
@@ -33,6 +40,10 @@ export function auditTable(r: AuditReport): string {
       ? `warm layer: traefik ${w.traefik ? "ok" : "DOWN"}, keycloak ${w.keycloak ? "ok" : "DOWN"}, drift ${w.drift === false ? "none" : w.drift}${w.realmPool !== undefined ? `, realm pool ${w.realmPool}` : ""}${w.problems.length ? `, problems: ${w.problems.join("; ")}` : ""}`
       : "warm layer: absent",
   );
+  for (const [kind, ok] of Object.entries(w.deps ?? {}))
+    lines.push(
+      `warm ${kind}: ${ok ? "ok" : "DOWN"}${w.depsBytes?.[kind as "postgres"] !== undefined ? `, live runs' units ${humanBytes(w.depsBytes[kind as "postgres"])}` : ""}`,
+    );
   if (w.registry)
     lines.push(
       `image registry: ${w.registry.answers ? "ok" : "DOWN"}, ${humanBytes(w.registry.usedBytes)} of a ${humanBytes(w.registry.budgetBytes)} budget${w.registry.over ? " — OVER" : ""}${w.registry.reaped ? ` (${w.registry.reaped})` : ""}`,

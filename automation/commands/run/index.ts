@@ -15,7 +15,10 @@ import { summary, type RunReport } from "./report";
 import { setUp } from "./setup";
 import { startRun } from "./start";
 import type { RunArgs, RunState } from "./state";
-import { tearDown } from "./teardown";
+import { mask } from "./artifacts";
+import { junitXml } from "./junit";
+import { runPage } from "./page";
+import { runMasks, tearDown } from "./teardown";
 import { testPhase } from "./tests";
 
 export { EXIT };
@@ -47,23 +50,39 @@ export async function ciRun(args: RunArgs, env: CcciEnv = loadEnv()): Promise<Ru
     }),
   );
   report.durationMs = Date.now() - s.started;
-  return finish(report, args, env, log);
+  return finish(report, args, env, log, s.testOutput, runMasks(s));
 }
 
 /** Setup (or the tests' sandbox) failed: why, in the report and the log; a broken recipe is invalid. */
 function setupFailed(s: RunState, e: unknown): void {
   s.setupFailed = true;
   s.invalid = e instanceof ValidationError;
-  s.report.error = s.overBudget?.message ?? pulumiErrorSummary(e, 4000);
+  // The app's own log lines may be in it (a service that keeps failing): the run's secrets masked.
+  s.report.error = mask(s.overBudget?.message ?? pulumiErrorSummary(e, 4000), runMasks(s));
   if (e instanceof ValidationError) s.report.warnings.push(...e.warnings);
   s.say(`setup failed: ${s.report.error.split("\n")[0]}`);
 }
 
-function finish(report: RunReport, args: RunArgs, env: CcciEnv, log: (l: string) => void): RunReport {
+function finish(
+  report: RunReport,
+  args: RunArgs,
+  env: CcciEnv,
+  log: (l: string) => void,
+  testOutput: string[] = [],
+  masks: string[] = [],
+): RunReport {
+  if (args.junitFile) {
+    mkdirSync(path.dirname(path.resolve(args.junitFile)), { recursive: true });
+    writeFileSync(args.junitFile, junitXml(report, testOutput, masks));
+    report.junit = args.junitFile;
+  }
   const file = args.reportFile ?? path.join(env.home, "runs", report.runId || "invalid", "report.json");
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(report, null, 2));
+  // The page people open: beside the report, self-contained.
+  const page = path.join(path.dirname(file), "report.html");
+  writeFileSync(page, runPage(report));
   log(summary(report));
-  log(`  report: ${file}`);
+  log(`  report: ${file} (page: ${page})`);
   return report;
 }

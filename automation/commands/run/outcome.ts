@@ -25,7 +25,7 @@ export interface OutcomeInput {
 }
 
 export function hasResidue(r: RunReport["residue"]): boolean {
-  return r.docker.length > 0 || r.realm !== undefined || r.stack === true;
+  return r.docker.length > 0 || r.realm !== undefined || (r.units ?? []).length > 0 || r.stack === true;
 }
 
 export function runOutcome(i: OutcomeInput): { outcome: RunReport["outcome"]; exitCode: number } {

@@ -8,6 +8,7 @@ import type { LocalWorkspace } from "@pulumi/pulumi/automation";
 import {
   RunConfig,
   encodeConfig,
+  runSettingsOf,
   type ConfigEntry,
   type RunDefaults,
   type SsoRequest,
@@ -19,9 +20,12 @@ import { loadRecipe } from "../../../lib/recipe/load";
 import type { RecipeModel } from "../../../lib/recipe/model";
 import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../../lib/runPlan";
 import type Docker from "dockerode";
-import type { ProxyContract } from "../../../lib/contract";
+import type { DepsContract, KeycloakContract, ProxyContract } from "../../../lib/contract";
+import type { DepsRequest, WarmDeps } from "../../../lib/deps/plan";
+import { withPg } from "../../../lib/deps/postgres";
+import { listS3Units, s3Admin } from "../../../lib/deps/s3";
 import { warmPrefix } from "../../../lib/naming";
-import { networkUsers } from "../../adapters/docker";
+import { dockerClient, networkUsers, stoppedGateways } from "../../adapters/docker";
 import { provisioningProblem } from "../../adapters/keycloak";
 import { claimSlot, type LeaseStore } from "../../adapters/leases";
 import { readWarm } from "../../adapters/pulumi";
@@ -32,7 +36,12 @@ export interface WarmCheck {
 }
 
 /** Reads the warm stack (if any) and checks whether its Keycloak answers. */
-export async function checkWarm(ws: LocalWorkspace, warmStack: string, sso: SsoRequest): Promise<WarmCheck> {
+export async function checkWarm(
+  ws: LocalWorkspace,
+  warmStack: string,
+  sso: SsoRequest,
+  deps: DepsRequest = "auto",
+): Promise<WarmCheck> {
   const notes: string[] = [];
   const warm = await readWarm(ws, warmStack);
   if (!warm.exists || !warm.read) {
@@ -46,14 +55,59 @@ export async function checkWarm(ws: LocalWorkspace, warmStack: string, sso: SsoR
     notes.push(`warm stack "${warmStack}" is unusable: ${formatProblems(read.problems)}`);
     return { view: { read, keycloakHealthy: false }, notes };
   }
+  const [kc, warmDeps, stopped] = await Promise.all([
+    checkWarmKeycloak(read, sso),
+    checkWarmDeps(read.deps, deps),
+    stoppedGateways(dockerClient(), warmPrefix(warmStack)).catch(() => []),
+  ]);
+  if (stopped.length > 0)
+    notes.push(
+      `the warm layer's gateways ${stopped.map((g) => g.name).join(", ")} are not running (a Docker restart stops them): \`cc-ci warm up\` starts them`,
+    );
+  notes.push(...kc.notes);
+  return { view: { read, ...kc.view, deps: warmDeps }, notes };
+}
+
+/** Whether the warm Keycloak can make the run's realm, when the run would use it. */
+async function checkWarmKeycloak(
+  read: { keycloak?: KeycloakContract },
+  sso: SsoRequest,
+): Promise<{ view: Pick<WarmView, "keycloakHealthy" | "keycloakProblem">; notes: string[] }> {
   if (!read.keycloak || sso === "off" || sso === "cold")
-    return { view: { read, keycloakHealthy: false }, notes };
+    return { view: { keycloakHealthy: false }, notes: [] };
   // What the run will ask of it (a token, the realm list), not only whether it answers.
   const problem = await provisioningProblem(read.keycloak);
-  if (problem === undefined) return { view: { read, keycloakHealthy: true }, notes };
+  if (problem === undefined) return { view: { keycloakHealthy: true }, notes: [] };
   const keycloakProblem = `the warm Keycloak at ${read.keycloak.adminUrl} cannot make realms: ${problem}`;
-  notes.push(keycloakProblem);
-  return { view: { read, keycloakHealthy: false, keycloakProblem }, notes };
+  return { view: { keycloakHealthy: false, keycloakProblem }, notes: [keycloakProblem] };
+}
+
+/** The warm dependencies the run may use: each one's provisioning identity logs in, or it says why not. */
+async function checkWarmDeps(deps: DepsContract | undefined, request: DepsRequest): Promise<WarmDeps> {
+  if (!deps || request === "cold") return {};
+  const out: WarmDeps = { ...deps, problems: {} };
+  const problems = out.problems as NonNullable<WarmDeps["problems"]>;
+  const pg = deps.postgres;
+  const s3 = deps.s3;
+  await Promise.all([
+    pg &&
+      withPg(
+        {
+          host: pg.adminHost,
+          port: pg.adminPort,
+          user: pg.provisioning.user,
+          password: pg.provisioning.password,
+        },
+        (c) => c.query("SELECT 1"),
+      ).catch((e: Error) => {
+        problems.postgres = `the warm postgres does not answer its provisioning role: ${e.message}`;
+      }),
+    s3 &&
+      listS3Units(s3Admin(s3)).catch((e: Error) => {
+        problems.s3 = `the warm s3 does not answer its admin API: ${e.message}`;
+      }),
+  ]);
+  return out;
 }
 
 /** Claims one of the warm proxy's slot networks for the run (none other than the proxy may use it). */
@@ -79,7 +133,10 @@ export interface RunRequest {
   recipe: string;
   pr?: number;
   ref?: string;
+  variant?: string;
+  quick?: boolean;
   sso: SsoRequest;
+  deps?: DepsRequest;
   deployTimeout?: number;
   /** The warm proxy's slot network leased for the run. */
   proxyNetwork?: string;
@@ -127,7 +184,7 @@ export function prepareRun(
   ports: RunPorts,
 ): Prepared {
   const own = !warm.read?.ok;
-  const { readyTimeout: _ready, sandbox: _sandbox, ...runDefaults } = defaults;
+  const runDefaults = runSettingsOf(defaults);
   const config = parseOrThrow(
     RunConfig,
     {
@@ -138,10 +195,18 @@ export function prepareRun(
       recipe: req.recipe,
       pr: req.pr,
       ref: req.ref,
+      variant: req.variant,
+      quick: req.quick,
       sso: req.sso,
       warmProxy: warm.read?.ok ? warm.read.proxy : undefined,
       proxyNetwork: warm.read?.ok ? req.proxyNetwork : undefined,
       warmKeycloak: warm.read?.ok && warm.keycloakHealthy ? warm.read.keycloak : undefined,
+      deps: req.deps ?? "auto",
+      warmPostgres: warm.deps?.postgres && !warm.deps.problems?.postgres ? warm.deps.postgres : undefined,
+      postgres: settings.postgres,
+      warmS3: warm.deps?.s3 && !warm.deps.problems?.s3 ? warm.deps.s3 : undefined,
+      s3: settings.s3,
+      smtp: settings.smtp,
       domain: settings.domain,
       dockerHost: settings.dockerHost,
       // A cold Keycloak must not take the warm one's admin port, nor another run's.
@@ -163,6 +228,10 @@ export function prepareRun(
     sso: plan.sso.mode,
     // Need to know: the provisioning identity goes into the run's state only when the run uses it.
     warmKeycloak: plan.sso.mode === "warm" ? plan.sso.keycloak : undefined,
+    warmS3: plan.deps.some((d) => d.kind === "s3" && d.mode === "warm") ? config.warmS3 : undefined,
+    warmPostgres: plan.deps.some((d) => d.kind === "postgres" && d.mode === "warm")
+      ? config.warmPostgres
+      : undefined,
   });
   return { config, plan, model, stackConfig };
 }

@@ -62,7 +62,7 @@ function inGitRepository(dir: string): boolean {
 function fromGit(source: string, into: string, ref: string): void {
   const bad = (message: string, cause?: unknown) =>
     new ValidationError("run", [{ path: "--ref", message }], [], cause);
-  if (!/^[0-9A-Za-z._/-]{1,100}$/.test(ref) || ref.startsWith("-"))
+  if (!/^[0-9A-Za-z._/+-]{1,100}$/.test(ref) || ref.startsWith("-"))
     throw bad(`${ref}: not a commit or branch name`);
   const git = (args: string[], opts: { input?: Buffer } = {}) =>
     execFileSync("git", ["-C", source, ...args], {

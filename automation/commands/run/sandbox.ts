@@ -7,6 +7,7 @@
  */
 import type Docker from "dockerode";
 import { PassThrough } from "node:stream";
+import { extractTestArtifacts } from "./artifacts";
 import { BoundedLines, type LineBudget } from "./boundedLines";
 
 export interface SandboxSpec {
@@ -17,6 +18,8 @@ export interface SandboxSpec {
   recipeDir: string;
   /** Docker network the container joins. */
   network: string;
+  /** Networks it joins besides (the run's deps network). */
+  extraNetworks?: string[];
   /** Resolvers the container uses (the CI's wildcard DNS), when set. */
   dns?: string[];
   /** Labels (the run's, so a leftover container is residue the checks find). */
@@ -28,7 +31,16 @@ export interface SandboxSpec {
   pids: number;
   /** What of the tests' output is relayed and kept. */
   output: LineBudget;
+  /**
+   * Where what the tests write to /artifacts goes: a volume of the run's (bounded by its disk budget)
+   * is mounted there, its regular files copied into `dir` after the tests, and the volume removed.
+   * `copied` and `problems` are filled in.
+   */
+  artifacts?: { volume: string; dir: string; copied: string[]; problems: string[] };
 }
+
+/** Where the tests leave files for people to read (screenshots, traces). */
+export const SANDBOX_ARTIFACTS_DIR = "/artifacts";
 
 export const SANDBOX_IMAGE = "cc-ci/sandbox:1";
 export const SANDBOX_RECIPE_DIR = "/recipe";
@@ -48,7 +60,10 @@ export function sandboxOptions(s: SandboxSpec): Docker.ContainerCreateOptions {
     AttachStdout: true,
     AttachStderr: true,
     HostConfig: {
-      Binds: [`${s.recipeDir}:${SANDBOX_RECIPE_DIR}:ro`],
+      Binds: [
+        `${s.recipeDir}:${SANDBOX_RECIPE_DIR}:ro`,
+        ...(s.artifacts ? [`${s.artifacts.volume}:${SANDBOX_ARTIFACTS_DIR}:rw`] : []),
+      ],
       NetworkMode: s.network,
       ...(s.dns?.length ? { Dns: s.dns } : {}),
       Memory: s.memoryBytes,
@@ -79,7 +94,15 @@ export async function runSandbox(
   say: (line: string) => void,
 ): Promise<number> {
   say(`test: ${s.command.join(" ")} (in ${s.image})`);
-  const container = await docker.createContainer(sandboxOptions(s));
+  const artifacts = s.artifacts;
+  const dropVolume = async () => {
+    if (artifacts)
+      await docker
+        .getVolume(artifacts.volume)
+        .remove()
+        .catch(() => undefined);
+  };
+  const container = await createSandbox(docker, s, dropVolume);
   let timedOut = false;
   const kill = () => container.kill({ signal: "SIGKILL" }).catch(() => undefined);
   const onAbort = () => void kill();
@@ -104,12 +127,60 @@ export async function runSandbox(
     await container.start();
     if (signal.aborted) await kill();
     const r = (await container.wait()) as { StatusCode: number };
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    // Docker ends the stream once the last output is sent: on a busy host that can take seconds
+    // after the exit; the bound is only for a stream that never ends.
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 30_000))]);
     lines.end();
+    if (artifacts) await copyArtifacts(container, artifacts);
     return timedOut ? TEST_TIMEOUT_EXIT : r.StatusCode;
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onAbort);
     await container.remove({ force: true }).catch(() => undefined);
+    await dropVolume();
+  }
+}
+
+/**
+ * The sandbox container on its networks, and its /artifacts volume (a fresh volume takes the image's
+ * /artifacts folder, and its owner — the tests' user — at first mount); on failure nothing is left.
+ */
+async function createSandbox(
+  docker: Docker,
+  s: SandboxSpec,
+  dropVolume: () => Promise<void>,
+): Promise<Docker.Container> {
+  if (s.artifacts) await docker.createVolume({ Name: s.artifacts.volume, Labels: s.labels });
+  let container: Docker.Container;
+  try {
+    container = await docker.createContainer(sandboxOptions(s));
+  } catch (e) {
+    await dropVolume();
+    throw e;
+  }
+  try {
+    for (const n of s.extraNetworks ?? []) await docker.getNetwork(n).connect({ Container: container.id });
+  } catch (e) {
+    await container.remove({ force: true }).catch(() => undefined);
+    await dropVolume();
+    throw e;
+  }
+  return container;
+}
+
+/** The regular files the tests left in /artifacts, copied out of the stopped sandbox (bounded). */
+async function copyArtifacts(
+  container: Docker.Container,
+  a: NonNullable<SandboxSpec["artifacts"]>,
+): Promise<void> {
+  try {
+    const archive = await container.getArchive({ path: SANDBOX_ARTIFACTS_DIR });
+    const got = await extractTestArtifacts(archive, a.dir);
+    a.copied.push(...got.files);
+    a.problems.push(...got.problems);
+  } catch (e) {
+    // An image without /artifacts (a recipe's own) leaves nothing to copy.
+    if ((e as { statusCode?: number }).statusCode !== 404)
+      a.problems.push(`the tests' /artifacts could not be read: ${(e as Error).message.split("\n")[0]}`);
   }
 }

@@ -12,10 +12,12 @@ import { openWorkspace, type StackOutputs } from "../../adapters/pulumi";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
 import { watchDisk } from "./diskBudget";
-import { checkWarm, claimRunSlot, freeRunPorts, prepareRun } from "./prepare";
+import { checkWarm, claimRunSlot, freeRunPorts, prepareRun, type RunRequest } from "./prepare";
 import { waitReachable, waitSsoReady } from "./ready";
 import { makeRunRealm } from "./realm";
 import { copyRecipe } from "./recipeCopy";
+import { upgradeBase, upgradeRun } from "./upgrade";
+import { ValidationError } from "../../../lib/errors";
 import { stopIfAborted, type RunState, type Validated } from "./state";
 
 /** The run set up: what validation made and the stack's outputs, for the tests. */
@@ -27,6 +29,8 @@ export async function setUp(s: RunState): Promise<{ validated: Validated; output
   const { plan, model } = s.validated;
   s.report.warnings.push(...plan.notes, ...model.warnings);
   Object.assign(s.report, { mode: plan.sso.mode, domain: plan.domain, appUrl: plan.appUrl });
+  const deps = plan.deps.flatMap((d) => (d.kind === "oidc" ? [] : [[d.name, d.mode]]));
+  if (deps.length > 0) s.report.deps = Object.fromEntries(deps);
   s.say(`SSO ${plan.sso.mode}; app at ${plan.appUrl}`);
   stopIfAborted(s);
   await realmAndStack(s, work.ws, s.validated);
@@ -34,12 +38,16 @@ export async function setUp(s: RunState): Promise<{ validated: Validated; output
   s.outputs = await s.clock.run("up", () => deployRun(work.ws, s.names.stack, s.say, s.signals.abort.signal));
   stopIfAborted(s);
   await waitReady(s, s.validated);
-  return { validated: s.validated, outputs: s.outputs };
+  if (s.upgrade && s.stack) {
+    stopIfAborted(s);
+    await upgradeRun(s, s.upgrade, s.stack, (v) => waitReady(s, v));
+  }
+  return { validated: s.validated, outputs: s.outputs as StackOutputs };
 }
 
 /** The warm layer as it is now, and a network of the warm proxy's for this run alone. */
 async function warmCheck(s: RunState, ws: LocalWorkspace) {
-  const w = await checkWarm(ws, s.warmStack, s.sso);
+  const w = await checkWarm(ws, s.warmStack, s.sso, s.deps);
   // Its exposed services and its tests join the slot network; nothing else of another run's.
   if (w.view.read?.ok) {
     s.slot = await claimRunSlot(s.docker, s.leases, s.names.runId, s.warmStack, w.view.read.proxy);
@@ -62,19 +70,43 @@ async function validate(s: RunState, warm: Awaited<ReturnType<typeof warmCheck>>
     report.warnings.push(
       `${s.recipeDir} is not in a git repository: --ref ${args.ref} labels the run, the folder is tested as it is`,
     );
-  const req = {
+  const req: RunRequest = {
     names: s.names,
     owner: ownerId(s.env.backendUrl),
     recipeDir: copy.dir,
     recipe: report.recipe,
     pr: args.pr,
     ref: args.ref,
+    variant: args.variant,
+    quick: args.quick,
     sso: s.sso,
+    deps: s.deps,
     deployTimeout: args.deployTimeout,
     proxyNetwork: s.slot,
     oidcClientSecret: args.oidcClientSecret,
   };
-  return { ...prepareRun(req, warm.view, settings, defaults, await freeRunPorts()), defaults };
+  const ports = await freeRunPorts();
+  const target = { ...prepareRun(req, warm.view, settings, defaults, ports), defaults };
+  if (args.upgradeFrom === undefined) return target;
+  // An upgrade test: the base release deployed first, in the same stack (same names and ports).
+  const from = upgradeBase(s.recipeDir, args.upgradeFrom, args.ref);
+  const baseDir = `${s.copyDir}-base`;
+  const baseCopy = copyRecipe(s.recipeDir, baseDir, from);
+  if (baseCopy.source !== "git")
+    throw new ValidationError("run", [
+      {
+        path: "--upgrade-from",
+        message: `${s.recipeDir} is not in a git repository: there is no ${from} to upgrade from`,
+      },
+    ]);
+  const base = {
+    ...prepareRun({ ...req, recipeDir: baseCopy.dir }, warm.view, settings, defaults, ports),
+    defaults,
+  };
+  s.upgrade = { from, baseDir, base, target };
+  // setUp reports the base's warnings; the pull request's are the ones its maintainer acts on.
+  report.warnings.push(...target.model.warnings.map((w) => `after the upgrade: ${w}`));
+  return base;
 }
 
 /** The realm (warm Keycloak) and the stack, made side by side; each recorded for teardown. */
@@ -99,18 +131,32 @@ async function realmAndStack(s: RunState, ws: LocalWorkspace, v: Validated): Pro
 
 /** From the first task on, the run's disk is watched against its budget; over it, the run stops. */
 function watchRunDisk(s: RunState, v: Validated): void {
-  s.disk = watchDisk(s.docker, s.names.runId, bytes(v.config.limits.disk), (e) => {
-    s.overBudget = e;
-    s.say(e.message);
-    s.signals.abort.abort(e);
-  });
+  s.disk = watchDisk(
+    s.docker,
+    s.names.runId,
+    bytes(v.config.limits.disk),
+    (e) => {
+      s.overBudget = e;
+      s.say(e.message);
+      s.signals.abort.abort(e);
+    },
+    undefined,
+    v.plan.deps,
+  );
 }
 
 /** Converged services, then the app through Traefik and the realm's issuer, where there are any. */
 async function waitReady(s: RunState, v: Validated): Promise<void> {
   const { clock, signals } = s;
   const convergeMs = deployTimeoutOf(v.config, v.model) * 1000;
-  await clock.run("converge", () => waitConverged(s.docker, s.names.runId, convergeMs, signals.abort.signal));
+  const converged = await clock.run("converge", () =>
+    waitConverged(s.docker, s.names.runId, convergeMs, signals.abort.signal, v.defaults.converge),
+  );
+  const started = Date.parse(s.report.startedAt);
+  s.report.services = converged.map((p) => ({
+    service: p.service,
+    ...(p.upSince ? { upAfterMs: Math.max(0, p.upSince - started) } : {}),
+  }));
   stopIfAborted(s);
   const readyMs = v.defaults.readyTimeout * 1000;
   const proxy = { httpPort: v.plan.proxy.httpPort, httpsPort: v.plan.proxy.httpsPort };

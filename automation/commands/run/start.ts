@@ -11,7 +11,7 @@ import { agentName, holdLease, leaseStore, runClaims } from "../../adapters/leas
 import { EXIT } from "./outcome";
 import { PhaseClock, type RunReport } from "./report";
 import { watchSignals } from "./signals";
-import { newReport, type RunArgs, type RunState } from "./state";
+import { artifactsDir, newReport, type RunArgs, type RunState } from "./state";
 
 /** A started run's state, or the report of one that could not start (nothing was created). */
 export type Started = { state: RunState } | { report: RunReport };
@@ -25,7 +25,7 @@ export async function startRun(args: RunArgs, env: CcciEnv, log: (l: string) => 
   try {
     names = runNames(recipe, args.hex);
   } catch (e) {
-    const report = newReport(recipe, undefined, started, clock);
+    const report = { ...newReport(recipe, undefined, started, clock), ...asked(args) };
     return {
       report: Object.assign(report, {
         outcome: "invalid",
@@ -35,7 +35,7 @@ export async function startRun(args: RunArgs, env: CcciEnv, log: (l: string) => 
     };
   }
   const say = (l: string) => log(`[${names.runId}] ${l}`);
-  const report = newReport(recipe, names, started, clock);
+  const report = { ...newReport(recipe, names, started, clock), ...asked(args) };
   report.agent = agentName();
   const leases = leaseStore(env);
   let lease: RunState["lease"];
@@ -64,10 +64,24 @@ export async function startRun(args: RunArgs, env: CcciEnv, log: (l: string) => 
     signals: watchSignals(say, args),
     copyDir: path.join(env.home, "runs", names.runId, "recipe"),
     warmStack: args.warmStack ?? WARM_STACK,
-    sso: args.sso ?? "auto",
+    // --quick: what auto would take warm must be warm (no cold fallback).
+    sso: args.quick && (args.sso ?? "auto") === "auto" ? "warm" : (args.sso ?? "auto"),
+    deps: args.quick && (args.deps ?? "auto") === "auto" ? "warm" : (args.deps ?? "auto"),
     realmMade: false,
     setupFailed: false,
     invalid: false,
+    ...keeps(args, env, names),
   };
   return { state };
+}
+
+/** What the run was asked to test, as its report records it. */
+function asked(args: RunArgs): Pick<RunReport, "pr" | "ref" | "variant" | "quick"> {
+  return { pr: args.pr, ref: args.ref, variant: args.variant, ...(args.quick ? { quick: true } : {}) };
+}
+
+/** What the run keeps of its tests for people to read: their output, and where their /artifacts go. */
+function keeps(args: RunArgs, env: CcciEnv, names: RunNames): Pick<RunState, "testOutput" | "testArtifacts"> {
+  const dir = path.join(artifactsDir(args, env.home, names.runId), "test");
+  return { testOutput: [], testArtifacts: { dir, copied: [], problems: [] } };
 }

@@ -4,6 +4,9 @@
  * the stack, the plan, the outputs). The phases (start → setup → tests → teardown) read and fill it;
  * teardown undoes exactly what is recorded here, whatever phase failed.
  */
+import type { UpgradePlan } from "./upgrade";
+import * as path from "node:path";
+import type { DepsRequest } from "../../../lib/deps/plan";
 import type Docker from "dockerode";
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { RunDefaults, SsoRequest } from "../../../lib/config";
@@ -23,8 +26,19 @@ export interface RunArgs {
   recipe?: string;
   pr?: number;
   ref?: string;
+  /** The recipe's variant to test (.cc-ci/variants/<name>.env); none: the recipe as it comes. */
+  variant?: string;
+  /**
+   * The fast path: SSO and dependencies warm only (a missing or unhealthy warm instance fails the run
+   * at once instead of falling back to cold), CI_QUICK=1 for the tests.
+   */
+  quick?: boolean;
+  /** Test the upgrade from this ref of the recipe's repository (`auto`: its previous release). */
+  upgradeFrom?: string;
   /** auto: warm when the warm Keycloak is healthy, else cold. Default: auto. */
   sso?: SsoRequest;
+  /** Where the recipe's dependencies come from: auto (warm where served), warm or cold. Default: auto. */
+  deps?: DepsRequest;
   /** Leave the stack up when setup or the tests fail (for debugging). Default: false. */
   keepOnFailure?: boolean;
   /** The test command; default: the recipe's executable .cc-ci/test, if any. */
@@ -35,6 +49,10 @@ export interface RunArgs {
   defaultsFile?: string;
   /** Where to write the JSON report. Default: $CC_CI_HOME/runs/<run id>/report.json. */
   reportFile?: string;
+  /** Where to collect the run's artifacts (logs, task history, test output). Default: $CC_CI_HOME/runs/<run id>/artifacts. */
+  artifactsDir?: string;
+  /** Where to write the run as JUnit XML, if anywhere. */
+  junitFile?: string;
   /** Seconds the recipe's services get to become healthy during `up`. Default: the run defaults' (600). */
   deployTimeout?: number;
   /** Seconds the tests get before their sandbox is killed. Default: the run defaults' (900). */
@@ -74,11 +92,14 @@ export interface RunState {
   readonly copyDir: string;
   readonly warmStack: string;
   readonly sso: SsoRequest;
+  readonly deps: DepsRequest;
   /** The warm proxy's network the run has to itself, once claimed. */
   slot?: string;
   work?: OpenWorkspace;
   stack?: Stack;
   validated?: Validated;
+  /** An upgrade test's base and target, both validated before anything is deployed. */
+  upgrade?: UpgradePlan;
   outputs?: StackOutputs;
   /** A realm on the warm Keycloak is (being) made: teardown removes it. */
   realmMade: boolean;
@@ -88,6 +109,15 @@ export interface RunState {
   overBudget?: DiskBudgetError;
   setupFailed: boolean;
   invalid: boolean;
+  /** What the test printed, as relayed (bounded by the sandbox's output budget). */
+  testOutput: string[];
+  /** What the tests left in their /artifacts, copied into the run's artifacts' `test/` folder. */
+  testArtifacts: { dir: string; copied: string[]; problems: string[] };
+}
+
+/** Where a run's artifacts go: `--artifacts DIR`, else beside its report. */
+export function artifactsDir(args: RunArgs, home: string, runId: string): string {
+  return args.artifactsDir ?? path.join(home, "runs", runId, "artifacts");
 }
 
 /** The report a run starts with (names undefined: the recipe's name could not make them). */

@@ -3,6 +3,10 @@
  * remove the stack, and verify that nothing of the run is left — no Docker object with its label,
  * no realm, no stack.
  */
+import { listUnits } from "../../../lib/deps/postgres";
+import { listS3Units, s3Admin } from "../../../lib/deps/s3";
+import { describeLeft } from "./report";
+import type { DepPlan } from "../../../lib/deps/plan";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import type { RunNames } from "../../../lib/naming";
 import type { SsoPlan } from "../../../lib/runPlan";
@@ -17,18 +21,25 @@ import {
 import { provisioningAdmin } from "../../adapters/keycloak";
 import { releaseSlot } from "../../adapters/leases";
 import { pulumiCli, pulumiErrorSummary, selectStack } from "../../adapters/pulumi";
+import { checkText, describePlan } from "../check";
+import { collectArtifacts } from "./artifacts";
 import { streamLines } from "./deploy";
 import { removeRecipeCopy } from "./recipeCopy";
 import type { RunReport } from "./report";
-import type { RunState } from "./state";
+import { artifactsDir, type RunState } from "./state";
 
 /**
  * Destroys the stack and removes it, in one CLI start (`destroy --remove`; the Automation API's
- * `destroy` reads the history back after, and removing is another start). On failure: cancels a
- * stale lock, refreshes (clearing pending creates) and destroys once more, leaving the removal to
- * the caller. True when the stack is removed too.
+ * `destroy` reads the history back after, and removing is another start). On failure: waits for
+ * what `settle` waits for (the run's containers gone: a removed service's container still holds
+ * its networks a moment), cancels a stale lock, refreshes (clearing pending creates) and destroys
+ * once more, leaving the removal to the caller. True when the stack is removed too.
  */
-export async function destroyRun(stack: Stack, say: (l: string) => void): Promise<boolean> {
+export async function destroyRun(
+  stack: Stack,
+  say: (l: string) => void,
+  settle: () => Promise<unknown> = async () => undefined,
+): Promise<boolean> {
   const onOutput = (o: string) => streamLines(o, say);
   const ws = stack.workspace as LocalWorkspace;
   try {
@@ -40,6 +51,7 @@ export async function destroyRun(stack: Stack, say: (l: string) => void): Promis
     return true;
   } catch (e) {
     say(`destroy failed (${(e as Error).message.split("\n")[0]}); refreshing and retrying once`);
+    await settle().catch(() => undefined);
     await stack.cancel().catch(() => undefined);
     await stack.refresh({ clearPendingCreates: true, color: "never" }).catch(() => undefined);
     await stack.destroy({ onOutput, color: "never" });
@@ -63,6 +75,7 @@ export async function findResidue(
   names: RunNames,
   sso: SsoPlan | undefined,
   waitMs = 30_000,
+  deps: DepPlan[] = [],
 ): Promise<RunReport["residue"]> {
   const docker = dockerClient();
   // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
@@ -74,6 +87,8 @@ export async function findResidue(
   if (sso?.mode === "warm") {
     if (await provisioningAdmin(sso.keycloak).realm(names.realm)) residue.realm = names.realm;
   }
+  const units = await warmUnitsLeft(deps);
+  if (units.length > 0) residue.units = units;
   // The run's own stack, selected by name: listing every stack would read other runs' files mid-write.
   residue.stack = (await selectStack(ws, names.stack)) !== undefined;
   const blind = await unreachableNodes(docker);
@@ -82,11 +97,29 @@ export async function findResidue(
 }
 
 export function describeResidue(r: RunReport["residue"]): string {
-  return [
-    ...r.docker.map((d) => `${d.kind} ${d.name}${d.node ? ` on ${d.node}` : ""}`),
-    ...(r.realm ? [`realm ${r.realm}`] : []),
-    ...(r.stack ? ["stack"] : []),
-  ].join(", ");
+  return describeLeft(r);
+}
+
+/** The run's units still on the warm dependencies (none after a complete teardown). */
+async function warmUnitsLeft(deps: DepPlan[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const d of deps) {
+    if (d.kind === "oidc" || d.mode !== "warm" || !d.warm) continue;
+    if (d.kind === "postgres") {
+      const p = d.warm;
+      const units = await listUnits({
+        host: p.adminHost,
+        port: p.adminPort,
+        user: p.provisioning.user,
+        password: p.provisioning.password,
+      });
+      if (units.some((u) => u.unit === d.unit)) left.push(`postgres ${d.unit}`);
+    } else {
+      const units = await listS3Units(s3Admin(d.warm));
+      if (units.some((u) => u.unit === d.unit)) left.push(`s3 ${d.unit}`);
+    }
+  }
+  return left;
 }
 
 /** A teardown step's failure, added to the run's error (the run goes on tearing down). */
@@ -108,6 +141,9 @@ function noteError(s: RunState, what: string): (e: Error) => void {
  */
 export async function tearDown(s: RunState): Promise<void> {
   s.disk?.stop();
+  // What people read after the run, while its services are still there.
+  if (s.stack && !s.invalid)
+    await s.clock.run("collect", () => collect(s)).catch(noteError(s, "collecting artifacts"));
   const failed = s.setupFailed || (s.report.testExitCode ?? 0) !== 0;
   const keep = s.args.keepOnFailure === true && failed && s.stack !== undefined;
   if (keep) {
@@ -122,8 +158,39 @@ export async function tearDown(s: RunState): Promise<void> {
     if (!s.invalid) await verify(s);
     s.work?.close();
     removeRecipeCopy(s.copyDir);
+    if (s.upgrade) removeRecipeCopy(s.upgrade.baseDir);
   }
   await release(s);
+}
+
+/** The run's artifacts (logs, task history, test output, plan), masked with every secret the stack holds. */
+async function collect(s: RunState): Promise<void> {
+  const dir = artifactsDir(s.args, s.env.home, s.names.runId);
+  const v = s.validated;
+  const plan =
+    v &&
+    checkText({
+      ok: true,
+      recipe: s.report.recipe,
+      runId: s.names.runId,
+      appUrl: v.plan.appUrl,
+      plan: describePlan(v.plan, v.model),
+      problems: [],
+      warnings: v.model.warnings,
+    });
+  const got = await collectArtifacts(s.docker, s.names.runId, dir, runMasks(s), s.testOutput, plan);
+  // What the tests left in their /artifacts (copied when they ended): files of the recipe's, kept as they are.
+  got.files.push(...s.testArtifacts.copied.map((f) => `test/${f}`));
+  got.problems.push(...s.testArtifacts.problems);
+  s.report.artifacts = got;
+  s.say(`artifacts: ${got.files.length} files in ${got.dir}`);
+  for (const p of got.problems) s.report.warnings.push(`artifacts: ${p}`);
+}
+
+/** Every secret value the run held (its stack's `masks` output), for masking what is kept of it. */
+export function runMasks(s: RunState): string[] {
+  const v = s.outputs?.masks?.value;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
 /** destroy (and stack-remove, when the destroy did not remove it at once). */
@@ -133,7 +200,12 @@ async function destroyStack(s: RunState): Promise<void> {
   let removed = false;
   await clock
     .run("destroy", async () => {
-      removed = await destroyRun(stack, s.say);
+      const containersGone = () =>
+        untilGone(
+          async () => (await runObjects(s.docker, names.runId)).filter((o) => o.kind === "container"),
+          30_000,
+        );
+      removed = await destroyRun(stack, s.say, containersGone);
       await sweepTaskContainers(names.runId);
       const failed = await sweepNodeVolumes(names.runId);
       if (failed.length > 0) throw new Error(failed.join("; "));
@@ -150,7 +222,8 @@ async function verify(s: RunState): Promise<void> {
   if (!work) return;
   await s.clock
     .run("verify", async () => {
-      report.residue = await findResidue(work.ws, s.names, s.validated?.plan.sso);
+      const plan = s.validated?.plan;
+      report.residue = await findResidue(work.ws, s.names, plan?.sso, undefined, plan?.deps);
       for (const n of report.residue.unchecked ?? [])
         report.warnings.push(
           `node ${n} could not be checked for what the run left there; \`cc-ci audit --reap\` removes it once the node is back`,

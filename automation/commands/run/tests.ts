@@ -7,10 +7,14 @@ import type Docker from "dockerode";
 import type { RunConfig, SandboxSettings } from "../../../lib/config";
 import type { RecipeCi } from "../../../lib/recipe/ciFiles";
 import { runVars, type RunPlan } from "../../../lib/runPlan";
+import { depVar, type DepKind } from "../../../lib/deps/kinds";
+import { depsNetwork } from "../../../lib/deps/plan";
 import { bytes } from "../../../lib/units";
 import { hostAddressForContainers } from "../../adapters/docker";
 import type { StackOutputs } from "../../adapters/pulumi";
 import { runSandbox, SANDBOX_RECIPE_DIR } from "./sandbox";
+import { mask } from "./artifacts";
+import { runMasks } from "./teardown";
 import type { RunState, Validated } from "./state";
 
 /** What the run's stack outputs say of its realm (see CiRunOutputs). */
@@ -18,6 +22,7 @@ interface RealmOutputs {
   routers?: { hosts: string[] }[];
   oidc?: { issuer: string; clientId: string; clientSecret: string };
   testUser?: { username: string; password: string };
+  deps?: Record<string, { kind: DepKind; values: Record<string, string> }>;
 }
 
 /**
@@ -39,6 +44,11 @@ export function testEnv(outputs: StackOutputs, plan: RunPlan, proxyIp = "127.0.0
       " ",
     ),
   };
+  // Each dependency's values, as the recipe got them (CI_DEP_<NAME>_<VALUE>).
+  for (const [name, d] of Object.entries(o.deps ?? {}))
+    if (d.kind !== "oidc")
+      for (const [field, value] of Object.entries(d.values))
+        env[depVar({ name, kind: d.kind }, field)] = value;
   if (o.oidc && o.testUser) {
     Object.assign(env, {
       CI_OIDC_ISSUER: o.oidc.issuer,
@@ -85,6 +95,8 @@ export interface TestContext {
   outputs: StackOutputs;
   plan: RunPlan;
   config: RunConfig;
+  /** Where the tests' /artifacts are copied to, and what was. */
+  artifacts?: { dir: string; copied: string[]; problems: string[] };
 }
 
 /**
@@ -107,6 +119,8 @@ export async function runTests(
       env: testEnv(t.outputs, t.plan, await hostAddressForContainers(t.docker)),
       recipeDir: t.copyDir,
       network: t.plan.proxy.network,
+      // The tests reach the dependencies as the recipe's services do.
+      extraNetworks: t.plan.deps.some((d) => d.kind !== "oidc") ? [depsNetwork(t.plan.names)] : [],
       labels: t.plan.labels,
       name: `${t.plan.names.stackName}_test`,
       timeoutMs: sandbox.timeout * 1000,
@@ -118,6 +132,9 @@ export async function runTests(
         headBytes: Math.floor(bytes(sandbox.outputBytes) / 2),
         tailBytes: Math.ceil(bytes(sandbox.outputBytes) / 2),
       },
+      ...(t.artifacts
+        ? { artifacts: { volume: `${t.plan.names.stackName}_test_artifacts`, ...t.artifacts } }
+        : {}),
     },
     signal,
     say,
@@ -139,9 +156,18 @@ export async function testPhase(s: RunState, v: Validated, outputs: StackOutputs
     outputs,
     plan: v.plan,
     config: v.config,
+    artifacts: s.testArtifacts,
   };
   const sandbox = { ...v.defaults.sandbox, timeout: args.testTimeout ?? v.defaults.sandbox.timeout };
-  const code = await clock.run("test", () => runTests(tests, sandbox, s.signals.abort.signal, s.say));
+  // The test's lines, the run's secrets masked (as CI servers mask theirs), relayed and kept for the
+  // artifacts and the JUnit file.
+  const secrets = runMasks(s);
+  const say = (line: string) => {
+    const l = mask(line, secrets);
+    if (l.startsWith("test| ")) s.testOutput.push(l.slice("test| ".length));
+    s.say(l);
+  };
+  const code = await clock.run("test", () => runTests(tests, sandbox, s.signals.abort.signal, say));
   if (s.overBudget) throw s.overBudget;
   if (code === undefined) clock.skip("test", "no test command and no .cc-ci/test in the recipe", true);
   else {

@@ -2,6 +2,7 @@
 // run realm's login page, the test user signs in there, and the browser comes back to the app,
 // which now lets it through to the private backend and names the user. It only works when the app
 // itself holds the run's issuer, client id and client secret (it exchanges the code for tokens).
+// A screenshot of the logged-in page goes to /artifacts, which the run keeps.
 "use strict";
 /* global process, console */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -35,6 +36,8 @@ const env = (name) => {
     const who = /X-Forwarded-Preferred-Username: (\S+)/i.exec(body)?.[1];
     if (who !== user) throw new Error(`the app let in ${who ?? "nobody"}, not ${user}`);
     console.log(`sso: ${user} logged in through ${issuer} with a browser, and the app let them in`);
+    // Left for people to read: the run's artifacts (and its page) show what the browser saw.
+    await page.screenshot({ path: "/artifacts/logged-in.png", fullPage: true });
   } finally {
     await browser.close();
   }
