@@ -396,7 +396,7 @@ export async function staleAttachment(docker: Docker, message: string): Promise<
       );
     if (exists) return undefined;
   }
-  return `network ${network} is held by task ${task}, which no service or container has: a stale swarm attachment Docker leaves when a container fails to start on the network (moby/moby#31068); restarting dockerd releases it`;
+  return `network ${network} is held by task ${task}, which no service or container has: a stale swarm attachment Docker leaves when a container fails to start on the network (moby/moby#31068); restarting dockerd releases it (scripts/env/docker.sh --restart)`;
 }
 
 /** The address containers reach the host at (docker_gwbridge's gateway): where Traefik's host ports answer them. */

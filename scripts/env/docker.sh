@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Make this machine a one-node Docker Swarm manager that Pulumi can deploy stacks onto.
 #
-#   scripts/env/docker.sh
+#   scripts/env/docker.sh             engine, daemon, swarm (what is there already is kept)
+#   scripts/env/docker.sh --restart   the same, with dockerd stopped and started again first: what
+#                                     releases a stale swarm attachment (see below)
 #
 # Idempotent: each step only acts when its check fails, so it is safe to run at the start of
 # every session and every CI run. It never leaves, re-initialises or prunes an existing swarm
@@ -97,6 +99,35 @@ init_swarm() {
   esac
 }
 
+# Gateways an earlier version made with a restart policy: Docker would start them by itself at its
+# next start, before the swarm serves their networks, and leave a stale attachment.
+no_restart_gateways() {
+  local id
+  for id in $(docker ps -aq --filter label=cc-ci.gateway=true); do
+    if [ "$(docker inspect --format '{{.HostConfig.RestartPolicy.Name}}' "$id")" != no ]; then
+      docker update --restart=no "$id" >/dev/null
+      log "the warm layer's gateway $(docker inspect --format '{{.Name}}' "$id" | tr -d /) is no longer restarted by Docker"
+    fi
+  done
+}
+
+# Stops this host's dockerd (by its pid file) and waits until it is gone: a swarm attachment left
+# stale (a network that no removal frees: "network … is in use by task …", moby/moby#31068) is only
+# released by a restart.
+stop_daemon() {
+  local pid waited=0
+  pid="$(cat /var/run/docker.pid 2>/dev/null || true)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  no_restart_gateways
+  log "stopping dockerd (pid $pid)"
+  as_root kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$waited" -lt "$DOCKERD_TIMEOUT" ] || die "dockerd (pid $pid) did not stop within ${DOCKERD_TIMEOUT}s"
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
 # The warm layers' admin gateways a Docker restart left stopped (components/adminGateway.ts), now
 # that the swarm serves their networks. `cc-ci warm up` does the same for its own layer.
 start_gateways() {
@@ -111,10 +142,19 @@ start_gateways() {
   done
 }
 
+restart=false
+case "${1:-}" in
+  "") ;;
+  --restart) restart=true ;;
+  *) die "usage: $0 [--restart]" ;;
+esac
+
 install_engine
+if "$restart"; then stop_daemon; fi
 # Before the daemon: a swarm advertised on the bridge needs its address when the daemon starts.
 nodes_bridge_up
 start_daemon
 init_swarm
+no_restart_gateways
 start_gateways
 log "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})') ready; swarm manager $(docker info --format '{{.Swarm.NodeID}}')"

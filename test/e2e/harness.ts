@@ -3,7 +3,7 @@
  * layer of their own (stack `warm-e2e`, its own proxy network, ports and prefix), so they never touch
  * an operator's warm layer or runs on the same swarm.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { parse } from "yaml";
 import * as path from "node:path";
@@ -11,7 +11,7 @@ import { loadEnv, type CcciEnv } from "../../automation/adapters/env";
 import { ownerId } from "../../lib/naming";
 import { ciRun, type RunArgs } from "../../automation/commands/run";
 import type { RunReport } from "../../automation/commands/run/report";
-import { warmUp } from "../../automation/commands/warm";
+import { warmDestroy, warmUp } from "../../automation/commands/warm";
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const E2E_HOME = process.env.CC_CI_E2E_HOME ?? "/var/lib/cc-ci-e2e";
@@ -120,6 +120,27 @@ export function logTo(name: string): (line: string) => void {
 
 export async function ensureWarm(env = e2eEnv()): Promise<void> {
   await warmUp(WARM, env, WARM_SETTINGS, logTo("warm"));
+}
+
+/**
+ * `warm destroy --force`; when a network of the layer is held by a stale swarm attachment (a Docker
+ * defect nothing but a restart of dockerd releases, moby/moby#31068, which an earlier suite on this
+ * engine can have left), dockerd is restarted as scripts/env/docker.sh does it and the destroy tried
+ * once more — written to the log, and only where this suite may restart the engine (as root).
+ */
+export async function destroyWarm(name: string, env: CcciEnv, log: (line: string) => void): Promise<void> {
+  try {
+    await warmDestroy(name, env, true, log);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (!/stale swarm attachment/.test(message) || process.getuid?.() !== 0) throw e;
+    log(`${message}; restarting dockerd (scripts/env/docker.sh --restart) and destroying again`);
+    execFileSync(path.join(ROOT, "scripts", "env", "docker.sh"), ["--restart"], {
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 180_000,
+    });
+    await warmDestroy(name, env, true, log);
+  }
 }
 
 export function example(name: string): string {

@@ -11,7 +11,7 @@ import { KeycloakAdmin } from "../../automation/adapters/keycloak";
 import { isTraefikNotFound, viaProxy, waitFor } from "../../automation/adapters/http";
 import { audit } from "../../automation/commands/audit";
 import { pooledRealms } from "../../automation/adapters/realmPool";
-import { warmDestroy, warmPreview, warmStatus } from "../../automation/commands/warm";
+import { warmPreview, warmStatus } from "../../automation/commands/warm";
 import { listStacks } from "../../automation/adapters/pulumi";
 import { runNames, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
@@ -21,6 +21,7 @@ import {
   WARM,
   WARM_SETTINGS,
   e2eEnv,
+  destroyWarm,
   ensureWarm,
   example,
   explain,
@@ -53,7 +54,7 @@ describeE2E("warm layer", () => {
       // The stack's settings file (for `warm` it is the operator's Pulumi.warm.yaml) stays as it was,
       // without the salt. (A fresh checkout has none: the suite's backend outlives checkouts.)
       const before = readSettings(WARM);
-      await warmDestroy(WARM, env, true, logTo("warm"));
+      await destroyWarm(WARM, env, logTo("warm"));
       expect(readSettings(WARM)).toEqual({ salt: false, config: before.config });
     }
     expect((await listStacks(env)).map((s) => s.name).filter(isWarm)).toEqual([]);

@@ -11,11 +11,11 @@ import * as path from "node:path";
 import { audit } from "../../automation/commands/audit";
 import { loadEnv, type CcciEnv } from "../../automation/adapters/env";
 import type { RunReport } from "../../automation/commands/run/report";
-import { warmDestroy, warmUp } from "../../automation/commands/warm";
+import { warmUp } from "../../automation/commands/warm";
 import { listStacks } from "../../automation/adapters/pulumi";
 import { agentEnv, agentCcciRun, rows } from "./agents";
 import { describeE2E } from "./prereq";
-import { E2E_HOME, dropSettings, example, logTo, traefikOnlyLayer } from "./harness";
+import { E2E_HOME, destroyWarm, dropSettings, example, logTo, traefikOnlyLayer } from "./harness";
 
 const URL_FILE = path.join(E2E_HOME, "postgres.url");
 const STACK = "warm-shared-e2e";
@@ -48,7 +48,7 @@ if (!haveUrl) {
     if ((await listStacks(envA)).length > 0) {
       await audit(envA, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
       if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
-        await warmDestroy(STACK, envA, true, logTo("warm-shared"));
+        await destroyWarm(STACK, envA, logTo("warm-shared"));
     }
     await warmUp(STACK, envA, settings, logTo("warm-shared"));
   }, 300_000);
@@ -58,7 +58,7 @@ if (!haveUrl) {
     // A failed test's runs first (this database is the suite's own), then the layer.
     await audit(envA, { reap: true, graceMs: 0, maxAgeMs: 1, drift: false, warmStack: STACK });
     if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
-      await warmDestroy(STACK, envA, true, logTo("warm-shared"));
+      await destroyWarm(STACK, envA, logTo("warm-shared"));
     dropSettings(STACK);
     for (const v of [a, b]) rmSync(v.CC_CI_HOME as string, { recursive: true, force: true });
   }, 300_000);

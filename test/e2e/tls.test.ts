@@ -15,6 +15,7 @@ import { LABELS, warmPrefix } from "../../lib/naming";
 import { describeE2E } from "./prereq";
 import {
   WARM_SETTINGS,
+  destroyWarm,
   dropSettings,
   readSettings,
   e2eEnv,
@@ -85,7 +86,7 @@ describeE2E("TLS from a certificate file", () => {
   afterAll(async () => {
     // The last test destroys the layer; this is for when it failed before it could.
     if ((await listStacks(env)).some((s) => s.name === STACK || s.name.endsWith(`/${STACK}`)))
-      await warmDestroy(STACK, env, true, logTo("warm-tls"));
+      await destroyWarm(STACK, env, logTo("warm-tls"));
     dropSettings(STACK);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -196,7 +197,7 @@ describeE2E("TLS from a certificate file", () => {
       Labels: labels,
       Data: Buffer.from("x").toString("base64"),
     });
-    await warmDestroy(STACK, env, true, logTo("warm-tls"));
+    await destroyWarm(STACK, env, logTo("warm-tls"));
     expect(await labelledObjects(docker, `${ns}=${warmPrefix(STACK)}`)).toEqual([]);
     expect((await listStacks(env)).map((s) => s.name).filter((n) => n.endsWith(STACK))).toEqual([]);
     // The stack's settings file stays (as an operator's Pulumi.warm.yaml would), without the salt of

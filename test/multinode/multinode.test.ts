@@ -16,12 +16,13 @@ import { audit } from "../../automation/commands/audit";
 import { dockerClient, nodeEngines } from "../../automation/adapters/docker";
 import { loadEnv } from "../../automation/adapters/env";
 import { LABELS } from "../../lib/naming";
-import { warmDestroy, warmUp } from "../../automation/commands/warm";
+import { warmUp } from "../../automation/commands/warm";
 import { listStacks } from "../../automation/adapters/pulumi";
 import { agentCcciRun, agentEnv, rows } from "../e2e/agents";
 import {
   E2E_HOME,
   ROOT,
+  destroyWarm,
   dropSettings,
   example,
   logTo,
@@ -123,7 +124,7 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     if (stopped) execFileSync(NODES_SH, ["--start", stopped], { stdio: "ignore" });
     await reapAll();
     if ((await listStacks(envA)).some((s) => s.name.endsWith(STACK)))
-      await warmDestroy(STACK, envA, true, logTo("warm-mn"));
+      await destroyWarm(STACK, envA, logTo("warm-mn"));
     dropSettings(STACK);
     for (const v of [a, b]) rmSync(v.CC_CI_HOME as string, { recursive: true, force: true });
   }, 600_000);
