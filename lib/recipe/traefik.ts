@@ -77,6 +77,23 @@ export function isTraefikLabel(key: string): boolean {
 }
 
 /**
+ * The recipe's own label key for a path of the decoded configuration (`http.routers.a.rule` →
+ * `traefik.http.routers.A.Rule`, as the recipe spelled it: Traefik reads keys case-insensitively),
+ * so a problem names what the maintainer wrote. A path no label spells whole (a router, a section)
+ * names the labels under it by their common prefix; a path no label has is given as `traefik.<path>`.
+ */
+export function recipeLabelKey(keys: string[], path: string): string {
+  if (path === "") return path;
+  const want = (isTraefikLabel(path) ? path : `traefik.${path}`).toLowerCase();
+  const exact = keys.find((k) => k.toLowerCase() === want);
+  if (exact) return exact;
+  const under = keys.find(
+    (k) => k.toLowerCase().startsWith(`${want}.`) || k.toLowerCase().startsWith(`${want}[`),
+  );
+  return under ? under.slice(0, want.length) : isTraefikLabel(path) ? path : `traefik.${path}`;
+}
+
+/**
  * Checks and rewrites the Traefik labels of every service of a recipe (one decode and one encode
  * call). `problem(service, label path, message)` reports what is refused.
  */
@@ -115,7 +132,8 @@ export function rewriteTraefik(
   > = {};
   for (const i of withTraefik) {
     const d = decoded[i.key];
-    const where = (k: string) => `services.${i.key}.deploy.labels${k ? `.${k}` : ""}`;
+    const keys = Object.keys(i.labels);
+    const where = (k: string) => `services.${i.key}.deploy.labels${k ? `.${recipeLabelKey(keys, k)}` : ""}`;
     const refuse = (k: string, m: string) => problem(i.key, where(k), m);
     let refused = false;
     const refuseAll = (k: string, m: string) => {
@@ -240,7 +258,7 @@ function rewriteConfig(
 
 /** A warning's path: the label `k` of the service being rewritten. */
 function labelAt(ctx: RewriteContext, k: string): string {
-  return `services.${ctx.i.key}.deploy.labels.${k}`;
+  return `services.${ctx.i.key}.deploy.labels.${recipeLabelKey(Object.keys(ctx.i.labels), k)}`;
 }
 
 /**

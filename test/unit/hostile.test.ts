@@ -170,28 +170,53 @@ describe("hostile Traefik labels are refused, naming what", () => {
   });
 });
 
+describe("a problem about a label names the label as the recipe wrote it", () => {
+  test.each([
+    [
+      "a rule outside the run, in mixed case",
+      ["traefik.HTTP.Routers.Front.Rule=Host(`bank.example.com`)"],
+      "services.app.deploy.labels.traefik.HTTP.Routers.Front.Rule:",
+    ],
+    [
+      "a TCP router without TLS (the router, by its labels' prefix)",
+      [
+        `traefik.tcp.Routers.DB.rule=HostSNI(\`${D}\`)`,
+        "traefik.tcp.services.db.loadbalancer.server.port=5432",
+      ],
+      "services.app.deploy.labels.traefik.tcp.Routers.DB:",
+    ],
+    [
+      "an entrypoint written entryPoints",
+      [`traefik.http.routers.a.rule=Host(\`${D}\`)`, "traefik.http.routers.a.entryPoints=traefik"],
+      "services.app.deploy.labels.traefik.http.routers.a.entryPoints:",
+    ],
+  ])("%s", (_, labels, where) => {
+    expect(problemsOf("web", { dir: withLabels(...labels) }).join("\n")).toContain(where);
+  });
+});
+
 describe("Traefik cannot be made to hold or multiply what a run sends", () => {
   const M = "traefik.http.middlewares.m";
   test.each([
     [
       "a 2 GB in-memory request body",
       `${M}.buffering.memRequestBodyBytes=2000000000`,
-      /buffering\.memrequestbodybytes: 2000000000 bytes are over the shared Traefik's limit of 262144/,
+      /buffering\.memRequestBodyBytes: 2000000000 bytes are over the shared Traefik's limit of 262144/,
     ],
     [
       "a 2 GB request body on Traefik's disk",
       `${M}.buffering.maxRequestBodyBytes=2000000000`,
-      /maxrequestbodybytes: 2000000000 bytes are over .* 8388608/,
+      /maxRequestBodyBytes: 2000000000 bytes are over .* 8388608/,
     ],
     [
       "a 2 GB in-memory response",
       `${M}.buffering.memResponseBodyBytes=2000000000`,
-      /memresponsebodybytes: .* over/,
+      /memResponseBodyBytes: .* over/,
     ],
     [
       "compression that holds 1 GB of response",
       `${M}.compress.minResponseBodyBytes=1000000000`,
-      /minresponsebodybytes: 1000000000 bytes are over .* 262144/,
+      /minResponseBodyBytes: 1000000000 bytes are over .* 262144/,
     ],
     [
       "a thousand retries",
