@@ -146,6 +146,14 @@ export function planServices(
       svc.configs.push({ ...ref, key: same?.key ?? key });
     }
   }
+  // Declared but mounted by no service: `docker stack deploy` creates every config the file declares
+  // (a template as written: Docker renders it only for a task that mounts it), so the run does too.
+  const mounted = new Set(pending.flatMap((p) => p.refs.map((r) => r.file.key)));
+  for (const file of objects.configFiles.values()) {
+    const name = fitName(file.name, OBJECT_NAME_MAX);
+    if (!mounted.has(file.key) && !configs.some((c) => c.name === name))
+      configs.push({ key: file.key, name, parts: [file.content], sensitive: false });
+  }
   return { services, configs };
 }
 

@@ -492,6 +492,38 @@ describe("recipe loader: refusals, every one with its file and line", () => {
     ]);
   });
 
+  test("configs no service mounts are created as docker stack deploy creates them (a template as written)", () => {
+    const compose = [
+      'version: "3.8"',
+      "services:",
+      "  app:",
+      "    image: x",
+      "    configs: [{ source: used, target: /used }]",
+      "configs:",
+      "  used: { file: used.txt }",
+      "  spare:",
+      "    name: ${STACK_NAME}_spare_${SPARE_VERSION}",
+      "    file: spare.txt",
+      "  tmpl: { file: t.tmpl, template_driver: golang }",
+      "",
+    ].join("\n");
+    const m = load("web", {
+      dir: tempRecipe({
+        "compose.yml": compose,
+        ".env.sample": "SPARE_VERSION=v3\n",
+        "used.txt": "u\n",
+        "spare.txt": "s\n",
+        "t.tmpl": '{{ env "WHO" }}\n',
+      }),
+    });
+    expect(m.configs.map((c) => [c.key, c.name, c.parts.join("")]).sort()).toEqual([
+      ["spare", `${S}_spare_v3`, "s\n"],
+      ["tmpl", `${S}_tmpl`, '{{ env "WHO" }}\n'],
+      ["used", `${S}_used`, "u\n"],
+    ]);
+    expect(m.services[0].configs.map((c) => c.key)).toEqual(["used"]);
+  });
+
   test("two configs of one name: shared when their content is the same, a problem when it is not", () => {
     const compose = (b: string) =>
       [
