@@ -13,19 +13,39 @@
 #
 #   scripts/env/setup.sh            all of it
 #   scripts/env/setup.sh --no-images   skip the images (unit tests need none)
+#   scripts/env/setup.sh --profile     also print how long each step took (they run one after
+#                                      another: together they are the critical path)
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 images=1
+profile=0
 for a in "$@"; do
   case "$a" in
     --no-images) images=0 ;;
+    --profile) profile=1 ;;
     *) die "unknown option $a" ;;
   esac
 done
 
-step() { log "== $* ($(date +%T))"; }
+step_names=()
+step_starts=()
+step() {
+  step_names+=("$*")
+  step_starts+=("$(date +%s)")
+  log "== $* ($(date +%T))"
+}
 t0=$(date +%s)
+
+# Seconds per step, longest first, and their sum.
+print_profile() {
+  local end i n=${#step_names[@]}
+  end=$(date +%s)
+  log "profile: seconds per step (one after another: together the critical path, $((end - t0)) s)"
+  for ((i = 0; i < n; i++)); do
+    printf '%6d s  %s\n' "$((${step_starts[i + 1]:-$end} - step_starts[i]))" "${step_names[i]}"
+  done | sort -rn >&2
+}
 
 step "docker engine and swarm"
 "$ENV_DIR/docker.sh"
@@ -71,3 +91,4 @@ step "Go helpers: Docker's compose loader and templates, Traefik's label decoder
 "$ENV_DIR/compose-helper.sh" >/dev/null
 "$ENV_DIR/traefik-helper.sh" >/dev/null
 log "environment ready in $(($(date +%s) - t0)) s"
+if [ "$profile" = 1 ]; then print_profile; fi
