@@ -163,7 +163,7 @@ describeE2E("bounds on what a recipe controls", () => {
     });
     expect([refused.outcome, refused.exitCode]).toEqual(["invalid", 2]);
     expect(refused.error).toMatch(
-      /memrequestbodybytes: 2000000000 bytes are over the shared Traefik's limit/,
+      /memRequestBodyBytes: 2000000000 bytes are over the shared Traefik's limit/,
     );
 
     // Within the caps (Traefik's own 0 = unlimited disk buffer is capped too): 600 MB sent, 413 back.
