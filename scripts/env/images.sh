@@ -561,11 +561,7 @@ main() {
     case " ${all[*]} " in *" $name "*) ;; *) die "unknown image '$name' (one of: ${all[*]})" ;; esac
   done
   base_hash
-  for name in "$@"; do
-    # Made already by this setup (setup.sh's early images): not again, even under CC_CI_REBUILD.
-    case " ${CC_CI_IMAGES_DONE:-} " in *" $name "*) continue ;; esac
-    "build_${name//-/_}"
-  done
+  for name in "$@"; do "build_${name//-/_}"; done
   docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^cc-ci/' | sort >&2
 }
 

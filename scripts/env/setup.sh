@@ -100,7 +100,7 @@ if [ "$images" = 1 ]; then
     die "building the images ${early_images[*]} failed; log: $early_log"
   fi
   grep -E 'built|release binary' "$early_log" >&2 || true
-  CC_CI_IMAGES_DONE="${early_images[*]}" "$ENV_DIR/images.sh"
+  "$ENV_DIR/images.sh"
 fi
 
 # After the images: ccci-traefik compiles Traefik's packages, which the Traefik image build just did.
