@@ -13,8 +13,8 @@
 #
 #   scripts/env/setup.sh            all of it
 #   scripts/env/setup.sh --no-images   skip the images (unit tests need none)
-#   scripts/env/setup.sh --profile     also print how long each step took (one after another but
-#                                      for the early images, made beside the Go builds)
+#   scripts/env/setup.sh --profile     also print how long each step took (they run one after
+#                                      another: together they are the critical path)
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -41,7 +41,7 @@ t0=$(date +%s)
 print_profile() {
   local end i n=${#step_names[@]}
   end=$(date +%s)
-  log "profile: seconds per step, longest first ($((end - t0)) s in all; the early images run beside the next two steps)"
+  log "profile: seconds per step (one after another: together the critical path, $((end - t0)) s)"
   for ((i = 0; i < n; i++)); do
     printf '%6d s  %s\n' "$((${step_starts[i + 1]:-$end} - step_starts[i]))" "${step_names[i]}"
   done | sort -rn >&2
@@ -75,18 +75,6 @@ else
 fi
 "$PROJECT_DIR/node_modules/.bin/node" --version >/dev/null || die "Node 24 from the npm package 'node' does not run"
 
-# The images that need no Go build (debootstrap, apt, Maven, npm, pip: mostly waiting on the
-# registries) are made in the background while the Go builds of the Pulumi CLI and plugins keep the
-# cores busy; the rest after them. (A fresh machine: ~4 min less; a current one: no difference.)
-early_images=(debian keycloak postgres traefik nginx sandbox haproxy registry)
-early_log="$CC_CI_CACHE/images-early.log"
-if [ "$images" = 1 ]; then
-  step "container images without a Go build, in the background (log: $early_log)"
-  mkdir -p "$CC_CI_CACHE"
-  "$ENV_DIR/images.sh" "${early_images[@]}" >"$early_log" 2>&1 &
-  early_pid=$!
-fi
-
 step "pulumi CLI and language host"
 "$ENV_DIR/pulumi.sh"
 
@@ -95,11 +83,6 @@ step "provider plugins"
 
 if [ "$images" = 1 ]; then
   step "container images"
-  if ! wait "$early_pid"; then
-    tail -n 30 "$early_log" >&2
-    die "building the images ${early_images[*]} failed; log: $early_log"
-  fi
-  grep -E 'built|release binary' "$early_log" >&2 || true
   "$ENV_DIR/images.sh"
 fi
 
