@@ -75,6 +75,11 @@ function runCommand(program: Command): void {
     )
     .option("--warm-stack <name>", "the warm stack", WARM_STACK)
     .option("--defaults <file>", "run defaults: images, env, policy (YAML)", process.env.CC_CI_RUN_DEFAULTS)
+    .option(
+      "--catalogue <dir>",
+      "the operator's recipes, which `recipe` dependencies name (over the defaults' catalogue)",
+      process.env.CC_CI_CATALOGUE,
+    )
     .option("--report <file>", "where to write the JSON report")
     .option(
       "--artifacts <dir>",
@@ -103,6 +108,7 @@ function runCommand(program: Command): void {
         recipe: o.recipe,
         warmStack: o.warmStack,
         defaultsFile: o.defaults,
+        catalogue: o.catalogue,
         reportFile: o.report,
         artifactsDir: o.artifacts,
         junitFile: o.junit,
@@ -144,6 +150,11 @@ function checkCommand(program: Command): void {
       "run defaults: images, env, policy, limits (YAML)",
       process.env.CC_CI_RUN_DEFAULTS,
     )
+    .option(
+      "--catalogue <dir>",
+      "the operator's recipes, which `recipe` dependencies name (over the defaults' catalogue)",
+      process.env.CC_CI_CATALOGUE,
+    )
     .option("--variant <name>", "check one variant only (default: the recipe and every variant it offers)")
     .option("--json", "print the result as JSON", false)
     .action((dir: string, o) => {
@@ -152,6 +163,7 @@ function checkCommand(program: Command): void {
         recipe: o.recipe,
         env: o.env,
         defaultsFile: o.defaults,
+        catalogue: o.catalogue,
         variant: o.variant,
       });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : `${checkText(r)}\n`);

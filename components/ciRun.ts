@@ -8,7 +8,7 @@ import * as keycloak from "@pulumi/keycloak";
 import type { RunConfig } from "../lib/config";
 import type { RecipeModel } from "../lib/recipe/model";
 import type { AdminIdentity } from "../lib/adoptedRealm";
-import { deployTimeoutOf, keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
+import { depLabels, deployTimeoutOf, keycloakUrl, RUN_SECRET_VARS, type RunPlan } from "../lib/runPlan";
 import { LABELS } from "../lib/naming";
 import { Keycloak } from "./keycloak";
 import { RecipeApp } from "./recipeApp";
@@ -16,7 +16,7 @@ import { RunRealm } from "./runRealm";
 import { RunPostgres } from "./runPostgres";
 import { RunS3 } from "./runS3";
 import { RunSmtp } from "./runSmtp";
-import { depsNetwork, type ServedPlan } from "../lib/deps/plan";
+import { depsNetwork, depValues, type RecipeDepPlan, type ServedPlan } from "../lib/deps/plan";
 import { depVar, kindFields, type DepKind } from "../lib/deps/kinds";
 import { labelList } from "./util";
 import { Traefik } from "./traefik";
@@ -24,6 +24,8 @@ import { Traefik } from "./traefik";
 export interface CiRunArgs {
   plan: RunPlan;
   model: RecipeModel;
+  /** The catalogue recipes the run depends on, loaded (lib/runPlan.ts loadDepRecipes), by dependency. */
+  depModels?: Record<string, RecipeModel>;
   config: RunConfig;
   provider: docker.Provider;
 }
@@ -83,7 +85,9 @@ export class CiRun extends pulumi.ComponentResource {
   public readonly keycloak?: Keycloak;
   public readonly realm?: RunRealm;
   /** The run's dependencies other than OIDC, by name. */
-  public readonly served: Record<string, RunPostgres | RunS3 | RunSmtp> = {};
+  public readonly served: Record<string, RunPostgres | RunS3 | RunSmtp | RecipeApp> = {};
+  /** Their values (secret ones as outputs), by dependency. */
+  private readonly servedValues: Record<string, Record<string, pulumi.Input<string>>> = {};
   private readonly servedKinds: Record<string, DepKind> = {};
   public readonly app: RecipeApp;
   public readonly outputs: CiRunOutputs;
@@ -167,7 +171,7 @@ export class CiRun extends pulumi.ComponentResource {
       deps.push(this.realm);
     }
 
-    const depsNet = this.declareDeps(name, args, runSecrets, deps);
+    const depsNet = this.declareDeps(name, args, runSecrets, deps, proxyNetworkId);
 
     this.app = new RecipeApp(
       `${name}-app`,
@@ -208,8 +212,9 @@ export class CiRun extends pulumi.ComponentResource {
         scheme: plan.proxy.scheme,
       },
       services: Object.fromEntries(Object.entries(this.app.services).map(([k, s]) => [k, s.name])),
-      routers: model.services.flatMap((s) =>
-        s.routers.map((r) => ({ service: s.name, name: r.name, hosts: r.hosts })),
+      // The catalogue recipes' routers too: the ready phase waits for each of their hosts.
+      routers: [model, ...Object.values(args.depModels ?? {})].flatMap((m) =>
+        m.services.flatMap((s) => s.routers.map((r) => ({ service: s.name, name: r.name, hosts: r.hosts }))),
       ),
       ...(this.realm && kcUrl
         ? {
@@ -229,7 +234,7 @@ export class CiRun extends pulumi.ComponentResource {
           {
             kind: d.kind,
             mode: d.kind === "oidc" ? plan.sso.mode : d.mode,
-            values: d.kind === "oidc" ? {} : this.served[d.name].values,
+            values: d.kind === "oidc" ? {} : this.servedValues[d.name],
           },
         ]),
       ),
@@ -244,7 +249,9 @@ export class CiRun extends pulumi.ComponentResource {
     if (this.realm) values.push(this.realm.clientSecret, this.realm.password);
     for (const [dep, r] of Object.entries(this.served)) {
       const kind = this.servedKinds[dep];
-      for (const [field, v] of Object.entries(r.values)) if (kindFields(kind)[field]?.secret) values.push(v);
+      for (const [field, v] of Object.entries(this.servedValues[dep]))
+        if (kindFields(kind)[field]?.secret) values.push(v);
+      if (r instanceof RecipeApp) values.push(...Object.values(r.secretValues));
     }
     // Too short to mask without hiding ordinary words.
     return pulumi.secret(pulumi.all(values).apply((v) => [...new Set(v.filter((x) => x.length >= 6))]));
@@ -259,9 +266,36 @@ export class CiRun extends pulumi.ComponentResource {
     args: CiRunArgs,
     runSecrets: Record<string, pulumi.Input<string>>,
     deps: pulumi.Resource[],
+    proxyNetworkId: pulumi.Input<string>,
   ): docker.Network | undefined {
     const { plan, config, provider } = args;
-    const served = plan.deps.filter((d): d is ServedPlan => d.kind !== "oidc");
+    for (const d of plan.deps) {
+      if (d.kind !== "recipe") continue;
+      const model = args.depModels?.[d.name];
+      if (!model) throw new Error(`dependency ${d.name}: recipe ${d.recipe} was not loaded`);
+      // Behind the run's proxy like the recipe under test; on no network of the recipe's.
+      const app = new RecipeApp(
+        `${name}-dep-${d.name}`,
+        {
+          model,
+          labels: depLabels(plan, d),
+          runSecrets: {},
+          provider,
+          proxyNetworkId,
+          deployTimeout: deployTimeoutOf(config, model),
+          waitForServices: config.waitForServices,
+          placement: config.placement,
+        },
+        { parent: this, dependsOn: this.traefik ? [this.traefik] : [] },
+      );
+      this.served[d.name] = app;
+      this.servedKinds[d.name] = d.kind;
+      this.servedValues[d.name] = depValues(d);
+      deps.push(app);
+    }
+    const served = plan.deps.filter(
+      (d): d is Exclude<ServedPlan, RecipeDepPlan> => d.kind !== "oidc" && d.kind !== "recipe",
+    );
     if (served.length === 0) return undefined;
     const net = new docker.Network(
       `${name}-deps`,
@@ -298,6 +332,7 @@ export class CiRun extends pulumi.ComponentResource {
                 { parent: this },
               );
       this.served[d.name] = r;
+      this.servedValues[d.name] = r.values;
       this.servedKinds[d.name] = d.kind;
       for (const [field, value] of Object.entries(r.values)) runSecrets[depVar(d, field)] = value;
       deps.push(r);

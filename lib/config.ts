@@ -6,6 +6,7 @@
  */
 import { VARIANT_NAME } from "./recipe/variants";
 import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
 import { z } from "zod";
 import { parseOrThrow, ValidationError } from "./errors";
 import { CONFIG_NAMESPACE, RUN_ID_PATTERN } from "./naming";
@@ -103,6 +104,14 @@ const RunSettings = {
     .default({})
     .describe(
       'Image substitutions, e.g. {"nginx:1.25": "cc-ci/nginx:bookworm"} for offline hosts. Default: none.',
+    ),
+  catalogue: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe(
+      "The operator's catalogue of recipes, a folder of recipe folders (<catalogue>/<name>/compose.yml): what `recipe` dependencies (.cc-ci/deps.yml) name. In a run defaults file, relative to that file. Default: none (a recipe dependency is then a problem).",
     ),
   testUser: z
     .string()
@@ -346,11 +355,28 @@ export function readWarmSettings(file: string, overrides: Record<string, unknown
   return parseOrThrow(WarmConfig, { ...readStackFile(file), ...overrides, role: "warm" }, file);
 }
 
-/** The operator's run defaults file, or the defaults when there is none. */
-export function readRunDefaults(file: string | undefined): RunDefaults {
+/**
+ * The operator's run defaults file, or the defaults when there is none; `catalogue` (cc-ci's
+ * `--catalogue`, relative to the working folder) replaces the file's.
+ */
+export function readRunDefaults(file: string | undefined, catalogue?: string): RunDefaults {
+  const read = readDefaultsFile(file);
+  if (catalogue !== undefined) read.catalogue = path.resolve(catalogue);
+  return read;
+}
+
+function readDefaultsFile(file: string | undefined): RunDefaults {
   if (!file) return RunDefaults.parse({});
   if (!existsSync(file)) throw new Error(`run defaults file ${file} does not exist`);
   const tree = yamlTree(readFileSync(file, "utf8"));
   const empty = tree instanceof Untyped && tree.text.trim() === "";
-  return parseOrThrow(RunDefaults, decodeBySchema(RunDefaults, empty ? {} : tree), `run defaults ${file}`);
+  const defaults = parseOrThrow(
+    RunDefaults,
+    decodeBySchema(RunDefaults, empty ? {} : tree),
+    `run defaults ${file}`,
+  );
+  // The catalogue is where the file says, wherever cc-ci is started from.
+  if (defaults.catalogue !== undefined)
+    defaults.catalogue = path.resolve(path.dirname(path.resolve(file)), defaults.catalogue);
+  return defaults;
 }

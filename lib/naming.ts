@@ -28,6 +28,8 @@ export const LABELS = {
   ref: "cc-ci.ref",
   /** The recipe's variant a run tests. */
   variant: "cc-ci.variant",
+  /** On a catalogue recipe deployed as a run's dependency: the dependency's name (deps.yml). */
+  dep: "cc-ci.dep",
   /**
    * The state backend the run belongs to (a digest of its URL): audits of another backend (another
    * CI home, the test suite's) on the same swarm and Keycloak leave the run alone. Also a realm

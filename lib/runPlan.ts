@@ -12,10 +12,11 @@ import { formatProblems, ValidationError } from "./errors";
 import { LABELS, runNames, type RunNames } from "./naming";
 import { placeholder } from "./placeholders";
 import { publicUrl } from "./units";
-import type { LoadOptions } from "./recipe/load";
+import { loadRecipe, type LoadOptions } from "./recipe/load";
+import type { RecipeModel } from "./recipe/model";
 import { RecipeFiles } from "./recipe/files";
-import { readDeps } from "./deps/spec";
-import { depRunVars, planDeps, type DepPlan, type WarmDeps } from "./deps/plan";
+import { DEPS_FILE, readDeps } from "./deps/spec";
+import { depRunVars, planDeps, type DepPlan, type RecipeDepPlan, type WarmDeps } from "./deps/plan";
 
 export interface ProxyPlan {
   /** True when the run brings its own Traefik (no usable warm stack). */
@@ -180,6 +181,11 @@ export function planRun(config: RunConfig, warm: WarmView): RunPlan {
     sso.mode === "off",
     notes,
     config.owner,
+    {
+      catalogue: config.catalogue,
+      domain,
+      url: (host) => publicUrl(proxy.scheme, host, proxy.httpPort, proxy.httpsPort),
+    },
   );
   const labels: Record<string, string> = {
     [LABELS.run]: names.runId,
@@ -226,11 +232,7 @@ export function keycloakUrl(plan: RunPlan): string | undefined {
 /** The values a recipe (and its tests) see: CI_* variables; secret ones as placeholders. */
 export function runVars(plan: RunPlan, testUser: string): Record<string, string> {
   const vars: Record<string, string> = {
-    CI_RUN_ID: plan.names.runId,
-    CI_STACK: plan.names.stack,
-    CI_STACK_NAME: plan.names.stackName,
-    CI_DOMAIN: plan.domain,
-    CI_APP_URL: plan.appUrl,
+    ...baseVars(plan, plan.names.stackName, plan.domain, plan.appUrl),
     ...(plan.variant !== undefined ? { CI_VARIANT: plan.variant } : {}),
     ...(plan.quick ? { CI_QUICK: "1" } : {}),
   };
@@ -248,6 +250,115 @@ export function runVars(plan: RunPlan, testUser: string): Record<string, string>
     for (const v of RUN_SECRET_VARS) vars[v] = placeholder(v);
   }
   return { ...vars, ...depRunVars(plan.deps) };
+}
+
+/** The run's own values, for a recipe at `domain` with `stackName`. */
+function baseVars(plan: RunPlan, stackName: string, domain: string, url: string): Record<string, string> {
+  return {
+    CI_RUN_ID: plan.names.runId,
+    CI_STACK: plan.names.stack,
+    CI_STACK_NAME: stackName,
+    CI_DOMAIN: domain,
+    CI_APP_URL: url,
+  };
+}
+
+/**
+ * How a catalogue recipe the run depends on is loaded: by the same loader under the same policy,
+ * limits and images, with its own STACK_NAME and domain and the run's labels (plus its dependency's
+ * name). It sees the run's id and its own domain, not the realm nor the other dependencies' values.
+ */
+export function depRecipeOptions(plan: RunPlan, config: RunConfig, d: RecipeDepPlan): LoadOptions {
+  return {
+    dir: d.dir,
+    recipe: d.recipe,
+    stackName: d.stackName,
+    domain: d.domain,
+    proxyNetwork: plan.proxy.network,
+    entrypoints: plan.proxy.entrypoints,
+    certResolver: plan.proxy.certResolver,
+    ruleSyntax: plan.proxy.defaultRuleSyntax,
+    plainHttp: plan.proxy.scheme === "http",
+    runVars: baseVars(plan, d.stackName, d.domain, d.url),
+    env: config.env,
+    images: config.images,
+    policy: config.policy,
+    limits: config.limits,
+    labels: depLabels(plan, d),
+  };
+}
+
+/** The labels of a recipe dependency's objects: the run's, its own stack namespace, its name. */
+export function depLabels(plan: RunPlan, d: RecipeDepPlan): Record<string, string> {
+  return { ...plan.labels, [LABELS.stackNamespace]: d.stackName, [LABELS.dep]: d.name };
+}
+
+/**
+ * The catalogue recipes the run depends on, loaded (every problem of each, named by the dependency).
+ * One level: a catalogue recipe that declares dependencies of its own is refused.
+ */
+export function loadDepRecipes(
+  plan: RunPlan,
+  config: RunConfig,
+  model: RecipeModel,
+): Record<string, RecipeModel> {
+  const out: Record<string, RecipeModel> = {};
+  for (const d of plan.deps) {
+    if (d.kind !== "recipe") continue;
+    const subject = `dependency ${d.name}: recipe ${d.recipe} (${d.dir})`;
+    const own = readDeps(new RecipeFiles(d.dir));
+    if (own.problems.length > 0 || own.deps.length > 0)
+      throw new ValidationError(subject, [
+        {
+          path: "",
+          file: DEPS_FILE,
+          message:
+            "a catalogue recipe deployed as a dependency brings no dependencies of its own (dependencies are one level deep)",
+        },
+      ]);
+    try {
+      out[d.name] = loadRecipe(depRecipeOptions(plan, config, d));
+    } catch (e) {
+      if (e instanceof ValidationError) throw new ValidationError(subject, e.problems, e.warnings, e);
+      throw e;
+    }
+  }
+  runTotals(model, out, config.limits);
+  return out;
+}
+
+/** The catalogue recipes' warnings, each named by its dependency. */
+export function depWarnings(depModels: Record<string, RecipeModel>): string[] {
+  return Object.entries(depModels).flatMap(([dep, m]) => m.warnings.map((w) => `dependency ${dep}: ${w}`));
+}
+
+/** The run's limits on services and replicas hold for the recipe and its catalogue recipes together. */
+function runTotals(model: RecipeModel, deps: Record<string, RecipeModel>, limits: RunConfig["limits"]): void {
+  const all = [model, ...Object.values(deps)];
+  if (all.length === 1) return;
+  const services = all.reduce((n, m) => n + m.services.length, 0);
+  // A global service counts once, as on one node.
+  const replicas = all.reduce(
+    (n, m) => n + m.services.reduce((r, x) => r + (x.mode === "global" ? 1 : x.mode.replicas), 0),
+    0,
+  );
+  const problems = [
+    ...(services > limits.maxServices
+      ? [
+          `${services} services with its catalogue recipes' are over the run's limit of ${limits.maxServices} (limits.maxServices)`,
+        ]
+      : []),
+    ...(replicas > limits.maxTotalReplicas
+      ? [
+          `${replicas} replicas in all with its catalogue recipes' are over the run's limit of ${limits.maxTotalReplicas} (limits.maxTotalReplicas)`,
+        ]
+      : []),
+  ];
+  if (problems.length > 0)
+    throw new ValidationError(
+      `recipe ${model.recipe} with its dependencies`,
+      problems.map((message) => ({ path: "", file: DEPS_FILE, message })),
+    );
 }
 
 /** How the recipe is loaded for this run (the program and `cc-ci run` must load it alike). */

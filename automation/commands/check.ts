@@ -13,7 +13,14 @@ import { ValidationError, formatProblem, type Problem } from "../../lib/errors";
 import { runNames } from "../../lib/naming";
 import type { RecipeModel } from "../../lib/recipe/model";
 import { loadRecipe } from "../../lib/recipe/load";
-import { planRun, recipeOptions, runVars, type RunPlan } from "../../lib/runPlan";
+import {
+  depWarnings,
+  loadDepRecipes,
+  planRun,
+  recipeOptions,
+  runVars,
+  type RunPlan,
+} from "../../lib/runPlan";
 import { depVar, kindFields } from "../../lib/deps/kinds";
 import { S3_REGION } from "../../lib/deps/s3";
 import { publicUrl } from "../../lib/units";
@@ -25,6 +32,8 @@ export interface CheckOptions {
   /** Operator overrides of .env values (`--env KEY=VALUE`). */
   env?: Record<string, string>;
   defaultsFile?: string;
+  /** The operator's catalogue of recipes (`--catalogue`), over the defaults file's. */
+  catalogue?: string;
   /** One variant (.cc-ci/variants/<name>.env) only; without it, the recipe and every variant it offers. */
   variant?: string;
 }
@@ -69,7 +78,7 @@ function checkOne(dir: string, o: CheckOptions): CheckResult {
     return { ok: false, recipe, problems: [(e as Error).message], warnings: [] };
   }
   const settings = readWarmSettings(path.join(o.projectDir, "Pulumi.warm.yaml"));
-  const defaults = readRunDefaults(o.defaultsFile);
+  const defaults = readRunDefaults(o.defaultsFile, o.catalogue);
   const runDefaults = runSettingsOf(defaults);
   const kcHost = `${settings.keycloak.hostname}.${settings.domain}`;
   const scheme = settings.traefik.tls.mode === "none" ? "http" : "https";
@@ -130,15 +139,16 @@ function checkOne(dir: string, o: CheckOptions): CheckResult {
       deps: { ...(postgres ? { postgres } : {}), ...(s3 ? { s3 } : {}) },
     });
     const model = loadRecipe(recipeOptions(plan, config));
+    const depModels = loadDepRecipes(plan, config, model);
     return {
       ok: true,
       recipe,
       ...(o.variant !== undefined ? { variant: o.variant } : {}),
       runId: names.runId,
       appUrl: plan.appUrl,
-      plan: describePlan(plan, model),
+      plan: describePlan(plan, model, depModels),
       problems: [],
-      warnings: model.warnings,
+      warnings: [...model.warnings, ...depWarnings(depModels)],
     };
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
@@ -159,7 +169,7 @@ function mask(text: string): string {
 }
 
 /** Each dependency: its kind, where it comes from, and the values the recipe gets (secrets masked). */
-function describeDeps(plan: RunPlan, m: RecipeModel) {
+function describeDeps(plan: RunPlan, m: RecipeModel, depModels: Record<string, RecipeModel>) {
   const vars = runVars(plan, "ci-user");
   return m.ci.deps.map((d) => {
     const p = plan.deps.find((x) => x.name === d.name);
@@ -167,14 +177,24 @@ function describeDeps(plan: RunPlan, m: RecipeModel) {
     const values = Object.fromEntries(
       Object.keys(kindFields(d.kind)).map((f) => [f, mask(vars[depVar(d, f)] ?? "")]),
     );
-    return { name: d.name, kind: d.kind, mode, values, env: d.env, secrets: d.secrets };
+    const app = p?.kind === "recipe" ? depModels[p.name] : undefined;
+    return {
+      name: d.name,
+      kind: d.kind,
+      mode,
+      ...(p?.kind === "recipe" ? { recipe: p.recipe, from: p.dir } : {}),
+      ...(app ? { services: app.services.map((s) => `${s.name} (${s.image})`) } : {}),
+      values,
+      env: d.env,
+      secrets: d.secrets,
+    };
   });
 }
 
-export function describePlan(plan: RunPlan, m: RecipeModel) {
+export function describePlan(plan: RunPlan, m: RecipeModel, depModels: Record<string, RecipeModel> = {}) {
   return {
     domain: plan.domain,
-    deps: describeDeps(plan, m),
+    deps: describeDeps(plan, m, depModels),
     network: plan.proxy.network,
     composeFiles: m.composeFiles,
     services: m.services.map((s) => ({
@@ -240,7 +260,8 @@ function checkOneText(r: CheckResult): string {
         out.push(`    ${x}`);
     }
     for (const d of p.deps) {
-      out.push(`  dependency ${d.name}: ${d.kind}, ${d.mode}`);
+      out.push(`  dependency ${d.name}: ${d.kind}${d.recipe ? ` ${d.recipe} (${d.from})` : ""}, ${d.mode}`);
+      for (const s of d.services ?? []) out.push(`    service ${s}`);
       for (const [k, v] of Object.entries(d.values)) out.push(`    ${k} = ${v}`);
       for (const [k, f] of Object.entries(d.env)) out.push(`    env ${k} ← ${f}`);
       for (const [k, f] of Object.entries(d.secrets)) out.push(`    secret ${k} ← ${f}`);

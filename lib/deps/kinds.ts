@@ -7,9 +7,6 @@
 export const KINDS = ["oidc", "postgres", "s3", "smtp", "recipe"] as const;
 export type DepKind = (typeof KINDS)[number];
 
-/** Kinds this CI serves (warm or cold). The others are declared by the format, refused by a run. */
-export const SERVED_KINDS: ReadonlySet<DepKind> = new Set(["oidc", "postgres", "s3", "smtp"]);
-
 export interface FieldInfo {
   secret: boolean;
   /** What the value is, for `cc-ci check` and the README. */
@@ -55,7 +52,7 @@ const FIELDS: Record<DepKind, Record<string, FieldInfo>> = {
     apiUrl: f("the catcher's HTTP API (Mailpit's /api/v1/…), where the tests read the mail"),
   },
   recipe: {
-    host: f("the other recipe's app host name"),
+    host: f("the other recipe's DOMAIN: <name>.<run domain>, behind the run's proxy"),
     url: f("its public URL"),
   },
 };

@@ -3,12 +3,14 @@
  * run's own on it, or a cold one deployed inside the run stack — and the values the recipe and its
  * tests get. Decided by planRun (lib/runPlan.ts) with what is known of the warm layer.
  */
+import { statSync } from "node:fs";
+import * as path from "node:path";
 import type { PostgresContract, S3Contract } from "../contract";
 import { S3_PORT, S3_REGION, s3BucketName, s3UnitName } from "./s3";
 import { ValidationError, type Problem } from "../errors";
 import type { RunNames } from "../naming";
 import { placeholder } from "../placeholders";
-import { depVar, kindFields, SERVED_KINDS } from "./kinds";
+import { depVar, kindFields } from "./kinds";
 import { unitName } from "./postgres";
 import { DEPS_FILE, type DepSpec } from "./spec";
 
@@ -63,10 +65,41 @@ export interface OidcPlan {
   kind: "oidc";
 }
 
-export type DepPlan = PostgresPlan | S3Plan | SmtpPlan | OidcPlan;
+/**
+ * Another recipe of the operator's catalogue, deployed cold in the run stack next to the recipe under
+ * test (never warm: it is an app, not a server units can be made on), at a domain of its own under
+ * the run's.
+ */
+export interface RecipeDepPlan {
+  name: string;
+  kind: "recipe";
+  mode: "cold";
+  /** Its name in the catalogue. */
+  recipe: string;
+  /** Its folder: <catalogue>/<recipe>. */
+  dir: string;
+  /** Its STACK_NAME: the run's, then `-<name>` (a recipe's own services are `<run's>_<service>`). */
+  stackName: string;
+  /** Its DOMAIN: <name>.<run domain>. */
+  domain: string;
+  /** Its public URL. */
+  url: string;
+}
+
+export type DepPlan = PostgresPlan | S3Plan | SmtpPlan | OidcPlan | RecipeDepPlan;
 
 /** A dependency the run stack deploys or provisions (every kind but OIDC, which is the realm). */
-export type ServedPlan = PostgresPlan | S3Plan | SmtpPlan;
+export type ServedPlan = PostgresPlan | S3Plan | SmtpPlan | RecipeDepPlan;
+
+/** What planning a `recipe` dependency needs of the run. */
+export interface RecipeDepContext {
+  /** The operator's catalogue (absolute), if any. */
+  catalogue?: string;
+  /** The run's domain. */
+  domain: string;
+  /** A public URL of a host under the run's domain, as the run's proxy serves it. */
+  url: (host: string) => string;
+}
 
 /** What the warm layer offers for dependencies, as the run's warm check found it. */
 export interface WarmDeps {
@@ -86,6 +119,11 @@ export function depsNetwork(names: RunNames): string {
   return `${names.stackName}_deps`;
 }
 
+/** Whether the run has that network: a server of its own or a gateway (not a realm, not a catalogue recipe). */
+export function hasDepsNetwork(deps: DepPlan[]): boolean {
+  return deps.some((d) => d.kind !== "oidc" && d.kind !== "recipe");
+}
+
 export function planDeps(
   specs: DepSpec[],
   request: DepsRequest,
@@ -94,16 +132,13 @@ export function planDeps(
   ssoOff: boolean,
   notes: string[],
   owner?: string,
+  recipes?: RecipeDepContext,
 ): DepPlan[] {
   const problems: Problem[] = [];
   const at = (d: DepSpec, message: string) =>
     problems.push({ path: `${d.name}.kind`, file: DEPS_FILE, message });
   const out: DepPlan[] = [];
   for (const d of specs) {
-    if (!SERVED_KINDS.has(d.kind)) {
-      at(d, `this CI does not serve ${d.kind} dependencies yet (it serves: ${[...SERVED_KINDS].join(", ")})`);
-      continue;
-    }
     if (d.kind === "oidc") {
       if (ssoOff) at(d, "the recipe needs an OpenID provider, but the run has SSO off (--sso off)");
       out.push({ name: d.name, kind: "oidc" });
@@ -121,6 +156,12 @@ export function planDeps(
         host: depHost(d.name),
         domain: `${names.runId}.mail.test`,
       });
+      continue;
+    }
+    if (d.kind === "recipe") {
+      const r = recipeDep(d.name, d.recipe, names, recipes);
+      if (typeof r === "string") at(d, r);
+      else out.push(r);
       continue;
     }
     const base =
@@ -158,8 +199,37 @@ export function planDeps(
   return out;
 }
 
+/** A catalogue recipe as a dependency of the run, or why it cannot be one. */
+function recipeDep(
+  name: string,
+  recipe: string,
+  names: RunNames,
+  ctx: RecipeDepContext | undefined,
+): RecipeDepPlan | string {
+  if (!ctx?.catalogue)
+    return `recipe ${recipe} is to come from the operator's catalogue, but none is set (run defaults' catalogue, or --catalogue)`;
+  if (!path.isAbsolute(ctx.catalogue)) return `the catalogue ${ctx.catalogue} is not an absolute path`;
+  // The name is a plain folder name (deps.yml's pattern): it cannot leave the catalogue.
+  const dir = path.join(ctx.catalogue, recipe);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    return `the catalogue ${ctx.catalogue} has no recipe ${recipe}`;
+  const label = name.replace(/_/g, "-");
+  const domain = `${label}.${ctx.domain}`;
+  return {
+    name,
+    kind: "recipe",
+    mode: "cold",
+    recipe,
+    dir,
+    stackName: `${names.stackName}-${label}`,
+    domain,
+    url: ctx.url(domain),
+  };
+}
+
 /** The plain values of a dependency, known before the stack deploys; secret ones are placeholders. */
 export function depValues(d: ServedPlan): Record<string, string> {
+  if (d.kind === "recipe") return { host: d.domain, url: d.url };
   if (d.kind === "smtp")
     return {
       host: d.host,

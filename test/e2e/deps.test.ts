@@ -237,6 +237,18 @@ describeE2E("declared dependencies: postgres", () => {
     }
   }, 120_000);
 
+  test("recipe: the front example with the catalogue's web example beside it, each at its own host; nothing is left", async () => {
+    const r = await run({ recipeDir: example("front"), catalogue: path.dirname(example("front")) });
+    expect({ outcome: r.outcome, test: r.testExitCode }).toEqual({ outcome: "passed", test: 0 });
+    expect(r.deps).toEqual({ web: "cold" });
+    // Its services converged with the recipe's, and their logs are the run's.
+    expect(r.services?.map((x) => x.service).sort()).toEqual([
+      `run_${r.runId.replace("-", "_")}-web_app`,
+      `run_${r.runId.replace("-", "_")}_app`,
+    ]);
+    expect(r.residue).toEqual({ docker: [], stack: false });
+  });
+
   test("a broken deps file fails validation, naming the file and line, before anything exists", async () => {
     const { tempRecipe } = await import("../helpers/recipes");
     const dir = tempRecipe({

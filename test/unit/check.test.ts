@@ -7,7 +7,8 @@ import { FIXTURES, exampleRecipes } from "../helpers/recipes";
 const ROOT = path.join(__dirname, "..", "..");
 const examples = exampleRecipes();
 const fixtures = readdirSync(FIXTURES).map((d) => path.join(FIXTURES, d));
-const check = (dir: string) => checkRecipe(dir, { projectDir: ROOT });
+// The examples are a catalogue too: examples/front takes examples/web from it.
+const check = (dir: string) => checkRecipe(dir, { projectDir: ROOT, catalogue: path.join(ROOT, "examples") });
 
 describe("cc-ci check", () => {
   test.each([...examples, ...fixtures.filter((f) => !path.basename(f).startsWith("broken-"))])(

@@ -123,6 +123,14 @@ describe("string settings keep their exact text", () => {
     expect(defaults.env).toEqual({ PORT: "8080", CODE: "007", EMPTY: "" });
     expect(defaults.testUser).toBe("1e5");
   });
+
+  test("the catalogue is where the defaults file says, wherever cc-ci starts; --catalogue replaces it", () => {
+    withFile("defaults.yml", "catalogue: ../recipes\n", (f) => {
+      expect(readRunDefaults(f).catalogue).toBe(path.resolve(path.dirname(f), "..", "recipes"));
+      expect(readRunDefaults(f, "elsewhere").catalogue).toBe(path.resolve("elsewhere"));
+    });
+    expect(readRunDefaults(undefined).catalogue).toBeUndefined();
+  });
 });
 
 describe("typed settings still decode from their text", () => {

@@ -4,7 +4,8 @@
  * what a run stack declares for them.
  */
 import * as path from "node:path";
-import { symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { readDeps, DEPS_FILE, MAX_DEPS_BYTES, type DepSpec } from "../../lib/deps/spec";
 import { depRunVars, depHost, planDeps, type PostgresPlan } from "../../lib/deps/plan";
 import { depVar } from "../../lib/deps/kinds";
@@ -52,6 +53,17 @@ const WARM_S3 = {
   gatewayImage: "cc-ci/haproxy:bookworm",
 };
 const names = runNames("notes", "a1b2c3");
+
+/** A catalogue: a folder of recipe folders. */
+function catalogueOf(recipes: Record<string, Record<string, string>>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "cc-ci-catalogue-"));
+  for (const [name, files] of Object.entries(recipes))
+    for (const [file, content] of Object.entries({ ".env.sample": "", ...files })) {
+      mkdirSync(path.dirname(path.join(dir, name, file)), { recursive: true });
+      writeFileSync(path.join(dir, name, file), content);
+    }
+  return dir;
+}
 
 describe(".cc-ci/deps.yml", () => {
   test("a recipe without it declares nothing", () => {
@@ -177,8 +189,8 @@ describe("where each dependency comes from", () => {
     );
   });
 
-  test("a kind this CI does not serve, and OIDC with SSO off, are refused by name", () => {
-    const more = deps("app:\n  kind: recipe\n  recipe: other\nsso:\n  kind: oidc\n").deps;
+  test("OIDC with SSO off is refused by name", () => {
+    const more = deps("sso:\n  kind: oidc\n").deps;
     let err: ValidationError | undefined;
     try {
       planDeps(more, "auto", {}, names, true, []);
@@ -186,8 +198,48 @@ describe("where each dependency comes from", () => {
       err = e as ValidationError;
     }
     expect(err?.problems.map(formatProblem)).toEqual([
-      ".cc-ci/deps.yml: app.kind: this CI does not serve recipe dependencies yet (it serves: oidc, postgres, s3, smtp)",
       ".cc-ci/deps.yml: sso.kind: the recipe needs an OpenID provider, but the run has SSO off (--sso off)",
+    ]);
+  });
+
+  test("recipe: a catalogue recipe next to the run at <name>.<run domain>; no catalogue, or none of that name, is named", () => {
+    const spec = deps("up_stream:\n  kind: recipe\n  recipe: web\n").deps;
+    const catalogue = catalogueOf({ web: { "compose.yml": COMPOSE } });
+    const ctx = (c?: string) => ({
+      catalogue: c,
+      domain: "note-a1b2c3.ci.test",
+      url: (h: string) => `https://${h}:8443`,
+    });
+    // Never warm, and --deps warm (--quick) takes it as it always is, like smtp.
+    expect(planDeps(spec, "warm", {}, names, false, [], undefined, ctx(catalogue))).toEqual([
+      {
+        name: "up_stream",
+        kind: "recipe",
+        mode: "cold",
+        recipe: "web",
+        dir: path.join(catalogue, "web"),
+        stackName: "run_note_a1b2c3-up-stream",
+        domain: "up-stream.note-a1b2c3.ci.test",
+        url: "https://up-stream.note-a1b2c3.ci.test:8443",
+      },
+    ]);
+    const empty = catalogueOf({ other: { "compose.yml": COMPOSE } });
+    const problemsOf = (c?: string) => {
+      try {
+        planDeps(spec, "auto", {}, names, false, [], undefined, ctx(c));
+        return [];
+      } catch (e) {
+        return (e as ValidationError).problems.map(formatProblem);
+      }
+    };
+    expect(problemsOf(undefined)).toEqual([
+      ".cc-ci/deps.yml: up_stream.kind: recipe web is to come from the operator's catalogue, but none is set (run defaults' catalogue, or --catalogue)",
+    ]);
+    expect(problemsOf(empty)).toEqual([
+      `.cc-ci/deps.yml: up_stream.kind: the catalogue ${empty} has no recipe web`,
+    ]);
+    expect(problemsOf("relative/dir")).toEqual([
+      ".cc-ci/deps.yml: up_stream.kind: the catalogue relative/dir is not an absolute path",
     ]);
   });
 
@@ -414,6 +466,68 @@ describe("a run stack with an smtp dependency", () => {
     expect(app.taskSpec.containerSpec.env).toMatchObject({ SMTP_HOST: "ccci-dep-mail", SMTP_PORT: "1025" });
     expect(outputs.deps.mail).toMatchObject({ kind: "smtp", mode: "cold" });
     expect(world.generated?.["run-dep-mail-password"]).toMatch(/^.{24}$/);
+  });
+});
+
+describe("a run stack with a recipe dependency", () => {
+  const WEB =
+    'version: "3.8"\nservices:\n  app:\n    image: cc-ci/whoami:1\n    networks: [proxy]\n    secrets: [token]\n    deploy:\n      labels:\n        - "traefik.enable=true"\n        - "traefik.http.services.${STACK_NAME}.loadbalancer.server.port=80"\n        - "traefik.http.routers.${STACK_NAME}.rule=Host(`${DOMAIN}`)"\nsecrets:\n  token:\n    external: true\n    name: ${STACK_NAME}_token_${SECRET_TOKEN_VERSION}\nnetworks:\n  proxy:\n    external: true\n';
+  const FRONT =
+    'version: "3.8"\nservices:\n  app:\n    image: x\n    environment: [UPSTREAM]\n    networks: [proxy]\nnetworks:\n  proxy:\n    external: true\n';
+  const recipe = { "compose.yml": FRONT, ".env.sample": "UPSTREAM=x\n" };
+  const needsWeb = {
+    ...recipe,
+    [DEPS_FILE]: "web:\n  kind: recipe\n  recipe: web\n  env:\n    UPSTREAM: url\n",
+  };
+  const webEnv = "TYPE=web\nDOMAIN=web.example.com\nSECRET_TOKEN_VERSION=v1\n";
+
+  test("its services beside the recipe's, named and labelled for the run, at its own domain; its URL in the recipe's env", async () => {
+    const catalogue = catalogueOf({ web: { "compose.yml": WEB, ".env.sample": webEnv } });
+    const { world, outputs } = await runStackOf(needsWeb, { catalogue });
+    const all = ofType(world, "docker:index/service:Service").map((x) => x.inputs as Any);
+    const web = all.find((x) => x.name === "run_note_a1b2c3-web_app") as Any;
+    expect(web.taskSpec.containerSpec.image).toBe("cc-ci/whoami:1");
+    expect(labelMap(web.labels)).toMatchObject({
+      "cc-ci.run": "note-a1b2c3",
+      "cc-ci.dep": "web",
+      "com.docker.stack.namespace": "run_note_a1b2c3-web",
+    });
+    expect(Object.values(labelMap(web.labels)).join(" ")).toContain("Host(`web.note-a1b2c3.ci.test`)");
+    // On the run's proxy network only: a catalogue recipe shares no network with the recipe's services.
+    expect(web.taskSpec.networksAdvanceds).toHaveLength(1);
+    expect(ofType(world, "docker:index/network:Network").map((n) => n.inputs.name)).not.toContain(
+      "run_note_a1b2c3_deps",
+    );
+    // Its own secrets, generated, named with its STACK_NAME as abra would.
+    expect(ofType(world, "docker:index/secret:Secret").map((x) => x.inputs.name)).toContain(
+      "run_note_a1b2c3-web_token_v1",
+    );
+    const url = outputs.deps.web.values.url as string;
+    expect(url).toMatch(/^https?:\/\/web\.note-a1b2c3\.ci\.test(:\d+)?$/);
+    expect(outputs.deps.web).toMatchObject({
+      kind: "recipe",
+      mode: "cold",
+      values: { host: "web.note-a1b2c3.ci.test" },
+    });
+    const app = all.find((x) => x.name === "run_note_a1b2c3_app") as Any;
+    expect(app.taskSpec.containerSpec.env.UPSTREAM).toBe(url);
+    expect(outputs.routers.flatMap((r: Any) => r.hosts)).toContain("web.note-a1b2c3.ci.test");
+  });
+
+  test("a catalogue recipe with dependencies of its own, or a broken one, is refused naming the dependency", async () => {
+    const nested = catalogueOf({
+      web: { "compose.yml": WEB, ".env.sample": webEnv, [DEPS_FILE]: "db:\n  kind: postgres\n" },
+    });
+    await expect(runStackOf(needsWeb, { catalogue: nested })).rejects.toThrow(
+      /dependency web: recipe web .*\n.*\.cc-ci\/deps\.yml: a catalogue recipe deployed as a dependency brings no dependencies of its own/,
+    );
+    const broken = catalogueOf({ web: { "compose.yml": "services: [", ".env.sample": webEnv } });
+    await expect(runStackOf(needsWeb, { catalogue: broken })).rejects.toThrow(/dependency web: recipe web/);
+    // A run's limits hold for the recipe and its catalogue recipes together.
+    const fine = catalogueOf({ web: { "compose.yml": WEB, ".env.sample": webEnv } });
+    await expect(runStackOf(needsWeb, { catalogue: fine, limits: { maxServices: 1 } })).rejects.toThrow(
+      /2 services with its catalogue recipes' are over the run's limit of 1 \(limits\.maxServices\)/,
+    );
   });
 });
 

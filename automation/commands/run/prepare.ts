@@ -18,7 +18,7 @@ import { parseOrThrow, formatProblems } from "../../../lib/errors";
 import type { RunNames } from "../../../lib/naming";
 import { loadRecipe } from "../../../lib/recipe/load";
 import type { RecipeModel } from "../../../lib/recipe/model";
-import { planRun, recipeOptions, type RunPlan, type WarmView } from "../../../lib/runPlan";
+import { loadDepRecipes, planRun, recipeOptions, type RunPlan, type WarmView } from "../../../lib/runPlan";
 import type Docker from "dockerode";
 import type { DepsContract, KeycloakContract, ProxyContract } from "../../../lib/contract";
 import type { DepsRequest, WarmDeps } from "../../../lib/deps/plan";
@@ -148,6 +148,8 @@ export interface Prepared {
   config: RunConfig;
   plan: RunPlan;
   model: RecipeModel;
+  /** The catalogue recipes it depends on (`recipe` dependencies), loaded, by dependency. */
+  depModels: Record<string, RecipeModel>;
   /** The run stack's config: the parsed config, SSO resolved, the warm Keycloak only when used. */
   stackConfig: Record<string, ConfigEntry>;
 }
@@ -223,6 +225,7 @@ export function prepareRun(
   const plan = planRun(config, warm);
   // The program loads the recipe again; loading it here fails a broken recipe before any stack exists.
   const model = loadRecipe(recipeOptions(plan, config));
+  const depModels = loadDepRecipes(plan, config, model);
   const stackConfig = encodeConfig({
     ...config,
     sso: plan.sso.mode,
@@ -233,7 +236,7 @@ export function prepareRun(
       ? config.warmPostgres
       : undefined,
   });
-  return { config, plan, model, stackConfig };
+  return { config, plan, model, depModels, stackConfig };
 }
 
 /** A free TCP port on this host: any, or one in `range` (tried from a random start) but not in `taken`. */

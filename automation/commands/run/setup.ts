@@ -6,8 +6,9 @@ import * as path from "node:path";
 import type { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { readRunDefaults, readWarmSettings } from "../../../lib/config";
 import { ownerId } from "../../../lib/naming";
-import { deployTimeoutOf } from "../../../lib/runPlan";
+import { depWarnings, deployTimeoutOf } from "../../../lib/runPlan";
 import { bytes } from "../../../lib/units";
+import type { RecipeModel } from "../../../lib/recipe/model";
 import { openWorkspace, type StackOutputs } from "../../adapters/pulumi";
 import { waitConverged } from "./converge";
 import { createRunStack, deployRun } from "./deploy";
@@ -26,8 +27,8 @@ export async function setUp(s: RunState): Promise<{ validated: Validated; output
   s.work = work;
   const warm = await s.clock.run("warm-check", () => warmCheck(s, work.ws));
   s.validated = await s.clock.run("validate", () => validate(s, warm));
-  const { plan, model } = s.validated;
-  s.report.warnings.push(...plan.notes, ...model.warnings);
+  const { plan, model, depModels } = s.validated;
+  s.report.warnings.push(...plan.notes, ...model.warnings, ...depWarnings(depModels));
   Object.assign(s.report, { mode: plan.sso.mode, domain: plan.domain, appUrl: plan.appUrl });
   const deps = plan.deps.flatMap((d) => (d.kind === "oidc" ? [] : [[d.name, d.mode]]));
   if (deps.length > 0) s.report.deps = Object.fromEntries(deps);
@@ -61,7 +62,7 @@ async function warmCheck(s: RunState, ws: LocalWorkspace) {
 /** Settings, the recipe's own copy, the run's config and plan: every problem before anything exists. */
 async function validate(s: RunState, warm: Awaited<ReturnType<typeof warmCheck>>): Promise<Validated> {
   const { args, report } = s;
-  const defaults = readRunDefaults(args.defaultsFile);
+  const defaults = readRunDefaults(args.defaultsFile, args.catalogue);
   const settings = readWarmSettings(path.join(s.env.projectDir, "Pulumi.warm.yaml"));
   const copy = copyRecipe(s.recipeDir, s.copyDir, args.ref);
   for (const skipped of copy.skipped)
@@ -160,8 +161,18 @@ async function waitReady(s: RunState, v: Validated): Promise<void> {
   stopIfAborted(s);
   const readyMs = v.defaults.readyTimeout * 1000;
   const proxy = { httpPort: v.plan.proxy.httpPort, httpsPort: v.plan.proxy.httpsPort };
-  if (((s.outputs?.routers?.value ?? []) as unknown[]).length > 0)
-    await clock.run("reachable", () => waitReachable(v.plan.appUrl, proxy, readyMs, signals.abort.signal));
+  // The app, and each catalogue recipe it depends on, that routes anything through Traefik.
+  const routes = (m: RecipeModel | undefined) => (m?.services ?? []).some((x) => x.routers.length > 0);
+  const urls = [
+    ...(routes(v.model) ? [v.plan.appUrl] : []),
+    ...v.plan.deps.flatMap((d) => (d.kind === "recipe" && routes(v.depModels[d.name]) ? [d.url] : [])),
+  ];
+  if (urls.length > 0)
+    await clock.run("reachable", () =>
+      Promise.all(urls.map((u) => waitReachable(u, proxy, readyMs, signals.abort.signal))).then(
+        () => undefined,
+      ),
+    );
   else clock.skip("reachable", "the recipe routes nothing through Traefik");
   const oidc = s.outputs?.oidc?.value as { issuer: string } | undefined;
   if (oidc)

@@ -47,6 +47,8 @@ export interface RunArgs {
   warmStack?: string;
   /** Run defaults file (images, env, policy). */
   defaultsFile?: string;
+  /** The operator's catalogue of recipes (`--catalogue`), over the defaults file's. */
+  catalogue?: string;
   /** Where to write the JSON report. Default: $CC_CI_HOME/runs/<run id>/report.json. */
   reportFile?: string;
   /** Where to collect the run's artifacts (logs, task history, test output). Default: $CC_CI_HOME/runs/<run id>/artifacts. */

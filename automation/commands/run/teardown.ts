@@ -174,7 +174,7 @@ async function collect(s: RunState): Promise<void> {
       recipe: s.report.recipe,
       runId: s.names.runId,
       appUrl: v.plan.appUrl,
-      plan: describePlan(v.plan, v.model),
+      plan: describePlan(v.plan, v.model, v.depModels),
       problems: [],
       warnings: v.model.warnings,
     });

@@ -8,7 +8,7 @@ import type { RunConfig, SandboxSettings } from "../../../lib/config";
 import type { RecipeCi } from "../../../lib/recipe/ciFiles";
 import { runVars, type RunPlan } from "../../../lib/runPlan";
 import { depVar, type DepKind } from "../../../lib/deps/kinds";
-import { depsNetwork } from "../../../lib/deps/plan";
+import { depsNetwork, hasDepsNetwork } from "../../../lib/deps/plan";
 import { bytes } from "../../../lib/units";
 import { hostAddressForContainers } from "../../adapters/docker";
 import type { StackOutputs } from "../../adapters/pulumi";
@@ -120,7 +120,7 @@ export async function runTests(
       recipeDir: t.copyDir,
       network: t.plan.proxy.network,
       // The tests reach the dependencies as the recipe's services do.
-      extraNetworks: t.plan.deps.some((d) => d.kind !== "oidc") ? [depsNetwork(t.plan.names)] : [],
+      extraNetworks: hasDepsNetwork(t.plan.deps) ? [depsNetwork(t.plan.names)] : [],
       labels: t.plan.labels,
       name: `${t.plan.names.stackName}_test`,
       timeoutMs: sandbox.timeout * 1000,
