@@ -146,12 +146,21 @@ function watchRunDisk(s: RunState, v: Validated): void {
   );
 }
 
+/** How converged the services must be: --quick takes one second of stability for the operator's stableSeconds. */
+export function convergeRules(v: Pick<Validated, "defaults" | "plan">): Validated["defaults"]["converge"] {
+  const c = v.defaults.converge;
+  return v.plan.quick ? { ...c, stableSeconds: Math.min(c.stableSeconds, QUICK_STABLE_SECONDS) } : c;
+}
+
+/** Seconds of stability a --quick run's services need (a task that crashes at once still shows). */
+export const QUICK_STABLE_SECONDS = 1;
+
 /** Converged services, then the app through Traefik and the realm's issuer, where there are any. */
 async function waitReady(s: RunState, v: Validated): Promise<void> {
   const { clock, signals } = s;
   const convergeMs = deployTimeoutOf(v.config, v.model) * 1000;
   const converged = await clock.run("converge", () =>
-    waitConverged(s.docker, s.names.runId, convergeMs, signals.abort.signal, v.defaults.converge),
+    waitConverged(s.docker, s.names.runId, convergeMs, signals.abort.signal, convergeRules(v)),
   );
   const started = Date.parse(s.report.startedAt);
   s.report.services = converged.map((p) => ({
