@@ -3,7 +3,8 @@
  * invocation on this host, each figure as median and range over repetitions. Adds an entry (date,
  * machine, commit) at the top of bench/RESULTS.md, earlier entries kept below it.
  *
- *   npm run bench -- [--reps N] [--quick] [--only sso,deps,run,quick,concurrent,cpu,memory,audit,reap] [--json FILE]
+ *   npm run bench -- [--reps N] [--quick] [--only sso,deps,run,quick,concurrent,cpu,throughput,memory,audit,reap]
+ *                    [--runs N] [--slots K,K…] [--json FILE]
  *
  * Needs the environment (scripts/env/setup.sh) and the warm layer (bin/cc-ci warm up). It is a
  * script that prints figures, not a timed test: the machine is shared and noisy, so ratios are
@@ -15,8 +16,9 @@ import { cpus, totalmem } from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { audit } from "../automation/commands/audit";
-import { cpuSplit } from "./cpu";
+import { containerPart, cpuReport } from "./cpu";
 import { depsReadiness } from "./deps";
+import { throughput } from "./throughput";
 import { requireOk, secs, stats, WEB_HEALTHCHECK } from "./figures";
 import { dockerClient, runObjects } from "../automation/adapters/docker";
 import { loadEnv } from "../automation/adapters/env";
@@ -29,7 +31,18 @@ import { realmRepresentation } from "../lib/adoptedRealm";
 import { newRunHex, RUN_ATTRIBUTE, runNames } from "../lib/naming";
 import { homeName, readWarm, withWorkspace } from "../automation/adapters/pulumi";
 
-const PARTS = ["sso", "deps", "run", "quick", "concurrent", "cpu", "memory", "audit", "reap"] as const;
+const PARTS = [
+  "sso",
+  "deps",
+  "run",
+  "quick",
+  "concurrent",
+  "cpu",
+  "throughput",
+  "memory",
+  "audit",
+  "reap",
+] as const;
 type Part = (typeof PARTS)[number];
 
 const { values: opts } = parseArgs({
@@ -39,8 +52,15 @@ const { values: opts } = parseArgs({
     only: { type: "string" },
     json: { type: "string" },
     parallel: { type: "string", default: "4" },
+    runs: { type: "string", default: "12" },
+    slots: { type: "string", default: "2,4" },
   },
 });
+const RUNS = Number(opts.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs: a whole number ≥ 1, not ${opts.runs}`);
+const SLOTS = opts.slots.split(",").map(Number);
+if (SLOTS.some((k) => !Number.isInteger(k) || k < 1))
+  throw new Error(`--slots: whole numbers ≥ 1, comma separated, not ${opts.slots}`);
 const REPS = Number(opts.reps);
 if (!Number.isInteger(REPS) || REPS < 1) throw new Error(`--reps: a whole number ≥ 1, not ${opts.reps}`);
 const PARALLEL = Number(opts.parallel);
@@ -295,68 +315,6 @@ async function concurrency(): Promise<void> {
   say(`target: 4 at once within 2× of one: ${figures["concurrent.met"] ? "met" : "**missed**"}`);
 }
 
-const slug = (s: string) =>
-  s
-    .toLowerCase()
-    .replace(/\(.*?\)/g, "")
-    .replace(/[^a-z0-9]+/g, "_")
-    .replace(/^_|_$/g, "");
-
-/** Which part of the host a container's CPU counts under, by its name. */
-function containerPart(name: string): string {
-  if (name.startsWith("ccci_warm_")) {
-    if (/keycloak[-_]?db|_db[._]|postgres/.test(name)) return "warm Keycloak's database";
-    if (name.includes("keycloak")) return "warm Keycloak";
-    if (name.includes("traefik")) return "warm Traefik";
-    return "warm layer, other";
-  }
-  return name ? "the runs' containers (app, tests)" : "containers gone before they were named";
-}
-
-/**
- * Why 4 runs at once cannot be within 2× of one here: the CPU one run keeps busy, by who uses it,
- * and the same for 4 at once, against what 2 cores give in the wall time.
- */
-async function cpu(): Promise<void> {
-  say("\n### Where a run's CPU goes (examples/sso on the warm layer; host busy core-seconds by user)");
-  const sso = () =>
-    ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env);
-  const cores = cpus().length;
-  const cols: { label: string; k: number; split: Awaited<ReturnType<typeof cpuSplit>> }[] = [];
-  for (const k of [1, 4]) {
-    const split = await cpuSplit(docker, containerPart, async () =>
-      (await Promise.all(Array.from({ length: k }, sso))).forEach(requireOk),
-    );
-    cols.push({ label: k === 1 ? "one run" : `${k} at once`, k, split });
-  }
-  const parts = [...new Set(cols.flatMap((c) => Object.keys(c.split.parts)))];
-  say(`| who | ${cols.map((c) => `${c.label} (core-s)`).join(" | ")} |`);
-  say(`| --- | ${cols.map(() => "---").join(" | ")} |`);
-  for (const p of parts) say(`| ${p} | ${cols.map((c) => (c.split.parts[p] ?? 0).toFixed(1)).join(" | ")} |`);
-  say(`| **host busy** | ${cols.map((c) => `**${c.split.hostS.toFixed(1)}**`).join(" | ")} |`);
-  say(`| wall time (s) | ${cols.map((c) => c.split.wallS.toFixed(1)).join(" | ")} |`);
-  say(
-    `| busy ÷ (wall × ${cores} cores) | ${cols.map((c) => `${((100 * c.split.hostS) / (c.split.wallS * cores)).toFixed(0)} %`).join(" | ")} |`,
-  );
-  const [one, four] = cols;
-  // 4 runs cannot end before the CPU they kept busy has been served by the cores: that work ÷ cores
-  // is a floor on their wall time, whatever the scheduling (one run's CPU × 4 is not: some of a
-  // run's CPU — Keycloak's background, the realm pool's top-up — is shared by runs at once).
-  const bound = four.split.hostS / cores / one.split.wallS;
-  Object.assign(figures, {
-    "cpu.one.host_core_s": Math.round(one.split.hostS * 10) / 10,
-    "cpu.one.wall_s": Math.round(one.split.wallS * 10) / 10,
-    "cpu.four.host_core_s": Math.round(four.split.hostS * 10) / 10,
-    "cpu.four.wall_s": Math.round(four.split.wallS * 10) / 10,
-    "cpu.four.lower_bound_ratio": Math.round(bound * 100) / 100,
-  });
-  for (const [p, v] of Object.entries(one.split.parts))
-    figures[`cpu.one.${slug(p)}_core_s`] = Math.round(v * 10) / 10;
-  say(
-    `4 at once kept ${four.split.hostS.toFixed(1)} core-s busy: on ${cores} cores that is ≥ ${(four.split.hostS / cores).toFixed(1)} s, ≥ ${bound.toFixed(2)}× one run's ${one.split.wallS.toFixed(1)} s whatever the scheduling (measured: ${(four.split.wallS / one.split.wallS).toFixed(2)}×)`,
-  );
-}
-
 function warmMemoryMiB(): number {
   const out = execFileSync("docker", ["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"], {
     encoding: "utf8",
@@ -475,7 +433,14 @@ async function main(): Promise<void> {
   if (wants("run")) await oneServiceRun(warm);
   if (wants("quick")) await quickRun();
   if (wants("concurrent")) await concurrency();
-  if (wants("cpu")) await cpu();
+  const sso = async () => {
+    requireOk(
+      await ciRun({ recipeDir: path.join(root, "examples", "sso"), handleSignals: false, log: quiet }, env),
+    );
+  };
+  if (wants("cpu")) await cpuReport({ docker, say, figures, run: sso });
+  if (wants("throughput"))
+    await throughput(RUNS, SLOTS, { docker, classify: containerPart, say, figures, run: sso });
   if (wants("memory")) await memory();
   if (wants("audit")) await auditTime();
   if (wants("reap")) await reapTime();
