@@ -325,7 +325,16 @@ export class CiRun extends pulumi.ComponentResource {
               { parent: this },
             )
           : d.kind === "s3"
-            ? new RunS3(`${name}-dep-${d.name}`, { ...common, dep: d, config: config.s3 }, { parent: this })
+            ? new RunS3(
+                `${name}-dep-${d.name}`,
+                {
+                  ...common,
+                  dep: d,
+                  config: config.s3,
+                  proxy: { ...plan.proxy, id: proxyNetworkId, name: plan.proxy.network },
+                },
+                { parent: this },
+              )
             : new RunSmtp(
                 `${name}-dep-${d.name}`,
                 { ...common, dep: d, config: config.smtp },

@@ -284,12 +284,25 @@ function provisioningClient(
 export function keycloakRouterLabels(
   router: string,
   host: string,
-  proxy: { entrypoints: { web: string; webSecure: string }; certResolver?: string },
+  proxy: RouterProxy,
 ): Record<string, string> {
   const rule = `Host(\`${host}\`) && !PathPrefix(\`/admin\`) && !PathPrefix(\`/realms/master\`)`;
+  return routerLabels(router, rule, 8080, proxy);
+}
+
+/** The entrypoints (and certificate resolver) a router of ours takes on the proxy. */
+export type RouterProxy = { entrypoints: { web: string; webSecure: string }; certResolver?: string };
+
+/** Routers `router` (web) and `router-secure` (web-secure, TLS) for `rule`, to `port` of the service. */
+export function routerLabels(
+  router: string,
+  rule: string,
+  port: number,
+  proxy: RouterProxy,
+): Record<string, string> {
   return {
     "traefik.enable": "true",
-    [`traefik.http.services.${router}.loadbalancer.server.port`]: "8080",
+    [`traefik.http.services.${router}.loadbalancer.server.port`]: String(port),
     [`traefik.http.routers.${router}.rule`]: rule,
     [`traefik.http.routers.${router}.entrypoints`]: proxy.entrypoints.web,
     [`traefik.http.routers.${router}.service`]: router,

@@ -18,12 +18,15 @@ import { prefixedName, VOLUME_NAME_MAX } from "../lib/naming";
 import { depGateway, depServiceBase, type DepServiceArgs } from "./depGateway";
 import { dockerSecret } from "./keycloakDatabase";
 import { labelList, restartPolicy, taskResources } from "./util";
-import { versitygwContainer } from "./warmS3";
+import { s3RouterLabels, versitygwContainer } from "./warmS3";
+import type { RouterProxy } from "./keycloak";
 
 export interface RunS3Args extends DepServiceArgs {
   dep: S3Plan;
   /** Image and resources of a cold server. */
   config: S3Config;
+  /** The run's proxy network, which a cold server joins to be routed at its public host. */
+  proxy: { id: pulumi.Input<string>; name: string } & RouterProxy;
 }
 
 export class RunS3 extends pulumi.ComponentResource {
@@ -84,10 +87,17 @@ export class RunS3 extends pulumi.ComponentResource {
       { name: prefixedName(prefix, `dep_${dep.name}_data`, VOLUME_NAME_MAX), labels: labelList(labels) },
       child,
     );
+    const base = depServiceBase(args);
+    const { proxy } = args;
+    // Routed at <name>.s3.<run domain> by the run's proxy (its S3 port only), as the warm one is at warm-s3.
+    const routed = dep.publicHost
+      ? s3RouterLabels(`${base.name.replace(/_/g, "-")}-s3`, dep.publicHost, proxy.name, proxy)
+      : {};
     return new docker.Service(
       `${name}-server`,
       {
-        ...depServiceBase(args),
+        ...base,
+        labels: labelList({ ...routed, ...labels }),
         taskSpec: {
           containerSpec: versitygwContainer({
             image: args.config.image,
@@ -103,7 +113,10 @@ export class RunS3 extends pulumi.ComponentResource {
             // under load (the destroy's "error on wait for container … context deadline exceeded").
             stopGracePeriod: "10s",
           }),
-          networksAdvanceds: [{ id: args.networkId, aliases: [dep.host] }],
+          networksAdvanceds: [
+            { id: args.networkId, aliases: [dep.host] },
+            ...(dep.publicHost ? [{ id: proxy.id }] : []),
+          ],
           resources: taskResources(args.config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "2s" }),
         },

@@ -12,6 +12,7 @@ import { ImageRegistry, type RegistryOutputs } from "./registry";
 import { ENTRYPOINTS, Traefik } from "./traefik";
 import { WarmPostgres } from "./warmPostgres";
 import { WarmS3 } from "./warmS3";
+import { publicUrl } from "../lib/units";
 
 /** The names of the warm proxy's slot networks: `<base>_0` … `<base>_<n-1>`. */
 export function slotNetworks(base: string, n: number): string[] {
@@ -83,8 +84,20 @@ export class WarmLayer extends pulumi.ComponentResource {
         { config: config.postgres, prefix, labels, provider },
         { parent: this },
       );
-    if (config.s3.enabled)
-      this.s3 = new WarmS3(`${name}-s3`, { config: config.s3, prefix, labels, provider }, { parent: this });
+    if (config.s3.enabled) {
+      const host = `${config.s3.hostname}.${config.domain}`;
+      const route = {
+        network: this.traefik.networks[edge],
+        host,
+        url: publicUrl(proxy.scheme, host, proxy.httpPort, proxy.httpsPort),
+        proxy,
+      };
+      this.s3 = new WarmS3(
+        `${name}-s3`,
+        { config: config.s3, prefix, labels, provider, route },
+        { parent: this },
+      );
+    }
     const deps = this.depsOutputs();
     if (!config.keycloak.enabled) {
       // A warm Traefik alone: runs that want SSO bring a cold Keycloak.

@@ -14,6 +14,7 @@ import { prefixedName, SERVICE_NAME_MAX } from "../lib/naming";
 import { adminGateway, warmServerPlace } from "./adminGateway";
 import { dockerSecret } from "./keycloakDatabase";
 import { CONVERGE, labelList, restartPolicy, taskResources } from "./util";
+import { routerLabels, type RouterProxy } from "./keycloak";
 
 export const S3_ADMIN_PORT = 7071;
 
@@ -77,6 +78,24 @@ export function versitygwContainer(c: {
   };
 }
 
+/** Where the warm S3 server's API is routed: a network of the warm Traefik's own, a host, a URL. */
+export interface S3Route {
+  /** The warm Traefik's private network (Keycloak's too; no run joins it). */
+  network: { name: pulumi.Input<string>; id: pulumi.Input<string> };
+  /** <hostname>.<domain>, and its URL as the proxy serves it. */
+  host: string;
+  url: string;
+  proxy: RouterProxy;
+}
+
+/** The routers of an S3 server's API on the proxy (only its S3 port: the admin API is never routed). */
+export function s3RouterLabels(router: string, host: string, network: string, proxy: RouterProxy) {
+  return {
+    ...routerLabels(router, `Host(\`${host}\`)`, S3_PORT, proxy),
+    "traefik.swarm.network": network,
+  };
+}
+
 export class WarmS3 extends pulumi.ComponentResource {
   public readonly service: docker.Service;
   public readonly network: docker.Network;
@@ -84,11 +103,18 @@ export class WarmS3 extends pulumi.ComponentResource {
 
   constructor(
     name: string,
-    args: { config: S3Config; prefix: string; labels: Record<string, string>; provider: docker.Provider },
+    args: {
+      config: S3Config;
+      prefix: string;
+      labels: Record<string, string>;
+      provider: docker.Provider;
+      /** Where the warm Traefik routes its S3 API. */
+      route: S3Route;
+    },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("cc-ci:deps:WarmS3", name, {}, opts);
-    const { config, prefix, labels, provider } = args;
+    const { config, prefix, labels, provider, route } = args;
     const child = { parent: this, provider };
     const access = new GeneratedSecret(`${name}-root-access`, { length: 20 }, { parent: this });
     const secret = new GeneratedSecret(`${name}-root-secret`, { length: 40 }, { parent: this });
@@ -116,7 +142,11 @@ export class WarmS3 extends pulumi.ComponentResource {
       `${name}-service`,
       {
         name: serviceName,
-        labels: labelList(labels),
+        labels: pulumi
+          .output(route.network.name)
+          .apply((net) =>
+            labelList({ ...s3RouterLabels(`${prefix}-s3`, route.host, net, route.proxy), ...labels }),
+          ),
         mode: { replicated: { replicas: 1 } },
         taskSpec: {
           containerSpec: versitygwContainer({
@@ -129,7 +159,8 @@ export class WarmS3 extends pulumi.ComponentResource {
             interval: "2s",
             stopGracePeriod: "10s",
           }),
-          networksAdvanceds: [{ id: this.network.id }],
+          // Its own network (the runs' gateways), and the warm Traefik's, which routes its S3 port only.
+          networksAdvanceds: [{ id: this.network.id }, { id: route.network.id }],
           placement: { constraints: ["node.role==manager", ...config.placement] },
           resources: taskResources(config.resources),
           restartPolicy: restartPolicy({ condition: "any", delay: "3s" }),
@@ -157,6 +188,7 @@ export class WarmS3 extends pulumi.ComponentResource {
       .apply(([a, s, network]) => ({
         admin: { endpoint: `http://127.0.0.1:${config.adminPort}`, access: a, secret: s },
         apiEndpoint: `http://127.0.0.1:${config.apiPort}`,
+        publicEndpoint: route.url,
         region: S3_REGION,
         network,
         service: serviceName,

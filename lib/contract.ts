@@ -72,6 +72,8 @@ export const S3Contract = z.object({
   /** The root account's admin API and S3 API, each through a gateway on 127.0.0.1. */
   admin: z.object({ endpoint: z.url(), access: z.string().min(1), secret: z.string().min(1) }),
   apiEndpoint: z.url(),
+  /** Its S3 API through the warm Traefik, at warm-s3.<domain> (absent on warm stacks made before it). */
+  publicEndpoint: z.url().optional(),
   region: z.string().min(1),
   /** The overlay network a run's gateway joins to reach it (no recipe service joins it). */
   network: z.string().min(1),

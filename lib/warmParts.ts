@@ -216,6 +216,13 @@ export const S3Config = z.strictObject({
     .min(1)
     .default("versity/versitygw:v1.8.0")
     .describe("The Versity S3 Gateway's image. Default: versity/versitygw:v1.8.0."),
+  hostname: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
+    .default("warm-s3")
+    .describe(
+      "Warm layer only: the S3 API's host name under the CI domain, <hostname>.<domain>, routed by the warm Traefik (where browsers and the tests reach it: presigned URLs). Default: warm-s3.",
+    ),
   adminPort: port
     .default(17071)
     .describe("Host port of its admin API for the CI host, bound to 127.0.0.1 only. Default: 17071."),

@@ -127,6 +127,12 @@ function checkOne(dir: string, o: CheckOptions): CheckResult {
       ? {
           admin: { endpoint: "http://127.0.0.1:1", access: "check", secret: "check" },
           apiEndpoint: "http://127.0.0.1:1",
+          publicEndpoint: publicUrl(
+            scheme,
+            `${settings.s3.hostname}.${settings.domain}`,
+            settings.traefik.httpPort,
+            settings.traefik.httpsPort,
+          ),
           region: S3_REGION,
           network: "s3",
           service: "s3",

@@ -35,7 +35,10 @@ const FIELDS: Record<DepKind, Record<string, FieldInfo>> = {
     url: f("postgres://user:password@host:port/database", true),
   },
   s3: {
-    endpoint: f("the S3 endpoint URL"),
+    endpoint: f("the S3 endpoint URL, on the run's deps network (what the recipe's services use)"),
+    publicEndpoint: f(
+      "the same S3 API through the proxy, as browsers and the tests reach it (presigned URLs): warm-s3.<CI domain>, or <name>.s3.<run domain> for a cold server",
+    ),
     region: f("the region to sign for"),
     bucket: f("the first bucket (each bucket `b` of `buckets` is <run id>-b)"),
     buckets: f("every bucket, space separated"),

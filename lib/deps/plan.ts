@@ -42,6 +42,10 @@ export interface S3Plan {
   host: string;
   /** The run's buckets, by their full names. */
   buckets: string[];
+  /** Its S3 API through the proxy (the warm Traefik's warm-s3 host, or the cold server's own). */
+  publicEndpoint: string;
+  /** Cold: the host the run's proxy routes to the run's own server (<name>.s3.<run domain>). */
+  publicHost?: string;
   warm?: S3Contract;
 }
 
@@ -91,7 +95,7 @@ export type DepPlan = PostgresPlan | S3Plan | SmtpPlan | OidcPlan | RecipeDepPla
 /** A dependency the run stack deploys or provisions (every kind but OIDC, which is the realm). */
 export type ServedPlan = PostgresPlan | S3Plan | SmtpPlan | RecipeDepPlan;
 
-/** What planning a `recipe` dependency needs of the run. */
+/** What planning a `recipe` dependency (and an S3 server's public host) needs of the run. */
 export interface RecipeDepContext {
   /** The operator's catalogue (absolute), if any. */
   catalogue?: string;
@@ -187,16 +191,30 @@ export function planDeps(
     const instance = warm[kind];
     const usable = instance && !warm.problems?.[kind] ? instance : undefined;
     const why = warm.problems?.[kind] ?? `the warm layer serves no ${kind}`;
-    if (request === "cold") out.push({ ...base, mode: "cold" } as ServedPlan);
-    else if (usable) out.push({ ...base, mode: "warm", warm: usable } as ServedPlan);
+    const cold = () => out.push(withPublicEndpoint({ ...base, mode: "cold" } as ServedPlan, recipes));
+    if (request === "cold") cold();
+    else if (usable) out.push(withPublicEndpoint({ ...base, mode: "warm", warm: usable } as ServedPlan));
     else if (request === "warm") at(d, `a warm ${kind} was asked for (--deps warm), but ${why}`);
     else {
       notes.push(`dependency ${d.name}: no usable warm ${kind} (${why}); deployed cold in the run stack`);
-      out.push({ ...base, mode: "cold" } as ServedPlan);
+      cold();
     }
   }
   if (problems.length > 0) throw new ValidationError("recipe dependencies", problems);
   return out;
+}
+
+/**
+ * An S3 dependency's API through the proxy: the warm Traefik's route to the warm server, or a host
+ * under the run's domain its own server is routed at (the internal endpoint where neither is known).
+ */
+function withPublicEndpoint(d: ServedPlan, ctx?: RecipeDepContext): ServedPlan {
+  if (d.kind !== "s3") return d;
+  const internal = `http://${d.host}:${S3_PORT}`;
+  if (d.mode === "warm") return { ...d, publicEndpoint: d.warm?.publicEndpoint ?? internal };
+  if (!ctx) return { ...d, publicEndpoint: internal };
+  const publicHost = `${d.name.replace(/_/g, "-")}.s3.${ctx.domain}`;
+  return { ...d, publicHost, publicEndpoint: ctx.url(publicHost) };
 }
 
 /** A catalogue recipe as a dependency of the run, or why it cannot be one. */
@@ -242,6 +260,7 @@ export function depValues(d: ServedPlan): Record<string, string> {
   if (d.kind === "s3")
     return {
       endpoint: `http://${d.host}:${S3_PORT}`,
+      publicEndpoint: d.publicEndpoint,
       region: S3_REGION,
       bucket: d.buckets[0],
       buckets: d.buckets.join(" "),

@@ -282,9 +282,22 @@ describe("where each dependency comes from", () => {
       buckets: ["note-a1b2c3-uploads", "note-a1b2c3-thumbs"],
     });
     expect(S3_UNIT_PATTERN.test(s3UnitName(names.runId, "a_long_dep_name_", "0123456789ab"))).toBe(true);
+    // Its API through the proxy: the warm Traefik's warm-s3 host (a warm stack made before it had
+    // none: the internal endpoint), or the cold server's host under the run's domain.
+    const routed = { ...WARM_S3, publicEndpoint: "https://warm-s3.ci.test:8443" };
+    expect(planDeps(spec, "auto", { s3: routed }, names, false, [])[0]).toMatchObject({
+      publicEndpoint: "https://warm-s3.ci.test:8443",
+    });
+    expect(warm[0]).toMatchObject({ publicEndpoint: "http://ccci-dep-files:7070" });
+    const ctx = { domain: "note-a1b2c3.ci.test", url: (h: string) => `https://${h}:8443` };
+    expect(planDeps(spec, "cold", {}, names, false, [], undefined, ctx)[0]).toMatchObject({
+      publicHost: "files.s3.note-a1b2c3.ci.test",
+      publicEndpoint: "https://files.s3.note-a1b2c3.ci.test:8443",
+    });
     const cold = planDeps(spec, "cold", { s3: WARM_S3 }, names, false, []);
     expect(depRunVars(cold)).toEqual({
       CI_DEP_FILES_ENDPOINT: "http://ccci-dep-files:7070",
+      CI_DEP_FILES_PUBLIC_ENDPOINT: "http://ccci-dep-files:7070",
       CI_DEP_FILES_REGION: "us-east-1",
       CI_DEP_FILES_BUCKET: "note-a1b2c3-uploads",
       CI_DEP_FILES_BUCKETS: "note-a1b2c3-uploads note-a1b2c3-thumbs",
@@ -667,9 +680,19 @@ describe("a run stack with an s3 dependency", () => {
     const cmd = service(world).taskSpec.containerSpec.commands.join(" ");
     expect(cmd).toContain("mkdir -p /data/iam /data/buckets /data/buckets/note-a1b2c3-uploads");
     expect(cmd).not.toContain("--admin-port");
-    expect(service(world).taskSpec.networksAdvanceds).toEqual([
-      { id: "run-deps-id", aliases: ["ccci-dep-files"] },
-    ]);
+    // On the run's deps network, and on its proxy's, routed at its own host there (the S3 port only).
+    const nets = service(world).taskSpec.networksAdvanceds;
+    expect(nets[0]).toEqual({ id: "run-deps-id", aliases: ["ccci-dep-files"] });
+    expect(nets).toHaveLength(2);
+    const labels = labelMap(service(world).labels);
+    const router = "run-note-a1b2c3-dep-files-s3";
+    expect(labels).toMatchObject({
+      "traefik.enable": "true",
+      [`traefik.http.routers.${router}.rule`]: "Host(`files.s3.note-a1b2c3.ci.test`)",
+      [`traefik.http.services.${router}.loadbalancer.server.port`]: "7070",
+      "traefik.swarm.network": "run_note_a1b2c3_proxy",
+      "cc-ci.run": "note-a1b2c3",
+    });
   });
 });
 
@@ -697,10 +720,20 @@ test("the warm S3 server: its admin API on a port of its own, both ways in for t
   );
   expect(contract.s3).toMatchObject({
     apiEndpoint: "http://127.0.0.1:17998",
+    publicEndpoint: "http://warm-s3.ci.test",
     network: "ccci_warm_s3",
     region: "us-east-1",
   });
   expect(contract.s3.admin.endpoint).toBe("http://127.0.0.1:17999");
+  // Routed by the warm Traefik at warm-s3.<domain>, from its private network, to the S3 port only.
+  const labels = labelMap(server?.inputs.labels);
+  expect(labels).toMatchObject({
+    "traefik.http.routers.ccci_warm-s3.rule": "Host(`warm-s3.ci.test`)",
+    "traefik.http.services.ccci_warm-s3.loadbalancer.server.port": "7070",
+    "traefik.swarm.network": "ccci_warm_edge",
+  });
+  expect(Object.values(labels)).not.toContain("7071");
+  expect(server?.inputs.taskSpec.networksAdvanceds).toHaveLength(2);
   expect(contract.postgres).toBeUndefined();
 });
 
