@@ -46,6 +46,12 @@ install_engine() {
 
 daemon_answers() { docker info >/dev/null 2>&1; }
 
+spawn_dockerd() {
+  log "starting dockerd in the background (log: $1)"
+  # setsid + nohup: the daemon must outlive this script and the shell that ran it.
+  as_root setsid nohup dockerd >>"$1" 2>&1 </dev/null &
+}
+
 start_daemon() {
   if daemon_answers; then
     return
@@ -56,15 +62,24 @@ start_daemon() {
     as_root rm -f /var/run/docker.pid
   fi
   # This host's engine by its pid file (other dockerds may run here: nodes.sh's workers).
+  local ours=0
   if [ -f /var/run/docker.pid ]; then
     log "dockerd is running but not answering yet; waiting for it"
   else
-    log "starting dockerd in the background (log: $logfile)"
-    # setsid + nohup: the daemon must outlive this script and the shell that ran it.
-    as_root setsid nohup dockerd >>"$logfile" 2>&1 </dev/null &
+    spawn_dockerd "$logfile"
+    ours=1
   fi
   local waited=0
   until daemon_answers; do
+    # The dockerd waited for was stopping, not starting (a restart, a shutdown under way): once it
+    # has gone, start one.
+    if [ "$ours" = 0 ] && ! { [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }; then
+      log "the running dockerd has exited (it was stopping)"
+      as_root rm -f /var/run/docker.pid
+      spawn_dockerd "$logfile"
+      ours=1
+      waited=0
+    fi
     if [ "$waited" -ge "$DOCKERD_TIMEOUT" ]; then
       tail -n 30 "$logfile" >&2 || true
       die "dockerd did not answer 'docker info' within ${DOCKERD_TIMEOUT}s; see $logfile"
