@@ -10,7 +10,7 @@ import { CiRun, WarmLayer } from "./components";
 import type { RunConfig, StackConfig, WarmConfig } from "./lib/config";
 import { warmPrefix } from "./lib/naming";
 import { loadRecipe } from "./lib/recipe/load";
-import { loadDepRecipes, planRun, recipeOptions, warmViewOfConfig } from "./lib/runPlan";
+import { depWarnings, loadDepRecipes, planRun, recipeOptions, warmViewOfConfig } from "./lib/runPlan";
 
 export function program(config: StackConfig, stack: string = pulumi.getStack()): Record<string, unknown> {
   return config.role === "warm" ? warmProgram(config, stack) : runProgram(config);
@@ -26,7 +26,8 @@ function runProgram(config: RunConfig): Record<string, unknown> {
   const plan = planRun(config, warmViewOfConfig(config));
   const model = loadRecipe(recipeOptions(plan, config));
   const depModels = loadDepRecipes(plan, config, model);
-  for (const note of [...plan.notes, ...model.warnings]) void pulumi.log.warn(note);
+  for (const note of [...plan.notes, ...model.warnings, ...depWarnings(depModels)])
+    void pulumi.log.warn(note);
   const provider = new docker.Provider("docker", { host: config.dockerHost });
   const run = new CiRun("run", { plan, model, depModels, config, provider });
   return { ...run.outputs };
