@@ -96,7 +96,7 @@ export type DepPlan = PostgresPlan | S3Plan | SmtpPlan | OidcPlan | RecipeDepPla
 export type ServedPlan = PostgresPlan | S3Plan | SmtpPlan | RecipeDepPlan;
 
 /** What planning a `recipe` dependency (and an S3 server's public host) needs of the run. */
-export interface RecipeDepContext {
+export interface DepContext {
   /** The operator's catalogue (absolute), if any. */
   catalogue?: string;
   /** The run's domain. */
@@ -136,7 +136,7 @@ export function planDeps(
   ssoOff: boolean,
   notes: string[],
   owner?: string,
-  recipes?: RecipeDepContext,
+  ctx?: DepContext,
 ): DepPlan[] {
   const problems: Problem[] = [];
   const at = (d: DepSpec, message: string) =>
@@ -163,7 +163,7 @@ export function planDeps(
       continue;
     }
     if (d.kind === "recipe") {
-      const r = recipeDep(d.name, d.recipe, names, recipes);
+      const r = recipeDep(d.name, d.recipe, names, ctx);
       if (typeof r === "string") at(d, r);
       else out.push(r);
       continue;
@@ -191,7 +191,7 @@ export function planDeps(
     const instance = warm[kind];
     const usable = instance && !warm.problems?.[kind] ? instance : undefined;
     const why = warm.problems?.[kind] ?? `the warm layer serves no ${kind}`;
-    const cold = () => out.push(withPublicEndpoint({ ...base, mode: "cold" } as ServedPlan, recipes));
+    const cold = () => out.push(withPublicEndpoint({ ...base, mode: "cold" } as ServedPlan, ctx));
     if (request === "cold") cold();
     else if (usable) out.push(withPublicEndpoint({ ...base, mode: "warm", warm: usable } as ServedPlan));
     else if (request === "warm") at(d, `a warm ${kind} was asked for (--deps warm), but ${why}`);
@@ -208,7 +208,7 @@ export function planDeps(
  * An S3 dependency's API through the proxy: the warm Traefik's route to the warm server, or a host
  * under the run's domain its own server is routed at (the internal endpoint where neither is known).
  */
-function withPublicEndpoint(d: ServedPlan, ctx?: RecipeDepContext): ServedPlan {
+function withPublicEndpoint(d: ServedPlan, ctx?: DepContext): ServedPlan {
   if (d.kind !== "s3") return d;
   const internal = `http://${d.host}:${S3_PORT}`;
   if (d.mode === "warm") return { ...d, publicEndpoint: d.warm?.publicEndpoint ?? internal };
@@ -222,7 +222,7 @@ function recipeDep(
   name: string,
   recipe: string,
   names: RunNames,
-  ctx: RecipeDepContext | undefined,
+  ctx: DepContext | undefined,
 ): RecipeDepPlan | string {
   if (!ctx?.catalogue)
     return `recipe ${recipe} is to come from the operator's catalogue, but none is set (run defaults' catalogue, or --catalogue)`;
