@@ -219,7 +219,7 @@ export async function labelledObjects(docker: Docker, label: string): Promise<Do
 }
 
 /**
- * Lists `objects()` every 500 ms until none is left or `waitMs` has passed; returns what is left.
+ * Lists `objects()` every 200 ms until none is left or `waitMs` has passed; returns what is left.
  * (Docker finishes removals a moment after it answers: tasks stop, swarm networks go.)
  */
 export async function untilGone(
@@ -229,7 +229,7 @@ export async function untilGone(
   const deadline = Date.now() + waitMs;
   let left = await objects();
   while (left.length > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 200));
     left = await objects();
   }
   return left;
