@@ -62,7 +62,12 @@ const Smtp = z.strictObject({ kind: z.literal("smtp"), ...Common });
 const RecipeDep = z.strictObject({
   kind: z.literal("recipe"),
   /** The recipe's name in the operator's catalogue. */
-  recipe: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  recipe: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9_-]{0,63}$/,
+      "is not the name of a recipe folder of the catalogue (a-z, 0-9, _ and -, 64 at most; never a path)",
+    ),
   ...Common,
 });
 

@@ -111,6 +111,16 @@ describe(".cc-ci/deps.yml", () => {
       "a:\n  kind: oidc\nb:\n  kind: oidc\n",
       /deps\.yml:4: b\.kind: a run has one OIDC provider/,
     ],
+    [
+      "a catalogue recipe named by a path (out of the catalogue)",
+      "up:\n  kind: recipe\n  recipe: ../../etc\n",
+      /deps\.yml:3: up\.recipe: is not the name of a recipe folder of the catalogue .*never a path/,
+    ],
+    [
+      "a catalogue recipe named by an absolute path",
+      "up:\n  kind: recipe\n  recipe: /etc\n",
+      /deps\.yml:3: up\.recipe: /,
+    ],
     ["YAML that does not parse", "db:\n  kind: [postgres\n", /deps\.yml:\d+: /],
     [
       "a duplicate key",
