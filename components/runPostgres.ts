@@ -151,7 +151,10 @@ export class RunPostgres extends pulumi.ComponentResource {
               retries: 60,
               startPeriod: "60s",
             },
-            stopGracePeriod: "10s",
+            // No stop grace period (Docker's default 10 s applies): with one, the provider's delete
+            // waits until swarm has *removed* the container (seconds after it stopped), then fails if
+            // that took longer; without, the service goes at once and the deletes of the run's network
+            // and volume wait, polling, until the container has let go of them.
             // Fast shutdown, as the official image's STOPSIGNAL: nothing of a run is worth waiting for.
             stopSignal: "SIGINT",
           },

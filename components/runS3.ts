@@ -108,10 +108,10 @@ export class RunS3 extends pulumi.ComponentResource {
             secret: secretSecret,
             labels,
             interval: "1s",
-            // The provider waits this long for the container to be *removed* after the service (not only
-            // stopped): swarm's agent takes ~2 s to remove it even when it stops at once, so 3 s failed
-            // under load (the destroy's "error on wait for container … context deadline exceeded").
-            stopGracePeriod: "10s",
+            // No stop grace period (Docker's default 10 s applies): with one, the provider's delete
+            // waits until swarm has *removed* the container (seconds after it stopped), then fails if
+            // that took longer; without, the service goes at once and the deletes of the run's network
+            // and volume wait, polling, until the container has let go of them.
           }),
           networksAdvanceds: [
             { id: args.networkId, aliases: [dep.host] },

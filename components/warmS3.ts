@@ -53,7 +53,8 @@ export function versitygwContainer(c: {
   secret: docker.Secret;
   labels: Record<string, string>;
   interval: string;
-  stopGracePeriod: string;
+  /** None for a run's own server (components/runS3.ts says why). */
+  stopGracePeriod?: string;
 }): docker.types.input.ServiceTaskSpecContainerSpec {
   const file = (s: docker.Secret, fileName: string) => ({
     secretId: s.id,
@@ -74,7 +75,7 @@ export function versitygwContainer(c: {
       retries: 60,
       startPeriod: "30s",
     },
-    stopGracePeriod: c.stopGracePeriod,
+    ...(c.stopGracePeriod ? { stopGracePeriod: c.stopGracePeriod } : {}),
   };
 }
 
