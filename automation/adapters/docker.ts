@@ -442,6 +442,18 @@ export async function sweepTaskContainers(runId: string, docker = dockerClient()
 }
 
 /**
+ * Sweeps the run's task containers every `everyMs` while `going()` (a run's destroy): once none of
+ * its services is left, what swarm's agent would remove seconds later is removed at once, so the
+ * deletes of the run's volumes and networks, which wait until no container holds them, go on.
+ */
+export async function sweepWhile(runId: string, going: () => boolean, everyMs = 250): Promise<void> {
+  while (going()) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    if (going()) await sweepTaskContainers(runId).catch(() => 0);
+  }
+}
+
+/**
  * The run's volumes on the other nodes: a task placed there made its own (the stack's volumes are
  * the manager's, removed with the stack). Run after its services and task containers are gone.
  */

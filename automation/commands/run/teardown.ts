@@ -15,6 +15,7 @@ import {
   runObjects,
   sweepNodeVolumes,
   sweepTaskContainers,
+  sweepWhile,
   unreachableNodes,
   untilGone,
 } from "../../adapters/docker";
@@ -205,7 +206,14 @@ async function destroyStack(s: RunState): Promise<void> {
           async () => (await runObjects(s.docker, names.runId)).filter((o) => o.kind === "container"),
           30_000,
         );
-      removed = await destroyRun(stack, s.say, containersGone);
+      let destroying = true;
+      const sweeping = sweepWhile(names.runId, () => destroying);
+      try {
+        removed = await destroyRun(stack, s.say, containersGone);
+      } finally {
+        destroying = false;
+        await sweeping;
+      }
       await sweepTaskContainers(names.runId);
       const failed = await sweepNodeVolumes(names.runId);
       if (failed.length > 0) throw new Error(failed.join("; "));
