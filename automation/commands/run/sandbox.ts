@@ -129,7 +129,10 @@ export async function runSandbox(
     const r = (await container.wait()) as { StatusCode: number };
     // Docker ends the stream once the last output is sent: on a busy host that can take seconds
     // after the exit; the bound is only for a stream that never ends.
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise((resolve) => (bound = setTimeout(resolve, 30_000)))]);
+    // Cleared, or the process that ran the tests stays up for the rest of the 30 s.
+    clearTimeout(bound);
     lines.end();
     if (artifacts) await copyArtifacts(container, artifacts);
     return timedOut ? TEST_TIMEOUT_EXIT : r.StatusCode;
