@@ -59,11 +59,12 @@ export async function runObjects(
   docker: Docker,
   runId?: string,
   namePrefix?: string,
+  kinds?: ReadonlySet<DockerKind>,
 ): Promise<DockerObject[]> {
-  const labelled = await labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run);
+  const labelled = await labelledObjects(docker, runId ? `${LABELS.run}=${runId}` : LABELS.run, kinds);
   if (!namePrefix) return labelled;
   const seen = new Set(labelled.map((o) => `${o.kind}:${o.id}`));
-  const named = (await namedObjects(docker, namePrefix)).filter((o) => !seen.has(`${o.kind}:${o.id}`));
+  const named = (await namedObjects(docker, namePrefix, kinds)).filter((o) => !seen.has(`${o.kind}:${o.id}`));
   return [...labelled, ...named.map((o) => ({ ...o, runId: runId ?? o.runId }))];
 }
 
@@ -140,15 +141,30 @@ async function engineOf(docker: Docker, o: DockerObject): Promise<Docker> {
  * Every Docker object of every kind that Docker's list `filters` select: the swarm's (services,
  * networks, secrets, configs) from the manager, containers and volumes from every node's engine.
  */
-async function listObjects(docker: Docker, filters: Record<string, string[]>): Promise<DockerObject[]> {
+/** Every kind of Docker object a run can leave. */
+export const ALL_KINDS: ReadonlySet<DockerKind> = new Set<DockerKind>([
+  "service",
+  "container",
+  "network",
+  "volume",
+  "secret",
+  "config",
+]);
+
+/** The objects matching `filters`, of `kinds` only (one API call per kind and engine, none for the rest). */
+async function listObjects(
+  docker: Docker,
+  filters: Record<string, string[]>,
+  kinds: ReadonlySet<DockerKind> = ALL_KINDS,
+): Promise<DockerObject[]> {
   const f = JSON.stringify(filters);
   const { others } = await nodeEngines(docker).catch(() => ({ others: [] as NodeEngine[] }));
   const remote = await Promise.all(
     others.map(async (e) => {
       try {
         const [containers, volumes] = await Promise.all([
-          e.docker.listContainers({ all: true, filters: f }),
-          e.docker.listVolumes({ filters: f }),
+          kinds.has("container") ? e.docker.listContainers({ all: true, filters: f }) : [],
+          kinds.has("volume") ? e.docker.listVolumes({ filters: f }) : { Volumes: [] },
         ]);
         return [
           ...containers.map((c) => ({
@@ -171,17 +187,21 @@ async function listObjects(docker: Docker, filters: Record<string, string[]>): P
       }
     }),
   );
-  return [...(await localObjects(docker, f)), ...remote.flat()];
+  return [...(await localObjects(docker, f, kinds)), ...remote.flat()];
 }
 
-async function localObjects(docker: Docker, f: string): Promise<DockerObject[]> {
+async function localObjects(
+  docker: Docker,
+  f: string,
+  kinds: ReadonlySet<DockerKind>,
+): Promise<DockerObject[]> {
   const [services, containers, networks, volumes, secrets, configs] = await Promise.all([
-    docker.listServices({ filters: f }),
-    docker.listContainers({ all: true, filters: f }),
-    docker.listNetworks({ filters: f }),
-    docker.listVolumes({ filters: f }),
-    docker.listSecrets({ filters: f }),
-    docker.listConfigs({ filters: f }),
+    kinds.has("service") ? docker.listServices({ filters: f }) : [],
+    kinds.has("container") ? docker.listContainers({ all: true, filters: f }) : [],
+    kinds.has("network") ? docker.listNetworks({ filters: f }) : [],
+    kinds.has("volume") ? docker.listVolumes({ filters: f }) : { Volumes: [] },
+    kinds.has("secret") ? docker.listSecrets({ filters: f }) : [],
+    kinds.has("config") ? docker.listConfigs({ filters: f }) : [],
   ]);
   return [
     ...services.map((s) => fromLabels("service", s.ID, s.Spec?.Name ?? s.ID, s.Spec?.Labels, s.CreatedAt)),
@@ -208,29 +228,40 @@ async function localObjects(docker: Docker, f: string): Promise<DockerObject[]> 
 }
 
 /** Every Docker object whose name starts with `prefix` (Docker's name filter matches substrings; kept exact here). */
-export async function namedObjects(docker: Docker, prefix: string): Promise<DockerObject[]> {
+export async function namedObjects(
+  docker: Docker,
+  prefix: string,
+  kinds?: ReadonlySet<DockerKind>,
+): Promise<DockerObject[]> {
   // A service's task containers are named <service>.<slot>.<task id>, so they start with the prefix too.
-  return (await listObjects(docker, { name: [prefix] })).filter((o) => o.name.startsWith(prefix));
+  return (await listObjects(docker, { name: [prefix] }, kinds)).filter((o) => o.name.startsWith(prefix));
 }
 
 /** Every Docker object carrying `label` (`key` or `key=value`); runId is "" on objects of no run. */
-export async function labelledObjects(docker: Docker, label: string): Promise<DockerObject[]> {
-  return listObjects(docker, { label: [label] });
+export async function labelledObjects(
+  docker: Docker,
+  label: string,
+  kinds?: ReadonlySet<DockerKind>,
+): Promise<DockerObject[]> {
+  return listObjects(docker, { label: [label] }, kinds);
 }
 
 /**
  * Lists `objects()` every 200 ms until none is left or `waitMs` has passed; returns what is left.
- * (Docker finishes removals a moment after it answers: tasks stop, swarm networks go.)
+ * (Docker finishes removals a moment after it answers: tasks stop, swarm networks go.) Between the
+ * first and the last look, which list every kind, only the kinds still there are listed again (a
+ * network swarm is still removing costs one call per poll, not a dozen).
  */
 export async function untilGone(
-  objects: () => Promise<DockerObject[]>,
+  objects: (kinds?: ReadonlySet<DockerKind>) => Promise<DockerObject[]>,
   waitMs: number,
 ): Promise<DockerObject[]> {
   const deadline = Date.now() + waitMs;
   let left = await objects();
   while (left.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
-    left = await objects();
+    left = await objects(new Set(left.map((o) => o.kind)));
+    if (left.length === 0) left = await objects();
   }
   return left;
 }

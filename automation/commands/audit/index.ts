@@ -357,7 +357,7 @@ async function reapStack(
   // containers are removed at once (as a run's teardown does); the stack is reaped when all is gone.
   const docker = dockerClient();
   await sweepTaskContainers(s.runId, docker);
-  await untilGone(() => runObjects(docker, s.runId), 30_000);
+  await untilGone((kinds) => runObjects(docker, s.runId, undefined, kinds), 30_000);
 }
 
 /** The careful way; false when there is nothing more to wait for (the stack was gone, or forced). */

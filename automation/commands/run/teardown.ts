@@ -18,6 +18,7 @@ import {
   sweepWhile,
   unreachableNodes,
   untilGone,
+  type DockerKind,
 } from "../../adapters/docker";
 import { provisioningAdmin } from "../../adapters/keycloak";
 import { releaseSlot } from "../../adapters/leases";
@@ -81,7 +82,7 @@ export async function findResidue(
   const docker = dockerClient();
   // Removed services' tasks take a few seconds to stop; wait for them before calling anything residue.
   const prefix = `${names.stackName}_`;
-  const left = await untilGone(() => runObjects(docker, names.runId, prefix), waitMs);
+  const left = await untilGone((kinds) => runObjects(docker, names.runId, prefix, kinds), waitMs);
   const residue: RunReport["residue"] = {
     docker: left.map((o) => ({ kind: o.kind, name: o.name, ...(o.node ? { node: o.node } : {}) })),
   };
@@ -194,6 +195,8 @@ export function runMasks(s: RunState): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
+const CONTAINERS: ReadonlySet<DockerKind> = new Set<DockerKind>(["container"]);
+
 /** destroy (and stack-remove, when the destroy did not remove it at once). */
 async function destroyStack(s: RunState): Promise<void> {
   const { stack, work, clock, names } = s;
@@ -202,10 +205,7 @@ async function destroyStack(s: RunState): Promise<void> {
   await clock
     .run("destroy", async () => {
       const containersGone = () =>
-        untilGone(
-          async () => (await runObjects(s.docker, names.runId)).filter((o) => o.kind === "container"),
-          30_000,
-        );
+        untilGone(() => runObjects(s.docker, names.runId, undefined, CONTAINERS), 30_000);
       let destroying = true;
       const sweeping = sweepWhile(names.runId, () => destroying);
       try {
