@@ -36,14 +36,22 @@ nodes_bridge_up() {
     as_root iptables -I FORWARD -i "$NODES_BRIDGE" -o "$NODES_BRIDGE" -j ACCEPT
 }
 
-# Debian packages, installed where missing (one apt-get update first).
+# Debian packages, installed where missing (one apt-get update first). setup.sh's lanes may ask at
+# the same time: one at a time under a lock (apt-get itself fails at once on dpkg's), checked again
+# once it is held.
 apt_install() {
   local missing=() p
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ "${#missing[@]}" -eq 0 ] && return
-  log "apt-get install ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  (
+    flock 8
+    missing=()
+    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    [ "${#missing[@]}" -eq 0 ] && exit 0
+    log "apt-get install ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ) 8>"$CC_CI_CACHE/.apt.lock"
 }
 
 # cached_build NAME DEST OK BUILD — the one way anything slow is built into the cache.

@@ -83,7 +83,10 @@ build_image() {
   local started=$SECONDS buildlog
   buildlog="$CC_CI_CACHE/build-${tag//[\/:]/_}.log"
   log "building $tag (log: $buildlog)"
-  if ! docker build --network host --force-rm --label "cc-ci.context-hash=$hash" \
+  # CC_CI_REBUILD=1 rebuilds every step, not only the image's tag from cached layers.
+  local nocache=()
+  [ "${CC_CI_REBUILD:-0}" = 1 ] && nocache=(--no-cache)
+  if ! docker build --network host --force-rm "${nocache[@]}" --label "cc-ci.context-hash=$hash" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$@" "$ctx" >"$buildlog" 2>&1; then
     tail -n 40 "$buildlog" >&2
     die "building $tag failed; log: $buildlog"
