@@ -91,6 +91,10 @@ export function pulumiEnvVars(env: CcciEnv, pulumiHome: string): Record<string, 
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
     // The program runs on the Node this CLI runs on (the project's Node 24), whatever PATH says.
     PATH: [path.dirname(process.execPath), env.pulumiBin, process.env.PATH].filter(Boolean).join(":"),
+    // The program's and the dynamic providers' Node keep the bytecode of what they load (Pulumi's SDK,
+    // its gRPC, the program) in the checkout's cache, from their first module on (bin/compile.js
+    // turns it on only once the SDK is loaded).
+    NODE_COMPILE_CACHE: path.join(env.projectDir, ".build", "node-compile-cache"),
   };
   // Pulumi's postgres:// backend lists keys holding a connection while it asks for each key's
   // metadata on another, from a pool of 2 × GOMAXPROCS connections, with 10 listings at once by

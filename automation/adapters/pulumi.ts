@@ -18,6 +18,7 @@ import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { readWarmOutputs, type ContractRead, type RegistryOutputs } from "../../lib/contract";
 import { shortStackName, stackFqn } from "../../lib/naming";
+import { foundHelpersEnv } from "../../lib/recipe/helpers";
 import { privatePulumiHome, removePulumiHome, workspaceOptions, type CcciEnv } from "./env";
 
 export { ConcurrentUpdateError, StackAlreadyExistsError, StackNotFoundError };
@@ -203,6 +204,7 @@ export function pulumiCli(
 ): Promise<string> {
   const env = {
     ...process.env,
+    ...foundHelpersEnv(),
     ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}),
     ...ws.envVars,
   };

@@ -35,6 +35,14 @@ export function helperBinary(kind: HelperKind): string {
 }
 
 /**
+ * The helpers this process has found, as the variables that name them: handed to the Pulumi program
+ * this process starts, which then reads the same recipe without asking the build scripts again.
+ */
+export function foundHelpersEnv(): Record<string, string> {
+  return Object.fromEntries([...found].map(([kind, bin]) => [OVERRIDE[kind], bin]));
+}
+
+/**
  * What a helper may use, whatever a recipe asks of it: its heap and every other private writable
  * mapping (RLIMIT_DATA, with Go's collector told to work hard before it: GOMEMLIMIT), its CPU time
  * (RLIMIT_CPU), its wall time and the size of its answer. A recipe that needs more is refused as
