@@ -11,7 +11,7 @@ import type { KeycloakConfig } from "../lib/config";
 import { GeneratedSecret } from "../lib/generatedSecret";
 import { prefixedName, NETWORK_NAME_MAX, SERVICE_NAME_MAX } from "../lib/naming";
 import { publicUrl } from "../lib/units";
-import { CONVERGE, restartPolicy, labelList, taskResources } from "./util";
+import { CONVERGE, healthTiming, restartPolicy, labelList, taskResources } from "./util";
 import { adminGateway } from "./adminGateway";
 import { dockerSecret, KeycloakDatabase } from "./keycloakDatabase";
 
@@ -38,6 +38,8 @@ export interface KeycloakArgs {
   provider: docker.Provider;
   /** The keycloak provider's HTTP timeout in seconds (its 5 s default leaves orphan realms). Default: 120. */
   clientTimeout?: number;
+  /** Seconds between healthchecks of Keycloak and its database (the warm layer's healthcheckSeconds). Default: 5 and 3. */
+  healthcheckSeconds?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ export class Keycloak extends pulumi.ComponentResource {
     );
     const database = new KeycloakDatabase(
       name,
-      { config: config.database, prefix, labels, provider },
+      { config: config.database, prefix, labels, provider, healthcheckSeconds: args.healthcheckSeconds },
       { parent: this },
     );
     const adminNet = adminNetwork(`${name}-admin-network`, prefix, labels, child);
@@ -222,9 +224,8 @@ function serviceArgs(
         ],
         healthcheck: {
           tests: KEYCLOAK_HEALTHCHECK,
-          interval: "5s",
+          ...healthTiming(args.healthcheckSeconds ?? 5, 300),
           timeout: "4s",
-          retries: 60,
           startPeriod: "5m",
         },
         stopGracePeriod: "20s",

@@ -15,7 +15,14 @@ import {
   SERVICE_NAME_MAX,
   VOLUME_NAME_MAX,
 } from "../lib/naming";
-import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
+import {
+  CONVERGE,
+  healthTiming,
+  CREATE_BEFORE_DELETE,
+  restartPolicy,
+  labelList,
+  taskResources,
+} from "./util";
 
 export interface KeycloakDatabaseArgs {
   config: KeycloakConfig["database"];
@@ -23,6 +30,8 @@ export interface KeycloakDatabaseArgs {
   prefix: string;
   labels: Record<string, string>;
   provider: docker.Provider;
+  /** Seconds between healthchecks. Default: 3. */
+  healthcheckSeconds?: number;
 }
 
 /**
@@ -89,9 +98,8 @@ export class KeycloakDatabase extends pulumi.ComponentResource {
             secrets: [this.passwordFile],
             healthcheck: {
               tests: ["CMD-SHELL", `pg_isready -U ${db.user} -d ${db.name}`],
-              interval: "3s",
+              ...healthTiming(args.healthcheckSeconds ?? 3, 60),
               timeout: "3s",
-              retries: 20,
               startPeriod: "10s",
             },
             stopGracePeriod: "30s",

@@ -107,7 +107,7 @@ export class RunS3 extends pulumi.ComponentResource {
             access: accessSecret,
             secret: secretSecret,
             labels,
-            interval: "1s",
+            healthcheckSeconds: 1,
             // No stop grace period (Docker's default 10 s applies): with one, the provider's delete
             // waits until swarm has *removed* the container (seconds after it stopped), then fails if
             // that took longer; without, the service goes at once and the deletes of the run's network

@@ -11,7 +11,14 @@ import * as docker from "@pulumi/docker";
 import type { TraefikConfig } from "../lib/config";
 import { contentHash, prefixedName, OBJECT_NAME_MAX } from "../lib/naming";
 import { DockerApiProxy } from "./dockerApiProxy";
-import { CONVERGE, CREATE_BEFORE_DELETE, restartPolicy, labelList, taskResources } from "./util";
+import {
+  CONVERGE,
+  healthTiming,
+  CREATE_BEFORE_DELETE,
+  restartPolicy,
+  labelList,
+  taskResources,
+} from "./util";
 
 export const ENTRYPOINTS = { web: "web", webSecure: "web-secure" } as const;
 export const ACME_RESOLVER = "ccci-acme";
@@ -30,6 +37,8 @@ export interface TraefikArgs {
   /** Only route services with these labels (a run's own Traefik routes only its run). Default: all. */
   constraintLabels?: Record<string, string>;
   provider: docker.Provider;
+  /** Seconds between healthchecks. Default: 5. */
+  healthcheckSeconds?: number;
 }
 
 /** What Traefik's task mounts for its TLS mode, and what must exist before it starts. */
@@ -185,9 +194,8 @@ function serviceArgs(
           // The healthcheck runs a second traefik, which reads its static configuration from
           // flags alone: it must be told where the ping entrypoint is.
           tests: ["CMD", "traefik", "healthcheck", ...PING],
-          interval: "5s",
+          ...healthTiming(args.healthcheckSeconds ?? 5, 50),
           timeout: "3s",
-          retries: 10,
           startPeriod: "5s",
         },
       },

@@ -29,6 +29,16 @@ export function taskResources(r: Resources): docker.types.input.ServiceTaskSpecR
   return { limits: Object.keys(limits).length > 0 ? limits : undefined, reservation };
 }
 
+/**
+ * A healthcheck's timing: checked every `everyS` seconds, unhealthy once it has failed for about
+ * `giveUpS` seconds past its start period (Docker counts retries, not time). On Docker 20.10 the first
+ * check comes one interval after the start (no start_interval), so a long interval delays "healthy";
+ * a short one runs a process in the container, and through dockerd, containerd and runc, that often.
+ */
+export function healthTiming(everyS: number, giveUpS: number): { interval: string; retries: number } {
+  return { interval: `${everyS}s`, retries: Math.max(3, Math.ceil(giveUpS / everyS)) };
+}
+
 /** Swarm waits for tasks to be running — and, with a healthcheck, healthy — before `up` moves on. */
 export const CONVERGE: docker.types.input.ServiceConvergeConfig = { delay: "2s", timeout: "10m" };
 

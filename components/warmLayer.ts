@@ -50,6 +50,7 @@ export class WarmLayer extends pulumi.ComponentResource {
   constructor(name: string, args: WarmLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("cc-ci:warm:WarmLayer", name, {}, opts);
     const { config, provider } = args;
+    const healthcheckSeconds = config.healthcheckSeconds;
     const prefix = args.prefix ?? warmPrefix(WARM_STACK);
     const labels = { [LABELS.layer]: "warm", [LABELS.stackNamespace]: prefix };
 
@@ -58,7 +59,14 @@ export class WarmLayer extends pulumi.ComponentResource {
     const slots = slotNetworks(config.proxyNetwork, config.slots);
     this.traefik = new Traefik(
       `${name}-traefik`,
-      { config: config.traefik, prefix, networkNames: [edge, ...slots], labels, provider },
+      {
+        config: config.traefik,
+        prefix,
+        networkNames: [edge, ...slots],
+        labels,
+        provider,
+        healthcheckSeconds,
+      },
       { parent: this },
     );
     const proxy = {
@@ -81,7 +89,7 @@ export class WarmLayer extends pulumi.ComponentResource {
     if (config.postgres.enabled)
       this.postgres = new WarmPostgres(
         `${name}-postgres`,
-        { config: config.postgres, prefix, labels, provider },
+        { config: config.postgres, prefix, labels, provider, healthcheckSeconds },
         { parent: this },
       );
     if (config.s3.enabled) {
@@ -94,7 +102,7 @@ export class WarmLayer extends pulumi.ComponentResource {
       };
       this.s3 = new WarmS3(
         `${name}-s3`,
-        { config: config.s3, prefix, labels, provider, route },
+        { config: config.s3, prefix, labels, provider, route, healthcheckSeconds },
         { parent: this },
       );
     }
@@ -118,6 +126,7 @@ export class WarmLayer extends pulumi.ComponentResource {
         },
         routerName: `${prefix}-keycloak`,
         labels,
+        healthcheckSeconds,
         provider,
       },
       { parent: this },

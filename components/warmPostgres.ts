@@ -14,13 +14,15 @@ import { GeneratedSecret } from "../lib/generatedSecret";
 import { prefixedName, SERVICE_NAME_MAX } from "../lib/naming";
 import { adminGateway, warmServerPlace } from "./adminGateway";
 import { dockerSecret } from "./keycloakDatabase";
-import { CONVERGE, labelList, restartPolicy, taskResources } from "./util";
+import { CONVERGE, healthTiming, labelList, restartPolicy, taskResources } from "./util";
 
 export interface WarmPostgresArgs {
   config: PostgresConfig;
   prefix: string;
   labels: Record<string, string>;
   provider: docker.Provider;
+  /** Seconds between healthchecks. Default: 3. */
+  healthcheckSeconds?: number;
 }
 
 export class WarmPostgres extends pulumi.ComponentResource {
@@ -66,9 +68,8 @@ export class WarmPostgres extends pulumi.ComponentResource {
             ],
             healthcheck: {
               tests: ["CMD-SHELL", "pg_isready -U postgres"],
-              interval: "3s",
+              ...healthTiming(args.healthcheckSeconds ?? 3, 60),
               timeout: "3s",
-              retries: 20,
               startPeriod: "10s",
             },
             stopGracePeriod: "30s",

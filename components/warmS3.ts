@@ -13,7 +13,7 @@ import { GeneratedSecret } from "../lib/generatedSecret";
 import { prefixedName, SERVICE_NAME_MAX } from "../lib/naming";
 import { adminGateway, warmServerPlace } from "./adminGateway";
 import { dockerSecret } from "./keycloakDatabase";
-import { CONVERGE, labelList, restartPolicy, taskResources } from "./util";
+import { CONVERGE, healthTiming, labelList, restartPolicy, taskResources } from "./util";
 import { routerLabels, type RouterProxy } from "./keycloak";
 
 export const S3_ADMIN_PORT = 7071;
@@ -52,7 +52,8 @@ export function versitygwContainer(c: {
   access: docker.Secret;
   secret: docker.Secret;
   labels: Record<string, string>;
-  interval: string;
+  /** Seconds between healthchecks; unhealthy after about a minute of failures (two for the warm one). */
+  healthcheckSeconds: number;
   /** None for a run's own server (components/runS3.ts says why). */
   stopGracePeriod?: string;
 }): docker.types.input.ServiceTaskSpecContainerSpec {
@@ -70,9 +71,8 @@ export function versitygwContainer(c: {
     secrets: [file(c.access, "root_access"), file(c.secret, "root_secret")],
     healthcheck: {
       tests: VERSITYGW_HEALTHCHECK,
-      interval: c.interval,
+      ...healthTiming(c.healthcheckSeconds, c.admin ? 120 : 60),
       timeout: "3s",
-      retries: 60,
       startPeriod: "30s",
     },
     ...(c.stopGracePeriod ? { stopGracePeriod: c.stopGracePeriod } : {}),
@@ -111,6 +111,8 @@ export class WarmS3 extends pulumi.ComponentResource {
       provider: docker.Provider;
       /** Where the warm Traefik routes its S3 API. */
       route: S3Route;
+      /** Seconds between healthchecks. Default: 2. */
+      healthcheckSeconds?: number;
     },
     opts?: pulumi.ComponentResourceOptions,
   ) {
@@ -157,7 +159,7 @@ export class WarmS3 extends pulumi.ComponentResource {
             access: accessSecret,
             secret: secretSecret,
             labels,
-            interval: "2s",
+            healthcheckSeconds: args.healthcheckSeconds ?? 2,
             stopGracePeriod: "10s",
           }),
           // Its own network (the runs' gateways), and the warm Traefik's, which routes its S3 port only.

@@ -62,6 +62,15 @@ export const WarmConfig = z.strictObject({
     .describe(
       "Slot networks Traefik is attached to from the start: the most runs at once on the warm layer (Traefik never restarts for a run). Default: 8.",
     ),
+  healthcheckSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(300)
+    .default(10)
+    .describe(
+      "Seconds between the healthchecks of the warm services (Traefik, Keycloak and its database, PostgreSQL, S3). Default: 10.",
+    ),
   ...Common,
   traefik: TraefikConfig.prefault({}),
   keycloak: KeycloakConfig.prefault({}),

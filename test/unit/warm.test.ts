@@ -106,6 +106,31 @@ describe("warm stack", () => {
     });
   });
 
+  test("the warm services are checked every healthcheckSeconds (10 by default), unhealthy after as long as before", async () => {
+    const health = (world: MockWorld, suffix: string) =>
+      service(world, suffix).taskSpec.containerSpec.healthcheck;
+    const byDefault = (await runWarm({ postgres: { enabled: true }, s3: { enabled: true } })).world;
+    const slow = (
+      await runWarm({ healthcheckSeconds: 30, postgres: { enabled: true }, s3: { enabled: true } })
+    ).world;
+    // [service, give up after (s)]: Keycloak 5 min, its database and PostgreSQL 1, S3 2, Traefik 50 s.
+    const parts: [string, number][] = [
+      ["keycloak-service", 300],
+      ["keycloak-db", 60],
+      ["postgres-service", 60],
+      ["s3-service", 120],
+      ["traefik-service", 50],
+    ];
+    for (const [suffix, giveUp] of parts) {
+      expect(health(byDefault, suffix)).toMatchObject({ interval: "10s", retries: Math.ceil(giveUp / 10) });
+      expect(health(slow, suffix)).toMatchObject({
+        interval: "30s",
+        retries: Math.max(3, Math.ceil(giveUp / 30)),
+      });
+    }
+    await expect(runWarm({ healthcheckSeconds: 0 })).rejects.toThrow(/healthcheckSeconds/);
+  });
+
   test("Keycloak's admin port is published on 127.0.0.1 only, by a gateway on a bridge of its own", async () => {
     const { world } = await runWarm({ keycloak: { adminPort: 9180 } });
     expect(service(world, "keycloak-service").endpointSpec).toEqual({ mode: "dnsrr" });
