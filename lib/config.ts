@@ -67,9 +67,9 @@ export const WarmConfig = z.strictObject({
     .int()
     .min(1)
     .max(300)
-    .default(10)
+    .default(30)
     .describe(
-      "Seconds between the healthchecks of the warm services (Traefik, Keycloak and its database, PostgreSQL, S3). Default: 10.",
+      "Seconds between the healthchecks of the warm services (Traefik, Keycloak and its database, PostgreSQL, S3). Default: 30.",
     ),
   ...Common,
   traefik: TraefikConfig.prefault({}),
