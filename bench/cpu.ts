@@ -57,6 +57,7 @@ export async function cpuSplit(
   const start = new Map<string, number>();
   const last = new Map<string, number>();
   const partOf = new Map<string, string>();
+  const comms = new Map<string, string>();
   const read = async (first: boolean) => {
     if (existsSync(CGROUP))
       for (const id of readdirSync(CGROUP)) {
@@ -81,11 +82,16 @@ export async function cpuSplit(
         last.set(key, ns / 1e9);
       }
     for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      let comm: string;
-      try {
-        comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-      } catch {
-        continue;
+      // A process's name read once (pids are not reused within a measurement): the sampler's own
+      // CPU is part of the host's figure, so it reads as little as it can.
+      let comm = comms.get(pid);
+      if (comm === undefined) {
+        try {
+          comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+        } catch {
+          continue;
+        }
+        comms.set(pid, comm);
       }
       if (!DAEMONS.test(comm)) continue;
       const s = procCpuS(pid, false);
