@@ -63,7 +63,7 @@ export default tseslint.config(
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
   {
-    files: ["scripts/dev/**/*.js"],
+    files: ["bin/**/*.js", "scripts/dev/**/*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
   },
   // Promises: none left floating, none where a callback's result is ignored (type-aware).
