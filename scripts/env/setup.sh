@@ -13,15 +13,14 @@
 #
 #   scripts/env/setup.sh            all of it
 #   scripts/env/setup.sh --no-images   skip the images (unit tests need none)
-#   scripts/env/setup.sh --profile     also print how long each step took, lane by lane, and the
-#                                      critical path
+#   scripts/env/setup.sh --profile     also print how long each step took (they run one after
+#                                      another: together they are the critical path)
 #
-# What does not depend on each other is built side by side: after the engine, DNS, firewall and
-# PostgreSQL (one after another, seconds), three lanes run at once —
-#   npm       the npm packages
-#   pulumi    the Pulumi CLI and language host, then the provider plugins (installed with that CLI)
-#   images    the container images, then the Go helpers (which reuse the Traefik build's Go cache)
-# Each lane's lines carry its name; a lane that fails stops setup with its name once the others end.
+# One after another on purpose. Three lanes at once (npm; the Pulumi CLI then the plugins; the images
+# then the Go helpers) were measured from nothing on this 2-core machine kind, each with its own empty
+# caches, side by side on 2026-12-07: 767 s and 1267 core-s in lanes, 734 s and 1026 core-s in turn.
+# The Go builds already keep both cores busy, and two of them at once compile the packages they share
+# twice (Go's build cache only has what a build has finished).
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -35,56 +34,23 @@ for a in "$@"; do
   esac
 done
 
-t0=$(date +%s)
-# One line per step: lane, start, end (seconds since t0), name.
-steps_file="$(mktemp)"
-trap 'rm -f "$steps_file"' EXIT
-LANE=setup
-step_name=""
-step_start=0
-end_step() {
-  [ -n "$step_name" ] && printf '%s\t%d\t%d\t%s\n' "$LANE" "$step_start" "$(($(date +%s) - t0))" "$step_name" >>"$steps_file"
-  step_name=""
-}
+step_names=()
+step_starts=()
 step() {
-  end_step
-  step_name="$*"
-  step_start=$(($(date +%s) - t0))
+  step_names+=("$*")
+  step_starts+=("$(date +%s)")
   log "== $* ($(date +%T))"
 }
+t0=$(date +%s)
 
-# Steps, lanes and the critical path: the head, then the longest lane.
+# Seconds per step, longest first, and their sum.
 print_profile() {
-  local end=$(($(date +%s) - t0))
-  log "profile: seconds per step, longest first ($end s in all)"
-  awk -F'\t' '{ printf "%6d s  %-7s %s\n", $3 - $2, $1, $4 }' "$steps_file" | sort -rn >&2
-  log "lanes: when each began and ended (seconds from the start)"
-  awk -F'\t' '{ if (!($1 in a) || $2 < a[$1]) a[$1] = $2; if ($3 > b[$1]) b[$1] = $3 }
-    END { for (l in a) printf "%-7s %4d s .. %4d s (%d s)\n", l, a[l], b[l], b[l] - a[l] }' "$steps_file" |
-    sort -k2 -n >&2
-  awk -F'\t' -v end="$end" '
-    $1 == "setup" { head = ($3 > head ? $3 : head) }
-    $1 != "setup" { if ($3 > last) { last = $3; lane = $1 } }
-    END { printf "critical path: setup (%d s), then the %s lane (until %d s); %d s in all\n", head, lane, last, end }' \
-    "$steps_file" >&2
-}
-
-# lane NAME FUNCTION: FUNCTION in the background, its lines prefixed with NAME; its pid in LANE_PIDS.
-LANE_PIDS=()
-LANE_NAMES=()
-lane() {
-  local name="$1" fn="$2"
-  (
-    set -o pipefail
-    # A plain list in a subshell: errexit holds inside FUNCTION (under && it would not).
-    (
-      LANE="$name"
-      "$fn"
-      end_step
-    ) 2>&1 | sed -u "s/^/[$name] /" >&2
-  ) &
-  LANE_PIDS+=("$!")
-  LANE_NAMES+=("$name")
+  local end i n=${#step_names[@]}
+  end=$(date +%s)
+  log "profile: seconds per step (one after another: together the critical path, $((end - t0)) s)"
+  for ((i = 0; i < n; i++)); do
+    printf '%6d s  %s\n' "$((${step_starts[i + 1]:-$end} - step_starts[i]))" "${step_names[i]}"
+  done | sort -rn >&2
 }
 
 step "docker engine and swarm"
@@ -101,49 +67,34 @@ step "PostgreSQL for shared state (Pulumi's postgres:// backend; the suite's own
 "$ENV_DIR/postgres.sh" >/dev/null
 "$ENV_DIR/postgres.sh" --db ccci_e2e --url-file "${CC_CI_E2E_HOME:-/var/lib/cc-ci-e2e}/postgres.url" >/dev/null
 
-step "Debian packages the lanes use: shellcheck and jq (npm run lint:sh, the helpers' builds)"
+step "shellcheck and jq (npm run lint:sh, the helpers' builds)"
 apt_install shellcheck jq
-end_step
 
-npm_lane() {
-  step "npm packages (Node 24 comes with them)"
-  local stamp hash
-  stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"
-  hash=$(sha256sum "$PROJECT_DIR/package-lock.json" | cut -c1-16)
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
-    (cd "$PROJECT_DIR" && npm ci --no-audit --no-fund)
-    echo "$hash" >"$stamp"
-  else
-    log "node_modules matches package-lock.json"
-  fi
-  "$PROJECT_DIR/node_modules/.bin/node" --version >/dev/null || die "Node 24 from the npm package 'node' does not run"
-}
+step "npm packages (Node 24 comes with them)"
+stamp="$PROJECT_DIR/node_modules/.cc-ci-lock-hash"
+hash=$(sha256sum "$PROJECT_DIR/package-lock.json" | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$hash" ]; then
+  (cd "$PROJECT_DIR" && npm ci --no-audit --no-fund)
+  echo "$hash" >"$stamp"
+else
+  log "node_modules matches package-lock.json"
+fi
+"$PROJECT_DIR/node_modules/.bin/node" --version >/dev/null || die "Node 24 from the npm package 'node' does not run"
 
-pulumi_lane() {
-  step "pulumi CLI and language host"
-  "$ENV_DIR/pulumi.sh" >/dev/null
-  step "provider plugins"
-  "$ENV_DIR/providers.sh"
-}
+step "pulumi CLI and language host"
+"$ENV_DIR/pulumi.sh"
 
-images_lane() {
-  if [ "$images" = 1 ]; then
-    step "container images"
-    "$ENV_DIR/images.sh"
-  fi
-  # After the images: ccci-traefik compiles Traefik's packages, which the Traefik image build just did.
-  step "Go helpers: Docker's compose loader and templates, Traefik's label decoder and rule parser"
-  "$ENV_DIR/compose-helper.sh" >/dev/null
-  "$ENV_DIR/traefik-helper.sh" >/dev/null
-}
+step "provider plugins"
+"$ENV_DIR/providers.sh"
 
-lane npm npm_lane
-lane pulumi pulumi_lane
-lane images images_lane
-failed=()
-for i in "${!LANE_PIDS[@]}"; do
-  wait "${LANE_PIDS[i]}" || failed+=("${LANE_NAMES[i]}")
-done
-[ "${#failed[@]}" -eq 0 ] || die "setup failed in: ${failed[*]} (its lines above carry its name)"
+if [ "$images" = 1 ]; then
+  step "container images"
+  "$ENV_DIR/images.sh"
+fi
+
+# After the images: ccci-traefik compiles Traefik's packages, which the Traefik image build just did.
+step "Go helpers: Docker's compose loader and templates, Traefik's label decoder and rule parser"
+"$ENV_DIR/compose-helper.sh" >/dev/null
+"$ENV_DIR/traefik-helper.sh" >/dev/null
 log "environment ready in $(($(date +%s) - t0)) s"
 if [ "$profile" = 1 ]; then print_profile; fi
