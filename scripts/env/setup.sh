@@ -18,7 +18,8 @@
 #
 # One after another on purpose. Three lanes at once (npm; the Pulumi CLI then the plugins; the images
 # then the Go helpers) were measured from nothing on this 2-core machine kind, each with its own empty
-# caches, side by side on 2026-12-07: 767 s and 1267 core-s in lanes, 734 s and 1026 core-s in turn.
+# caches, one after the other within the hour on 2026-12-07: 767 s and 1267 core-s in lanes, 734 s
+# and 1026 core-s in turn.
 # The Go builds already keep both cores busy, and two of them at once compile the packages they share
 # twice (Go's build cache only has what a build has finished).
 # shellcheck source=common.sh
