@@ -114,6 +114,22 @@ init_swarm() {
   esac
 }
 
+# The workers nodes.sh made (their swarm node carries the label cc-ci.engine, their engine's socket)
+# whose engine is gone: a multi-node suite interrupted before its `nodes.sh --remove` (a CI job
+# killed at its time limit, a session ended) leaves them in the swarm's list, down, and every run
+# on this host then reports them as nodes it could not check. A down worker whose engine still
+# answers (one a test stopped for a while, being started again) is kept. Other nodes are not ours.
+stale_test_workers() {
+  local id state sock
+  for id in $(docker node ls --filter role=worker -q); do
+    read -r state sock < <(docker node inspect "$id" --format '{{.Status.State}} {{index .Spec.Labels "cc-ci.engine"}}')
+    if [ -z "$sock" ] || [ "$state" = ready ]; then continue; fi
+    if timeout 10 docker -H "$sock" info >/dev/null 2>&1; then continue; fi
+    docker node rm --force "$id" >/dev/null
+    log "removed the swarm node $id: a test worker of scripts/env/nodes.sh ($sock) whose engine is gone"
+  done
+}
+
 # Gateways an earlier version made with a restart policy: Docker would start them by itself at its
 # next start, before the swarm serves their networks, and leave a stale attachment.
 no_restart_gateways() {
@@ -170,6 +186,7 @@ if "$restart"; then stop_daemon; fi
 nodes_bridge_up
 start_daemon
 init_swarm
+stale_test_workers
 no_restart_gateways
 start_gateways
 log "docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})') ready; swarm manager $(docker info --format '{{.Swarm.NodeID}}')"

@@ -156,8 +156,22 @@ joined() {
   [ "$(dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = active ]
 }
 
+# Whether this host's swarm still lists the worker's node: scripts/env/docker.sh removes workers
+# whose engines were gone (an interrupted suite), and a worker's engine started again afterwards still
+# believes it belongs to the swarm.
+listed() {
+  local id
+  id="$(dk "$1" info --format '{{.Swarm.NodeID}}' 2>/dev/null)"
+  [ -n "$id" ] && docker node inspect "$id" >/dev/null 2>&1
+}
+
 join() {
   local n="$1" token id
+  if [ "$(dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" != inactive ] && ! listed "$n"; then
+    # active or pending (it keeps trying to reach a swarm that no longer knows it)
+    log "$n was removed from the swarm while its engine was away: it leaves and joins again"
+    dk "$n" swarm leave --force >/dev/null 2>&1 || true
+  fi
   if ! joined "$n"; then
     token="$(docker swarm join-token -q worker)"
     dk "$n" swarm join --token "$token" --advertise-addr "$(ip_of "$n")" "$HOST_IP:2377" >/dev/null
