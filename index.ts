@@ -1,7 +1,11 @@
 // The cc-ci Pulumi program for the CLI (`pulumi up -s warm`): the stack's config is parsed once here
 // (bad config fails with every problem listed, before any resource), then program.ts declares it.
+// A run stack's secret settings come from the CLI's environment, not its settings file (lib/config.ts:
+// SECRET_CONFIG_ENV).
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig } from "./lib/config";
+import { parseStackConfig, secretConfigFromEnv } from "./lib/config";
 import { program } from "./program";
 
-export = program(parseStackConfig(pulumi.runtime.allConfig(), pulumi.getStack()));
+export = program(
+  parseStackConfig({ ...pulumi.runtime.allConfig(), ...secretConfigFromEnv(process.env) }, pulumi.getStack()),
+);

@@ -237,8 +237,44 @@ export type RunConfig = z.output<typeof RunConfig>;
 export const StackConfig = z.discriminatedUnion("role", [WarmConfig, RunConfig]);
 export type StackConfig = z.output<typeof StackConfig>;
 
-/** Top-level run config keys that carry secrets: stored as Pulumi secrets. */
+/** Top-level run config keys that carry secrets (the warm layer's admin identities). */
 export const SECRET_CONFIG_KEYS: ReadonlySet<string> = new Set(["warmKeycloak", "warmPostgres", "warmS3"]);
+
+/**
+ * Where a run's secret settings reach its program: the environment of the Pulumi CLI that deploys
+ * it (`up`, an upgrade's `preview`), a JSON object of `cc-ci:<key>` → text; never its settings file.
+ * The program hands them on as Pulumi secrets, so they are kept encrypted in the state like the
+ * resources' other secret inputs; `pulumi destroy` needs none of them (the providers' inputs are in
+ * the state). Written to the settings file, they needed `pulumi config set-all`: a CLI start and a
+ * derivation of the passphrase's key (PBKDF2, 10^6 rounds) in every run.
+ */
+export const SECRET_CONFIG_ENV = "CC_CI_SECRET_CONFIG";
+
+/**
+ * The secret settings in `env` (SECRET_CONFIG_ENV), checked: a JSON object of text values whose keys
+ * are the SECRET_CONFIG_KEYS in the `cc-ci:` namespace; anything else fails, naming what is wrong.
+ */
+export function secretConfigFromEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const text = env[SECRET_CONFIG_ENV];
+  if (text === undefined || text === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ValidationError(SECRET_CONFIG_ENV, [
+      { path: "", message: `not JSON: ${(e as Error).message}` },
+    ]);
+  }
+  const values = parseOrThrow(z.record(z.string(), z.string()), parsed, SECRET_CONFIG_ENV);
+  const keys = [...SECRET_CONFIG_KEYS].map((k) => `${CONFIG_NAMESPACE}:${k}`);
+  const others = Object.keys(values).filter((k) => !keys.includes(k));
+  if (others.length > 0)
+    throw new ValidationError(
+      SECRET_CONFIG_ENV,
+      others.map((k) => ({ path: k, message: `a key other than ${keys.join(", ")}` })),
+    );
+  return values;
+}
 
 /**
  * The operator's run defaults (`--defaults FILE`): the run settings above, with the same rules and

@@ -197,3 +197,41 @@ function nodeTree(doc: Document, node: unknown, depth: number): unknown {
   }
   return node === null || node === undefined ? new Untyped("") : node;
 }
+
+/**
+ * `text` as a YAML double-quoted scalar that every YAML reader takes back as exactly this string:
+ * printable ASCII as is, everything else escaped by code point (`\x`, `\u`, `\U`), `"` and `\`
+ * escaped. Not the `yaml` library's double-quoted style: it writes NEL, LS, PS and DEL raw, which
+ * readers descended from libyaml (Go's yaml.v3, the Pulumi CLI's) fold into spaces or refuse. A lone
+ * surrogate, which UTF-8 cannot hold, becomes U+FFFD, as Node writes it to any file or argument.
+ */
+export function yamlQuoted(text: string): string {
+  let out = '"';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    if (ch === '"' || ch === "\\") out += `\\${ch}`;
+    else if (cp >= 0x20 && cp <= 0x7e) out += ch;
+    else if (cp <= 0xff) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (cp >= 0xd800 && cp <= 0xdfff) out += "\\ufffd";
+    else if (cp <= 0xffff) out += `\\u${cp.toString(16).padStart(4, "0")}`;
+    else out += `\\U${cp.toString(16).padStart(8, "0")}`;
+  }
+  return `${out}"`;
+}
+
+/**
+ * A stack settings file (Pulumi.<stack>.yaml) of string values and maps of them, every key and
+ * string double-quoted by yamlQuoted: nothing in it reads as a number, a boolean, a date or null.
+ */
+export function settingsYaml(settings: Record<string, unknown>, indent = ""): string {
+  let out = "";
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === undefined) continue;
+    if (typeof v === "string") out += `${indent}${yamlQuoted(k)}: ${yamlQuoted(v)}\n`;
+    else if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      const inner = settingsYaml(v as Record<string, unknown>, `${indent}  `);
+      out += inner === "" ? `${indent}${yamlQuoted(k)}: {}\n` : `${indent}${yamlQuoted(k)}:\n${inner}`;
+    } else out += `${indent}${yamlQuoted(k)}: ${JSON.stringify(v)}\n`;
+  }
+  return out;
+}

@@ -1,6 +1,6 @@
 /**
- * Settings through the exact path a run takes, with the real Pulumi CLI: config set through the
- * Automation API (written to the stack's settings file by the CLI), handed to the program, decoded by
+ * Settings through the exact path a run takes, with the real Pulumi CLI: config written into the
+ * stack's settings file as a run writes it (setRunConfig), handed to the program by the CLI, decoded by
  * the schema. Strings that JSON or YAML read as something else survive; and a whole run passes on a
  * state backend whose owner id reads as a number (issue 19), with a recipe named 2048.
  */
@@ -17,6 +17,7 @@ import {
   removePulumiHome,
   workspaceOptions,
 } from "../../automation/adapters/env";
+import { setRunConfig } from "../../automation/commands/run/deploy";
 import { decodeConfig, encodeConfig, RunConfig } from "../../lib/config";
 import { ownerId } from "../../lib/naming";
 import { AWKWARD_STRINGS, stringSettings, treeWith, valueAt } from "../helpers/stringSettings";
@@ -77,9 +78,9 @@ describeE2E("settings through the Automation API and the Pulumi CLI", () => {
       AWKWARD_STRINGS.forEach((v, i) => (tree[`probe${i}`] = v));
       tree.env = Object.fromEntries(AWKWARD_STRINGS.map((v, i) => [`K${i}`, v]));
       const stack = await Stack.select(stackName, ws);
-      for (const key of Object.keys(await stack.getAllConfig())) await stack.removeConfig(key);
       const encoded = encodeConfig(tree);
-      await stack.setAllConfig(encoded);
+      // As a run sets it: written into the settings file, the values of the round before gone.
+      setRunConfig(ws, stackName, encoded);
       seen = {};
       await stack.preview({ color: "never" });
 

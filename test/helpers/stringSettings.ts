@@ -101,4 +101,9 @@ export const AWKWARD_STRINGS = [
   "2026-12-06",
   "12:30:00",
   "a\nb",
+  // What a YAML reader descended from libyaml (the Pulumi CLI's) folds or refuses when written raw.
+  "nel\u0085ls\u2028ps\u2029",
+  "del\u007f",
+  "\u0001ctl",
+  "é 😀 ümlaut",
 ];

@@ -11,6 +11,8 @@ import { stringify } from "yaml";
 import {
   decodeConfig,
   encodeConfig,
+  SECRET_CONFIG_ENV,
+  secretConfigFromEnv,
   parseStackConfig,
   readRunDefaults,
   readStackFile,
@@ -19,7 +21,8 @@ import {
   WarmConfig,
   type RunConfig as Run,
 } from "../../lib/config";
-import { decodeBySchema, yamlTree } from "../../lib/configCodec";
+import { decodeBySchema, settingsYaml, yamlQuoted, yamlTree } from "../../lib/configCodec";
+import { parse as parseYaml } from "yaml";
 import { AWKWARD_STRINGS, stringSettings, treeWith, valueAt } from "../helpers/stringSettings";
 
 const RUN_BASE = { runId: "web-abc123", recipeDir: "/r/web" };
@@ -207,5 +210,52 @@ describe("regressions: values that read as numbers", () => {
       "run-web-abc123",
     ) as Run;
     expect([c.owner, c.recipe, c.ref]).toEqual(["605544239232", "2048", "1234567"]);
+  });
+});
+
+describe("a run stack's settings file as cc-ci writes it (setRunConfig)", () => {
+  test("every string is one double-quoted line of printable ASCII that reads back as itself", () => {
+    fc.assert(
+      fc.property(text, (v) => {
+        const q = yamlQuoted(v);
+        expect(q).toMatch(/^"[\x20-\x7e]*"$/);
+        // A lone surrogate cannot be written as UTF-8 anywhere: it reads back as U+FFFD.
+        expect(parseYaml(`k: ${q}`, { schema: "core" }).k).toBe(Buffer.from(v, "utf8").toString("utf8"));
+      }),
+    );
+  });
+
+  test("a settings file with the salt and the config reads back as written, nothing typed", () => {
+    const config = Object.fromEntries(AWKWARD_STRINGS.map((v, i) => [`cc-ci:k${i}`, v]));
+    const file = settingsYaml({ encryptionsalt: "v1:abc==:v1:def:ghi==", config });
+    expect(parseYaml(file, { schema: "yaml-1.1" })).toEqual({
+      encryptionsalt: "v1:abc==:v1:def:ghi==",
+      config,
+    });
+    expect(settingsYaml({ config: {} })).toBe('"config": {}\n');
+  });
+});
+
+describe("a run's secret settings from the deploying CLI's environment", () => {
+  const kc = JSON.stringify({ url: "http://kc", user: "admin", password: "p" });
+  test("the secret keys in the cc-ci namespace are taken; none set is none", () => {
+    expect(
+      secretConfigFromEnv({ [SECRET_CONFIG_ENV]: JSON.stringify({ "cc-ci:warmKeycloak": kc }) }),
+    ).toEqual({
+      "cc-ci:warmKeycloak": kc,
+    });
+    expect(secretConfigFromEnv({})).toEqual({});
+  });
+
+  test("anything else fails, naming what is wrong", () => {
+    expect(() => secretConfigFromEnv({ [SECRET_CONFIG_ENV]: "{nope" })).toThrow(
+      /CC_CI_SECRET_CONFIG[\s\S]*not JSON/,
+    );
+    expect(() =>
+      secretConfigFromEnv({ [SECRET_CONFIG_ENV]: JSON.stringify({ "cc-ci:runId": "x" }) }),
+    ).toThrow(/a key other than cc-ci:warmKeycloak/);
+    expect(() => secretConfigFromEnv({ [SECRET_CONFIG_ENV]: JSON.stringify({ "cc-ci:warmS3": 5 }) })).toThrow(
+      /CC_CI_SECRET_CONFIG/,
+    );
   });
 });

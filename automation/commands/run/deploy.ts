@@ -3,7 +3,12 @@
  * progress streamed, and its outputs read back for the phases after it.
  */
 import { Stack, type LocalWorkspace } from "@pulumi/pulumi/automation";
-import type { ConfigEntry } from "../../../lib/config";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { SECRET_CONFIG_ENV, type ConfigEntry } from "../../../lib/config";
+import { settingsYaml } from "../../../lib/configCodec";
+import { shortStackName } from "../../../lib/naming";
+import { parse as parseYaml } from "yaml";
 import { pulumiCli, stackOutputs, type StackOutputs } from "../../adapters/pulumi";
 
 /** Creates the run's stack (it must not exist: run ids are unique) and sets its config. */
@@ -13,8 +18,36 @@ export async function createRunStack(
   config: Record<string, ConfigEntry>,
 ): Promise<Stack> {
   const stack = await Stack.create(stackName, ws);
-  await stack.setAllConfig(config);
+  setRunConfig(ws, stackName, config);
   return stack;
+}
+
+/**
+ * A run stack's whole config, without a CLI start: the plain values written into its settings file
+ * (Pulumi.<stack>.yaml, beside what `stack init` put there: the salt of the passphrase's key), each
+ * key and value double-quoted so none reads as a number, a boolean or a date; the secret ones put in
+ * the workspace's environment (SECRET_CONFIG_ENV), which every CLI it starts afterwards gets — the
+ * `up` that runs the program with them. A value set before and not in `config` is gone. (`config
+ * set-all` cost a CLI start and a derivation of the passphrase's key per run.)
+ */
+export function setRunConfig(
+  ws: LocalWorkspace,
+  stackName: string,
+  config: Record<string, ConfigEntry>,
+): void {
+  const file = path.join(ws.workDir, `Pulumi.${shortStackName(stackName)}.yaml`);
+  const before: unknown = existsSync(file) ? parseYaml(readFileSync(file, "utf8")) : {};
+  const settings = { ...(before !== null && typeof before === "object" ? before : {}) } as Record<
+    string,
+    unknown
+  >;
+  const plain: Record<string, string> = {};
+  const secret: Record<string, string> = {};
+  for (const [k, e] of Object.entries(config)) (e.secret ? secret : plain)[k] = e.value;
+  settings.config = plain;
+  writeFileSync(file, settingsYaml(settings), { mode: 0o600 });
+  if (Object.keys(secret).length > 0) ws.envVars[SECRET_CONFIG_ENV] = JSON.stringify(secret);
+  else delete ws.envVars[SECRET_CONFIG_ENV];
 }
 
 /**

@@ -15,7 +15,7 @@ import { ValidationError } from "../../../lib/errors";
 import { RecipeFiles } from "../../../lib/recipe/files";
 import { pulumiCli } from "../../adapters/pulumi";
 import { mask } from "./artifacts";
-import { deployRun } from "./deploy";
+import { deployRun, setRunConfig } from "./deploy";
 import type { RunReport } from "./report";
 import { runMasks } from "./teardown";
 import { runTests } from "./tests";
@@ -177,10 +177,8 @@ export async function upgradeRun(
   const report: NonNullable<RunReport["upgrade"]> = { from: u.from, diff: {} };
   s.report.upgrade = report;
   await s.clock.run("upgrade-preview", async () => {
-    const stale = Object.keys(u.base.stackConfig).filter((k) => !(k in u.target.stackConfig));
-    if (stale.length > 0) await stack.removeAllConfig(stale);
-    await stack.setAllConfig(u.target.stackConfig);
     const ws = stack.workspace as LocalWorkspace;
+    setRunConfig(ws, s.names.stack, u.target.stackConfig);
     const out = await pulumiCli(ws, ["preview", "--json", "--stack", s.names.stack]);
     report.diff = previewDiff(out);
     const same = unbumped(report.diff);
