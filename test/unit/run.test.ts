@@ -3,6 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { declareStack, settle, ofType, labelMap, promiseOf, type MockWorld } from "../helpers/mocks";
 import { fixture } from "../helpers/recipes";
 import { ValidationError } from "../../lib/errors";
+import { handOutputs, OUTPUTS_FILE_ENV, takeHandedOutputs } from "../../lib/handedOutputs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 
 const WARM = {
   proxy: {
@@ -155,6 +159,26 @@ describe("run stack on the warm layer", () => {
     expect(await promiseOf(outputs.oidc.clientSecret)).toBe(clientSecret(world));
     expect(await pulumi.isSecret(outputs.oidc.clientSecret)).toBe(true);
     expect(await pulumi.isSecret(outputs.testUser.password)).toBe(true);
+  });
+
+  test("hands its outputs to cc-ci at the end of an up: resolved, secrets in clear, the file private and taken once", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "handed-"));
+    try {
+      const file = path.join(dir, "run-outputs.json");
+      handOutputs(outputs, { [OUTPUTS_FILE_ENV]: file });
+      await promiseOf(pulumi.output(outputs));
+      await settle();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const handed = takeHandedOutputs(file) as Any;
+      expect(existsSync(file)).toBe(false);
+      expect(handed.appUrl.value).toBe("http://sso-abc123.ci.example.org");
+      expect(handed.oidc.value.clientSecret).toBe(clientSecret(world));
+      expect(handed.masks.value).toContain(clientSecret(world));
+      expect(handed.services.value).toEqual(await promiseOf(pulumi.output(outputs.services)));
+      expect(takeHandedOutputs(file)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

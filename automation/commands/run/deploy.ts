@@ -3,10 +3,11 @@
  * progress streamed, and its outputs read back for the phases after it.
  */
 import { Stack, type LocalWorkspace } from "@pulumi/pulumi/automation";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { SECRET_CONFIG_ENV, type ConfigEntry } from "../../../lib/config";
 import { settingsYaml } from "../../../lib/configCodec";
+import { OUTPUTS_FILE_ENV, takeHandedOutputs } from "../../../lib/handedOutputs";
 import { shortStackName } from "../../../lib/naming";
 import { parse as parseYaml } from "yaml";
 import { pulumiCli, stackOutputs, type StackOutputs } from "../../adapters/pulumi";
@@ -51,8 +52,9 @@ export function setRunConfig(
 }
 
 /**
- * `pulumi up`, streamed line by line, then its outputs: two CLI starts (the Automation API's `up`
- * takes four, reading back the outputs twice and the history); aborting the signal cancels it.
+ * `pulumi up`, streamed line by line, then its outputs as the program handed them over
+ * (lib/handedOutputs.ts): one CLI start (the Automation API's `up` takes four, reading back the
+ * outputs twice and the history); aborting the signal cancels it.
  */
 export async function deployRun(
   ws: LocalWorkspace,
@@ -61,8 +63,13 @@ export async function deployRun(
   signal: AbortSignal,
 ): Promise<StackOutputs> {
   const args = ["up", "--yes", "--skip-preview", "--color", "never", "--stack", stackName];
+  const handed = ws.pulumiHome ? path.join(ws.pulumiHome, "run-outputs.json") : undefined;
+  if (handed) {
+    rmSync(handed, { force: true });
+    ws.envVars[OUTPUTS_FILE_ENV] = handed;
+  }
   await pulumiCli(ws, args, (o) => streamLines(o, say), signal);
-  const outputs = await stackOutputs(ws, stackName);
+  const outputs = (handed && takeHandedOutputs(handed)) || (await stackOutputs(ws, stackName));
   if (!outputs) throw new Error(`stack ${stackName} is gone after its update`);
   return outputs;
 }
