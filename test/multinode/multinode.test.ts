@@ -7,7 +7,8 @@
  * the run ends clearly, saying which node it could not check; once the node is back, `audit --reap`
  * removes what was left on it and both agents' audits are clean. Images reach the workers through the
  * warm layer's registry (seeded by the warm up; the workers' engines take it as their mirror): the
- * workers start without the runs' images and must pull them from it.
+ * workers start without the runs' images and must pull them from it. Last, a worker whose engine is
+ * gone, as an interrupted suite leaves it: setup's swarm step drops it, and nodes.sh brings it back.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -438,4 +439,29 @@ describeE2E("a multi-node swarm with two agents on shared state", () => {
     const table = new URL(url).searchParams.get("table");
     expect(await rows(url, `SELECT run_id FROM ccci_leases_${table}`)).toEqual([]);
   }, 900_000);
+
+  test("a worker whose engine is gone (a suite interrupted before nodes.sh --remove) is dropped by setup, and joins again with nodes.sh", async () => {
+    const worker = (await swarmNodes()).find((n) => n.role === "worker" && n.state === "ready" && n.engine);
+    expect(worker).toBeDefined();
+    const { id, hostname } = worker as NonNullable<typeof worker>;
+    stopped = hostname.replace(/^ccci-/, "");
+    execFileSync(NODES_SH, ["--stop", stopped], { stdio: "ignore" });
+    const down = Date.now() + 120_000;
+    while ((await swarmNodes()).find((n) => n.id === id)?.state === "ready" && Date.now() < down)
+      await new Promise((r) => setTimeout(r, 1000));
+    // Setup's swarm step (what .ci/run starts with): the down worker whose engine does not answer goes.
+    execFileSync(path.join(ROOT, "scripts", "env", "docker.sh"), { stdio: "ignore" });
+    const after = await swarmNodes();
+    expect(after.map((n) => n.id)).not.toContain(id);
+    expect(after.filter((n) => n.state === "ready").length).toBeGreaterThanOrEqual(2);
+    // Its engine, started again, still believes it is in the swarm: it leaves and joins anew.
+    execFileSync(NODES_SH, ["--nodes", "3"], { stdio: "ignore" });
+    stopped = "";
+    const back = (await swarmNodes()).find((n) => n.hostname === hostname);
+    expect({ state: back?.state, engine: back?.engine !== undefined, same: back?.id === id }).toEqual({
+      state: "ready",
+      engine: true,
+      same: false,
+    });
+  }, 300_000);
 });
