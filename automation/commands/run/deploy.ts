@@ -1,6 +1,6 @@
 /**
  * The stack of one run: created in its own workspace with the prepared config, brought up with
- * progress streamed, and its outputs read back for the phases after it.
+ * progress streamed, and its outputs handed back for the phases after it.
  */
 import { Stack, type LocalWorkspace } from "@pulumi/pulumi/automation";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
