@@ -22,12 +22,11 @@ export function handOutputs(outputs: Record<string, unknown>, env: Record<string
   });
 }
 
-/** In cc-ci: the outputs the program handed over (then gone from disk), or undefined when it did not. */
-export function takeHandedOutputs(file: string): Record<string, { value: unknown }> | undefined {
+/** In cc-ci: the output values the program handed over (then gone from disk), or undefined when it did not. */
+export function takeHandedOutputs(file: string): Record<string, unknown> | undefined {
   if (!existsSync(file)) return undefined;
   try {
-    const values = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
-    return Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value }]));
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
   } finally {
     rmSync(file, { force: true });
   }

@@ -168,7 +168,11 @@ export async function stackOutputs(ws: LocalWorkspace, name: string): Promise<St
     if (e instanceof PulumiCliError && /no stack named .* found/.test(e.stderr)) return undefined;
     throw e;
   }
-  const values = JSON.parse(out) as Record<string, unknown>;
+  return asStackOutputs(JSON.parse(out) as Record<string, unknown>);
+}
+
+/** Output values (as `stack output --json` prints them, or as a program handed them) as StackOutputs. */
+export function asStackOutputs(values: Record<string, unknown>): StackOutputs {
   return Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value }]));
 }
 

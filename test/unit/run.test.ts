@@ -171,10 +171,10 @@ describe("run stack on the warm layer", () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const handed = takeHandedOutputs(file) as Any;
       expect(existsSync(file)).toBe(false);
-      expect(handed.appUrl.value).toBe("http://sso-abc123.ci.example.org");
-      expect(handed.oidc.value.clientSecret).toBe(clientSecret(world));
-      expect(handed.masks.value).toContain(clientSecret(world));
-      expect(handed.services.value).toEqual(await promiseOf(pulumi.output(outputs.services)));
+      expect(handed.appUrl).toBe("http://sso-abc123.ci.example.org");
+      expect(handed.oidc.clientSecret).toBe(clientSecret(world));
+      expect(handed.masks).toContain(clientSecret(world));
+      expect(handed.services).toEqual(await promiseOf(pulumi.output(outputs.services)));
       expect(takeHandedOutputs(file)).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });

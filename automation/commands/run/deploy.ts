@@ -10,7 +10,7 @@ import { settingsYaml } from "../../../lib/configCodec";
 import { OUTPUTS_FILE_ENV, takeHandedOutputs } from "../../../lib/handedOutputs";
 import { shortStackName } from "../../../lib/naming";
 import { parse as parseYaml } from "yaml";
-import { pulumiCli, stackOutputs, type StackOutputs } from "../../adapters/pulumi";
+import { asStackOutputs, pulumiCli, stackOutputs, type StackOutputs } from "../../adapters/pulumi";
 
 /** Creates the run's stack (it must not exist: run ids are unique) and sets its config. */
 export async function createRunStack(
@@ -69,7 +69,8 @@ export async function deployRun(
     ws.envVars[OUTPUTS_FILE_ENV] = handed;
   }
   await pulumiCli(ws, args, (o) => streamLines(o, say), signal);
-  const outputs = (handed && takeHandedOutputs(handed)) || (await stackOutputs(ws, stackName));
+  const values = handed ? takeHandedOutputs(handed) : undefined;
+  const outputs = values ? asStackOutputs(values) : await stackOutputs(ws, stackName);
   if (!outputs) throw new Error(`stack ${stackName} is gone after its update`);
   return outputs;
 }
